@@ -1,0 +1,37 @@
+/* The CPU backend: assembles the kernel table from the families. */
+#include <omp.h>
+#include <stdlib.h>
+
+#include "backend/cpu/cpu.h"
+
+/* OpenBLAS's own knob; declared here so that only this file depends on it. */
+void openblas_set_num_threads(int num_threads);
+
+static void cpu_set_threads(dx_backend *be, int threads) {
+  (void)be;
+  /* We link OpenBLAS's OpenMP build: one libgomp team serves both our loops
+   * and BLAS. Inside our parallel regions OpenBLAS runs single-threaded, so
+   * the two never oversubscribe the cores. */
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
+dx_backend *dx_cpu_backend_create(void) {
+  dx_backend *be = calloc(1, sizeof *be);
+  if (!be) return NULL;
+  be->name = "cpu";
+  be->kind = DX_DEVICE_CPU;
+  be->set_threads = cpu_set_threads;
+  dx_cpu_init_memory(be);
+  dx_cpu_init_random(be);
+  dx_cpu_init_gemm(be);
+  dx_cpu_init_conv(be);
+  dx_cpu_init_elementwise(be);
+  dx_cpu_init_reduce(be);
+  dx_cpu_init_norm(be);
+  dx_cpu_init_movement(be);
+  dx_cpu_init_embedding(be);
+  return be;
+}
+
+void dx_cpu_backend_free(dx_backend *be) { free(be); }

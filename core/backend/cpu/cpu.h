@@ -1,0 +1,27 @@
+/* Private to the CPU backend: each kernel family fills its slots of the table. */
+#ifndef DX_CPU_H
+#define DX_CPU_H
+
+#include "backend/backend.h"
+
+void dx_cpu_init_memory(dx_backend *be);      /* memory.c */
+void dx_cpu_init_random(dx_backend *be);      /* random.c */
+void dx_cpu_init_gemm(dx_backend *be);        /* gemm.c */
+void dx_cpu_init_conv(dx_backend *be);        /* conv.c */
+void dx_cpu_init_elementwise(dx_backend *be); /* elementwise.c */
+void dx_cpu_init_reduce(dx_backend *be);      /* reduce.c */
+void dx_cpu_init_norm(dx_backend *be);        /* norm.c: group norm, softmax */
+void dx_cpu_init_movement(dx_backend *be);    /* movement.c: permute, concat, shuffles */
+void dx_cpu_init_embedding(dx_backend *be);   /* embedding.c */
+
+/* The i-th of 4 32-bit words of Philox-4x32-10 at counter (c0, c1), key (k0, k1). */
+void dx_philox4x32(uint32_t ctr[4], const uint32_t key[2]);
+/* Uniform in [0, 1) with 53 random bits, from element index (seed, offset + i). */
+double dx_philox_uniform(uint64_t seed, uint64_t index);
+double dx_philox_normal(uint64_t seed, uint64_t index);
+
+/* Loops shorter than this run on one thread: a parallel region costs a few
+ * microseconds, which is more than a small element-wise loop. */
+#define DX_CPU_PAR_MIN 32768
+
+#endif

@@ -1,0 +1,4 @@
+/* CPU kernels: gemm (to be written; slots left NULL report DX_ERR_UNSUPPORTED). */
+#include "backend/cpu/cpu.h"
+
+void dx_cpu_init_gemm(dx_backend *be) { (void)be; }

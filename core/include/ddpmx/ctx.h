@@ -1,0 +1,86 @@
+/* dx_ctx: the state a computation needs, passed explicitly (no globals).
+ *
+ * A context owns the backend (CPU now, CUDA later), the per-step arena that
+ * holds activations and the autograd tape, the persistent store of parameters,
+ * the thread count and the error buffer. One context per thread of work. */
+#ifndef DDPMX_CTX_H
+#define DDPMX_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dx_ctx dx_ctx;
+
+typedef enum dx_device_kind { DX_DEVICE_CPU = 0, DX_DEVICE_CUDA = 1 } dx_device_kind;
+
+typedef struct dx_device {
+  dx_device_kind kind;
+  int index; /* cuda:N; 0 for the CPU */
+} dx_device;
+
+typedef struct dx_ctx_opts {
+  dx_device device;
+  int threads;             /* 0: $DDPMX_THREADS, else every core */
+  size_t arena_bytes;      /* initial arena size; 0: a sensible default */
+} dx_ctx_opts;
+
+/* Creates a context. On failure returns NULL and, if err is not NULL, writes
+ * the reason there (errlen bytes at most). */
+DX_API dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen);
+DX_API void dx_ctx_free(dx_ctx *ctx);
+
+DX_API dx_device dx_ctx_device(const dx_ctx *ctx);
+DX_API int dx_ctx_threads(const dx_ctx *ctx);
+
+/* --- errors ------------------------------------------------------------ */
+
+/* Records an error unless one is already recorded; returns the status in
+ * force (so `return dx_set_error(ctx, ...)` reads naturally). */
+DX_API dx_status dx_set_error(dx_ctx *ctx, dx_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+DX_API dx_status dx_status_of(const dx_ctx *ctx);
+DX_API const char *dx_error_message(const dx_ctx *ctx);
+DX_API void dx_clear_error(dx_ctx *ctx);
+
+/* --- the per-step arena -------------------------------------------------- */
+
+/* Releases every activation, gradient of an activation and tape node made
+ * since the last reset. Parameters and their gradients are untouched. After
+ * the first few steps the arena has grown to the step's peak and a reset
+ * hands memory back without calling the system allocator. */
+DX_API void dx_step_reset(dx_ctx *ctx);
+
+typedef struct dx_arena_stats {
+  size_t used;        /* bytes in use now (metadata and data) */
+  size_t peak;        /* high-water mark since creation */
+  size_t capacity;    /* bytes reserved */
+  uint64_t sys_allocs; /* times the arena asked the system for memory */
+} dx_arena_stats;
+DX_API dx_arena_stats dx_arena_stats_of(const dx_ctx *ctx);
+
+/* Scratch memory for one op, from the arena (backend memory). */
+DX_API void *dx_scratch(dx_ctx *ctx, size_t bytes);
+
+/* --- autograd mode ------------------------------------------------------- */
+
+/* While disabled, ops record nothing (sampling, evaluation). Returns the
+ * previous setting so that callers can restore it. */
+DX_API bool dx_set_grad_enabled(dx_ctx *ctx, bool enabled);
+DX_API bool dx_grad_enabled(const dx_ctx *ctx);
+
+/* Dropout and other stochastic ops draw from a counter-based stream keyed by
+ * (seed, counter): reproducible and identical on every backend. */
+DX_API void dx_set_seed(dx_ctx *ctx, uint64_t seed);
+DX_API uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,101 @@
+/* The plugin ABI: what every ddpmx plugin exports.
+ *
+ * A plugin is one shared object with one exported function, dx_plugin_entry,
+ * returning a pointer to a `const` descriptor. The descriptor is data (as in
+ * LADSPA): the host lists, documents and validates a plugin without running
+ * any of its code. Its first field is the ABI version, which the host checks
+ * before it reads anything else (as SQLite checks an extension's API version);
+ * a plugin built against another ABI is refused with both versions named.
+ *
+ * Minimal plugin (see docs/writing-plugins.md and plugins/losses/mse.c):
+ *
+ *   static const dx_param_spec params[] = {
+ *     {"delta", DX_PARAM_FLOAT, "1.0", "(0, inf)", NULL, "transition point"},
+ *   };
+ *   static const dx_loss_ops ops = {...};
+ *   static const dx_plugin_desc desc = {
+ *     DX_PLUGIN_ABI_VERSION, DX_KIND_LOSS, "huber", "1.0.0", "smooth L1 on eps",
+ *     "L = mean(...)", params, DX_COUNT(params), &ops};
+ *   DX_PLUGIN_DEFINE(desc)
+ */
+#ifndef DDPMX_PLUGIN_H
+#define DDPMX_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a descriptor or a kind's function table changes layout. */
+#define DX_PLUGIN_ABI_VERSION 1u
+#define DX_PLUGIN_ENTRY_SYMBOL "dx_plugin_entry"
+
+typedef enum dx_plugin_kind {
+  DX_KIND_SCHEDULE = 1, /* noise schedule: fills beta_1..beta_T (schedule.h) */
+  DX_KIND_BLOCK = 2,    /* U-Net building block or attention (block.h) */
+  DX_KIND_LOSS = 3,     /* training objective (loss.h) */
+  DX_KIND_SAMPLER = 4   /* reverse-process variance and step (sampler.h) */
+} dx_plugin_kind;
+
+DX_API const char *dx_plugin_kind_name(dx_plugin_kind kind); /* "schedule", ... */
+
+typedef enum dx_param_type {
+  DX_PARAM_INT = 1,
+  DX_PARAM_FLOAT = 2,
+  DX_PARAM_BOOL = 3,
+  DX_PARAM_STRING = 4,
+  DX_PARAM_CHOICE = 5 /* one of the words in `range`, separated by '|' */
+} dx_param_type;
+
+/* One parameter a plugin takes. Every field is text or an enum so the host
+ * can print it as documentation. */
+typedef struct dx_param_spec {
+  const char *name;          /* [a-z_][a-z0-9_]*, unique within the plugin */
+  dx_param_type type;
+  const char *default_value; /* as it would be written in YAML; NULL = required */
+  const char *range;         /* INT/FLOAT: interval such as "[0, 1)", "(0, inf)",
+                                "[1, 64]"; CHOICE: "erf|tanh"; NULL = any */
+  const char *unit;          /* optional, for documentation ("steps", "pixels") */
+  const char *help;          /* one sentence */
+} dx_param_spec;
+
+/* Resolved, validated values of a plugin's parameters. The host has checked
+ * every value against the spec before the plugin sees it, so the accessors
+ * cannot fail for a name the spec declares. */
+typedef struct dx_params dx_params;
+DX_API int64_t dx_params_int(const dx_params *p, const char *name);
+DX_API double dx_params_float(const dx_params *p, const char *name);
+DX_API bool dx_params_bool(const dx_params *p, const char *name);
+DX_API const char *dx_params_string(const dx_params *p, const char *name); /* also CHOICE */
+
+typedef struct dx_plugin_desc {
+  uint32_t abi_version;        /* DX_PLUGIN_ABI_VERSION; must stay the first field */
+  dx_plugin_kind kind;
+  const char *name;            /* [a-z][a-z0-9_]*: what experiments write after plugin: */
+  const char *version;         /* the plugin's own version, e.g. "1.0.0" */
+  const char *summary;         /* one line */
+  const char *formula;         /* the method in one line, for `ddpmx plugins NAME` */
+  const dx_param_spec *params; /* n_params entries */
+  size_t n_params;
+  const void *ops;             /* the kind's table: dx_schedule_ops, dx_block_ops, ... */
+} dx_plugin_desc;
+
+typedef const dx_plugin_desc *(*dx_plugin_entry_fn)(void);
+
+#define DX_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Defines the entry point returning the given descriptor. */
+#define DX_PLUGIN_DEFINE(desc)                                                   \
+  DX_PLUGIN_EXPORT const dx_plugin_desc *dx_plugin_entry(void);                  \
+  DX_PLUGIN_EXPORT const dx_plugin_desc *dx_plugin_entry(void) { return &(desc); }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,121 @@
+/* The tape: recording nodes, gradient buffers, the reverse walk. Also the
+ * view ops whose backward is a plain accumulation (reshape, detach). */
+#include <string.h>
+
+#include "tensor/internal.h"
+
+dx_tensor *dx_requires_grad(dx_tensor *t) {
+  if (t) t->flags |= DX_TENSOR_REQUIRES_GRAD;
+  return t;
+}
+
+dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *out, int n_in,
+                   dx_tensor *const *in) {
+  if (!ctx->grad_enabled) return NULL;
+  bool any = false;
+  for (int i = 0; i < n_in; i++) any |= dx_wants_grad(in[i]);
+  if (!any) return NULL;
+  dx_node *n = dx_arena_alloc(&ctx->meta, sizeof *n);
+  if (!n) return dx_fail(ctx, DX_ERR_NOMEM, "out of memory recording %s on the tape", op);
+  memset(n, 0, sizeof *n);
+  n->op = op;
+  n->backward = fn;
+  n->out = out;
+  n->n_in = n_in;
+  for (int i = 0; i < n_in; i++) n->in[i] = in[i];
+  n->prev = ctx->tape;
+  ctx->tape = n;
+  out->node = n;
+  out->flags |= DX_TENSOR_REQUIRES_GRAD;
+  return n;
+}
+
+dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t) {
+  if (t->grad) return t->grad;
+  dx_tensor *g = dx_tensor_zeros(ctx, t->dtype, t->ndim, t->shape);
+  t->grad = g;
+  return g;
+}
+
+static dx_status walk(dx_ctx *ctx) {
+  for (dx_node *n = ctx->tape; n; n = n->prev) {
+    if (!n->out->grad) continue; /* nothing downstream used this output */
+    n->backward(ctx, n);
+    if (ctx->status != DX_OK) return ctx->status;
+  }
+  return DX_OK;
+}
+
+dx_status dx_backward(dx_ctx *ctx, dx_tensor *loss) {
+  if (ctx->status != DX_OK) return ctx->status;
+  if (!loss) return dx_set_error(ctx, DX_ERR_INVALID, "dx_backward: NULL loss");
+  if (dx_numel(loss) != 1)
+    return dx_set_error(ctx, DX_ERR_INVALID,
+                        "dx_backward: loss has %lld elements; reduce it to one (dx_mean) or use dx_backward_seed",
+                        (long long)dx_numel(loss));
+  if (!dx_wants_grad(loss)) return DX_OK; /* nothing requires a gradient */
+  dx_tensor *g = dx_grad(ctx, loss);
+  if (!g) return ctx->status;
+  ctx->be->fill(g, 1.0);
+  return walk(ctx);
+}
+
+dx_status dx_backward_seed(dx_ctx *ctx, dx_tensor *y, const dx_tensor *dy) {
+  if (ctx->status != DX_OK) return ctx->status;
+  if (!y || !dy) return dx_set_error(ctx, DX_ERR_INVALID, "dx_backward_seed: NULL tensor");
+  if (dx_numel(y) != dx_numel(dy))
+    return dx_set_error(ctx, DX_ERR_INVALID, "dx_backward_seed: seed and output differ in size");
+  if (!dx_wants_grad(y)) return DX_OK;
+  dx_tensor *g = dx_grad(ctx, y);
+  if (!g) return ctx->status;
+  ctx->be->axpy(g, 1.0, dy);
+  return walk(ctx);
+}
+
+dx_status dx_zero_grad(dx_ctx *ctx, dx_tensor *param) {
+  if (!param || !(param->flags & DX_TENSOR_PERSISTENT))
+    return dx_set_error(ctx, DX_ERR_INVALID, "dx_zero_grad: not a persistent tensor");
+  if (param->grad) ctx->be->fill(param->grad, 0.0);
+  return DX_OK;
+}
+
+/* --- views --------------------------------------------------------------------- */
+
+dx_tensor *dx_detach(dx_ctx *ctx, dx_tensor *t) {
+  DX_REQUIRE_INPUTS(ctx, t);
+  return dx_tensor_view(ctx, t, t->ndim, t->shape);
+}
+
+/* y is x under another shape: the gradient passes through unchanged. */
+static void reshape_backward(dx_ctx *ctx, dx_node *n) {
+  dx_tensor *x = n->in[0];
+  dx_tensor *gx = dx_grad(ctx, x);
+  if (gx) ctx->be->axpy(gx, 1.0, n->out->grad);
+}
+
+dx_tensor *dx_reshape(dx_ctx *ctx, dx_tensor *x, int ndim, const int64_t *shape) {
+  DX_REQUIRE_INPUTS(ctx, x);
+  if (ndim < 1 || ndim > DX_MAX_DIMS) return dx_fail(ctx, DX_ERR_INVALID, "reshape: rank %d outside 1..4", ndim);
+  int64_t s[DX_MAX_DIMS], known = 1;
+  int infer = -1;
+  for (int i = 0; i < ndim; i++) {
+    s[i] = shape[i];
+    if (s[i] == -1 && infer < 0) infer = i;
+    else if (s[i] < 1) return dx_fail(ctx, DX_ERR_INVALID, "reshape: bad size %lld at dim %d", (long long)s[i], i);
+    else known *= s[i];
+  }
+  int64_t total = dx_numel(x);
+  if (infer >= 0) {
+    if (total % known) return dx_fail(ctx, DX_ERR_INVALID, "reshape: cannot infer dim %d", infer);
+    s[infer] = total / known;
+    known *= s[infer];
+  }
+  char a[64];
+  if (known != total)
+    return dx_fail(ctx, DX_ERR_INVALID, "reshape: %s has %lld elements, the new shape %lld",
+                   dx_shape_str(x, a, sizeof a), (long long)total, (long long)known);
+  dx_tensor *y = dx_tensor_view(ctx, x, ndim, s);
+  if (!y) return NULL;
+  dx_record(ctx, "reshape", reshape_backward, y, 1, &x);
+  return y;
+}

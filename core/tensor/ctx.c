@@ -1,0 +1,152 @@
+/* dx_ctx: creation, errors, grad mode, seeds. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tensor/internal.h"
+
+#define DEFAULT_ARENA_BYTES ((size_t)64 << 20)
+#define META_ARENA_BYTES ((size_t)1 << 20)
+
+const char *dx_status_str(dx_status s) {
+  switch (s) {
+  case DX_OK: return "ok";
+  case DX_ERR_NOMEM: return "out of memory";
+  case DX_ERR_INVALID: return "invalid argument";
+  case DX_ERR_IO: return "i/o error";
+  case DX_ERR_PARSE: return "parse error";
+  case DX_ERR_CONFIG: return "configuration error";
+  case DX_ERR_PLUGIN: return "plugin error";
+  case DX_ERR_DB: return "database error";
+  case DX_ERR_NUMERIC: return "numeric error";
+  case DX_ERR_UNSUPPORTED: return "unsupported";
+  case DX_ERR_INTERRUPTED: return "interrupted";
+  case DX_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+static int threads_from_env(void) {
+  const char *s = getenv("DDPMX_THREADS");
+  if (s && *s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end == '\0' && v > 0 && v <= 4096) return (int)v;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen) {
+  dx_ctx_opts o = {0};
+  if (opts) o = *opts;
+  if (o.device.kind != DX_DEVICE_CPU) {
+    if (err) snprintf(err, errlen, "device cuda:%d: this build of ddpmx has no CUDA backend; use device: cpu", o.device.index);
+    return NULL;
+  }
+  dx_ctx *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) goto nomem;
+  ctx->be = dx_cpu_backend_create();
+  if (!ctx->be) goto nomem;
+  ctx->device = o.device;
+  ctx->threads = o.threads > 0 ? o.threads : threads_from_env();
+  if (ctx->be->set_threads) ctx->be->set_threads(ctx->be, ctx->threads);
+  dx_arena_init(&ctx->meta, NULL, META_ARENA_BYTES);
+  dx_arena_init(&ctx->data, ctx->be, o.arena_bytes ? o.arena_bytes : DEFAULT_ARENA_BYTES);
+  ctx->grad_enabled = true;
+  return ctx;
+nomem:
+  if (ctx) free(ctx);
+  if (err) snprintf(err, errlen, "out of memory creating a context");
+  return NULL;
+}
+
+void dx_persistent_free_all(dx_ctx *ctx); /* tensor.c */
+
+void dx_ctx_free(dx_ctx *ctx) {
+  if (!ctx) return;
+  dx_persistent_free_all(ctx);
+  dx_arena_release(&ctx->data);
+  dx_arena_release(&ctx->meta);
+  dx_cpu_backend_free(ctx->be);
+  free(ctx);
+}
+
+dx_device dx_ctx_device(const dx_ctx *ctx) { return ctx->device; }
+int dx_ctx_threads(const dx_ctx *ctx) { return ctx->threads; }
+
+static void vset(dx_ctx *ctx, dx_status code, const char *fmt, va_list ap) {
+  if (ctx->status != DX_OK) return;
+  ctx->status = code;
+  vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+}
+
+dx_status dx_set_error(dx_ctx *ctx, dx_status code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vset(ctx, code, fmt, ap);
+  va_end(ap);
+  return ctx->status;
+}
+
+void *dx_fail(dx_ctx *ctx, dx_status code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vset(ctx, code, fmt, ap);
+  va_end(ap);
+  return NULL;
+}
+
+dx_status dx_status_of(const dx_ctx *ctx) { return ctx->status; }
+const char *dx_error_message(const dx_ctx *ctx) { return ctx->status ? ctx->errmsg : ""; }
+void dx_clear_error(dx_ctx *ctx) {
+  ctx->status = DX_OK;
+  ctx->errmsg[0] = '\0';
+}
+
+bool dx_set_grad_enabled(dx_ctx *ctx, bool enabled) {
+  bool old = ctx->grad_enabled;
+  ctx->grad_enabled = enabled;
+  return old;
+}
+bool dx_grad_enabled(const dx_ctx *ctx) { return ctx->grad_enabled; }
+
+void dx_set_seed(dx_ctx *ctx, uint64_t seed) {
+  ctx->seed = seed;
+  ctx->rng_offset = 0;
+}
+
+uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count) {
+  uint64_t off = ctx->rng_offset;
+  ctx->rng_offset += count;
+  return off;
+}
+
+void dx_step_reset(dx_ctx *ctx) {
+  ctx->tape = NULL;
+  dx_arena_reset(&ctx->meta);
+  dx_arena_reset(&ctx->data);
+}
+
+dx_arena_stats dx_arena_stats_of(const dx_ctx *ctx) {
+  dx_arena_stats s;
+  s.used = ctx->meta.used + ctx->data.used;
+  s.peak = ctx->meta.peak + ctx->data.peak;
+  s.capacity = ctx->meta.capacity + ctx->data.capacity;
+  s.sys_allocs = ctx->meta.sys_allocs + ctx->data.sys_allocs;
+  return s;
+}
+
+void *dx_scratch(dx_ctx *ctx, size_t bytes) {
+  void *p = dx_arena_alloc(&ctx->data, bytes);
+  if (!p) dx_fail(ctx, DX_ERR_NOMEM, "out of memory: %zu bytes of scratch", bytes);
+  return p;
+}
+
+bool dx_kernel_ok(dx_ctx *ctx, const void *kernel, const char *op) {
+  if (kernel) return true;
+  dx_fail(ctx, DX_ERR_UNSUPPORTED, "op %s is not implemented by the %s backend", op, ctx->be->name);
+  return false;
+}

@@ -1,0 +1,120 @@
+/* Private to libddpmx: the context's layout, tape nodes and the helpers every
+ * op file uses. An op file (core/tensor/<op>.c) follows one pattern:
+ *
+ *   dx_tensor *dx_thing(dx_ctx *ctx, dx_tensor *x) {
+ *     DX_REQUIRE_INPUTS(ctx, x);                   // NULL in -> NULL out
+ *     ...check shapes with dx_fail(ctx, ...)...
+ *     dx_tensor *y = dx_tensor_new(ctx, ...);      // from the arena
+ *     if (!y || !dx_kernel_ok(ctx, be->thing, "thing")) return NULL;
+ *     be->thing(x, y);
+ *     dx_node *n = dx_record(ctx, "thing", thing_backward, y, 1, &x);
+ *     if (n) n->saved[0] = ...;                    // only when grads flow
+ *     return y;
+ *   }
+ *
+ * with its backward right above it:
+ *
+ *   static void thing_backward(dx_ctx *ctx, dx_node *n) {
+ *     dx_tensor *x = n->in[0];
+ *     if (dx_wants_grad(x)) be->thing_bwd(..., n->out->grad, dx_grad(ctx, x));
+ *   }
+ */
+#ifndef DX_TENSOR_INTERNAL_H
+#define DX_TENSOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "ddpmx/tensor.h"
+
+#define DX_NODE_MAX_IN 4
+#define DX_NODE_MAX_SAVED 4
+
+typedef void (*dx_backward_fn)(dx_ctx *ctx, dx_node *n);
+
+struct dx_node {
+  const char *op;
+  dx_backward_fn backward;
+  dx_tensor *out;
+  dx_tensor *in[DX_NODE_MAX_IN];
+  int n_in;
+  dx_tensor *saved[DX_NODE_MAX_SAVED]; /* extra tensors the backward needs */
+  int64_t iarg[8];                     /* small op parameters */
+  double farg[4];
+  dx_node *prev;                       /* tape order, newest first */
+};
+
+/* A bump allocator made of chunks; reset in O(chunks). */
+typedef struct dx_arena_chunk dx_arena_chunk;
+typedef struct dx_arena {
+  dx_backend *be;         /* NULL: host memory (metadata) */
+  dx_arena_chunk *chunks; /* newest first */
+  size_t used;            /* bytes handed out since the last reset */
+  size_t peak;
+  size_t capacity;
+  uint64_t sys_allocs;
+} dx_arena;
+
+void dx_arena_init(dx_arena *a, dx_backend *be, size_t initial);
+void *dx_arena_alloc(dx_arena *a, size_t bytes);
+void dx_arena_reset(dx_arena *a);
+void dx_arena_release(dx_arena *a);
+
+typedef struct dx_persistent dx_persistent; /* list of persistent tensors */
+
+struct dx_ctx {
+  dx_backend *be;
+  dx_device device;
+  int threads;
+  dx_arena meta; /* tensor structs, tape nodes: host memory */
+  dx_arena data; /* tensor data, scratch: backend memory */
+  dx_node *tape;
+  bool grad_enabled;
+  uint64_t seed, rng_offset;
+  dx_persistent *persistent;
+  dx_status status;
+  char errmsg[DX_ERRMSG_MAX];
+};
+
+static inline dx_backend *dx_be(dx_ctx *ctx) { return ctx->be; }
+
+/* Records an error (first one wins) and returns NULL, for `return dx_fail(...)`. */
+void *dx_fail(dx_ctx *ctx, dx_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Returns NULL from the enclosing op if any listed input is NULL or an error
+ * is already recorded. */
+#define DX_REQUIRE_INPUTS(ctx, ...)                                              \
+  do {                                                                           \
+    const dx_tensor *dx__in_[] = {__VA_ARGS__};                                  \
+    if (dx_status_of(ctx) != DX_OK) return NULL;                                 \
+    for (size_t dx__i = 0; dx__i < sizeof dx__in_ / sizeof dx__in_[0]; dx__i++)  \
+      if (!dx__in_[dx__i]) return dx_fail(ctx, DX_ERR_INVALID, "NULL tensor passed to %s", __func__); \
+  } while (0)
+
+/* False (and an error naming the op) when the backend lacks a kernel. */
+bool dx_kernel_ok(dx_ctx *ctx, const void *kernel, const char *op);
+
+/* Checks that a and b share dtype and device; records an error naming op. */
+bool dx_check_compatible(dx_ctx *ctx, const char *op, const dx_tensor *a, const dx_tensor *b);
+
+/* A tensor struct over existing data (views, detach), from the meta arena. */
+dx_tensor *dx_tensor_view(dx_ctx *ctx, const dx_tensor *base, int ndim, const int64_t *shape);
+
+/* Adds a node to the tape when grad mode is on and some input requires a
+ * gradient; marks out as requiring one. Returns NULL when nothing is
+ * recorded, so that the op skips saving what backward would need. */
+dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *out, int n_in,
+                   dx_tensor *const *in);
+
+static inline bool dx_wants_grad(const dx_tensor *t) {
+  return t && (t->flags & DX_TENSOR_REQUIRES_GRAD);
+}
+
+/* t's gradient buffer, allocated and zeroed on first use (from the arena
+ * for activations; parameters own theirs). NULL only on allocation failure,
+ * with the error recorded. */
+dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t);
+
+#endif

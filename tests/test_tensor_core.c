@@ -1,0 +1,131 @@
+/* The tensor core itself: arena, persistent tensors, tape, errors, random. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "dx_test.h"
+
+START_TEST(arena_reuses_memory_after_warmup) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[2] = {1000, 1000};
+  for (int step = 0; step < 5; step++) {
+    for (int i = 0; i < 20; i++) ck_assert_ptr_nonnull(dx_tensor_new(ctx, DX_F32, 2, shape));
+    uint64_t before = dx_arena_stats_of(ctx).sys_allocs;
+    dx_step_reset(ctx);
+    if (step >= 2) ck_assert_uint_eq(dx_arena_stats_of(ctx).sys_allocs, before);
+  }
+  ck_assert_uint_ge(dx_arena_stats_of(ctx).peak, (size_t)20 * 4000000);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(write_read_round_trip_converts) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[1] = {5};
+  double in[5] = {1.5, -2.25, 0, 1e-3, 3e7}, out[5];
+  float outf[5];
+  dx_tensor *t = dx_tensor_new(ctx, DX_F32, 1, shape);
+  dx_tensor_write(ctx, t, in, DX_F64);
+  dx_tensor_read(ctx, t, out, DX_F64);
+  dx_tensor_read(ctx, t, outf, DX_F32);
+  for (int i = 0; i < 5; i++) {
+    ck_assert_double_eq((double)(float)in[i], out[i]);
+    ck_assert_float_eq((float)in[i], outf[i]);
+  }
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(bad_shapes_are_errors_not_crashes) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t bad[2] = {3, 0};
+  ck_assert_ptr_null(dx_tensor_new(ctx, DX_F32, 2, bad));
+  ck_assert_int_eq(dx_status_of(ctx), DX_ERR_INVALID);
+  ck_assert_str_eq(dx_error_message(ctx), "tensor dimension 1 has size 0; sizes must be >= 1");
+  /* The first error sticks; NULL inputs propagate without a new message. */
+  int64_t s[1] = {4};
+  ck_assert_ptr_null(dx_reshape(ctx, NULL, 1, s));
+  ck_assert_str_eq(dx_error_message(ctx), "tensor dimension 1 has size 0; sizes must be >= 1");
+  dx_clear_error(ctx);
+  ck_assert_int_eq(dx_status_of(ctx), DX_OK);
+  int64_t five[1] = {5}, six[1] = {6};
+  dx_tensor *t = dx_tensor_new(ctx, DX_F32, 1, five);
+  ck_assert_ptr_null(dx_reshape(ctx, t, 1, six));
+  ck_assert_str_eq(dx_error_message(ctx), "reshape: (5) has 5 elements, the new shape 6");
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+static dx_tensor *reshape_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
+  (void)user;
+  int64_t s[3] = {3, -1, 2};
+  return dx_reshape(ctx, in[0], 3, s);
+}
+
+START_TEST(reshape_gradient) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[2] = {4, 3};
+  dx_tensor *x = dxt_param(ctx, DX_F64, 2, shape, -1, 1, 1);
+  dx_step_reset(ctx);
+  dx_tensor *y = reshape_fn(ctx, &x, NULL);
+  ck_assert_int_eq(y->ndim, 3);
+  ck_assert_int_eq(y->shape[1], 2);
+  dxt_gradcheck(ctx, reshape_fn, &x, 1, NULL, NULL);
+  dxt_f32_vs_f64(ctx, reshape_fn, &x, 1, NULL, 1e-7);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(parameters_survive_reset_and_free_cleanly) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[1] = {3};
+  dx_tensor *p = dx_param_new(ctx, DX_F32, 1, shape, "block.weight");
+  dx_tensor *q = dx_param_new(ctx, DX_F32, 1, shape, "block.bias");
+  ck_assert_str_eq(p->name, "block.weight");
+  ck_assert_ptr_nonnull(p->grad);
+  float v[3] = {1, 2, 3}, w[3];
+  dx_tensor_write(ctx, p, v, DX_F32);
+  dx_step_reset(ctx);
+  dx_tensor_read(ctx, p, w, DX_F32);
+  ck_assert_float_eq(w[2], 3);
+  dx_tensor_read(ctx, p->grad, w, DX_F32);
+  ck_assert_float_eq(w[0], 0);
+  dx_tensor_free(ctx, p);
+  ck_assert_str_eq(q->name, "block.bias");
+  dx_ctx_free(ctx); /* frees q */
+}
+END_TEST
+
+START_TEST(random_draws_are_counter_based) {
+  dx_ctx *ctx = dxt_ctx(2);
+  int64_t big[1] = {200000}, small[1] = {10};
+  dx_tensor *a = dx_tensor_new(ctx, DX_F64, 1, big);
+  dx_tensor *b = dx_tensor_new(ctx, DX_F64, 1, small);
+  dx_tensor_randn(ctx, a, 7, 0);
+  dx_tensor_randn(ctx, b, 7, 1000);
+  double *av = dxt_values(ctx, a), *bv = dxt_values(ctx, b);
+  for (int i = 0; i < 10; i++) ck_assert_double_eq(av[1000 + i], bv[i]);
+  double m = 0, v = 0;
+  for (int i = 0; i < 200000; i++) m += av[i];
+  m /= 200000;
+  for (int i = 0; i < 200000; i++) v += (av[i] - m) * (av[i] - m);
+  v /= 200000;
+  /* 5 standard errors: mean se = 1/sqrt(n) = 0.0022, variance se = sqrt(2/n) = 0.0032 */
+  ck_assert_double_lt(fabs(m), 0.012);
+  ck_assert_double_lt(fabs(v - 1), 0.016);
+  free(av), free(bv);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("tensor_core");
+  TCase *tc = tcase_create("core");
+  DXT_ADD(tc, arena_reuses_memory_after_warmup);
+  DXT_ADD(tc, write_read_round_trip_converts);
+  DXT_ADD(tc, bad_shapes_are_errors_not_crashes);
+  DXT_ADD(tc, reshape_gradient);
+  DXT_ADD(tc, parameters_survive_reset_and_free_cleanly);
+  DXT_ADD(tc, random_draws_are_counter_based);
+  suite_add_tcase(s, tc);
+  return dxt_run(s);
+}
