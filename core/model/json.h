@@ -1,0 +1,29 @@
+/* A small JSON reader for file headers we parse (safetensors). Builds a tree
+ * in one allocation pass; strings are unescaped, numbers kept as double. */
+#ifndef DX_JSON_H
+#define DX_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum dx_json_type {
+  DX_JSON_NULL, DX_JSON_BOOL, DX_JSON_NUMBER, DX_JSON_STRING, DX_JSON_ARRAY, DX_JSON_OBJECT
+} dx_json_type;
+
+typedef struct dx_json dx_json;
+struct dx_json {
+  dx_json_type type;
+  char *key;        /* member name when inside an object */
+  char *str;        /* DX_JSON_STRING */
+  double num;       /* DX_JSON_NUMBER, DX_JSON_BOOL (0/1) */
+  dx_json *child;   /* first element or member */
+  dx_json *next;    /* next sibling */
+};
+
+/* Parses text[0..len); NULL on error with the reason and byte offset in err. */
+dx_json *dx_json_parse(const char *text, size_t len, char *err, size_t errlen);
+void dx_json_free(dx_json *j);
+const dx_json *dx_json_get(const dx_json *obj, const char *key);
+size_t dx_json_count(const dx_json *arr);
+
+#endif

@@ -1,0 +1,237 @@
+/* Reading and writing safetensors files. */
+#include "model/safetensors.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_HEADER ((uint64_t)100 << 20)
+
+static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  uint8_t *buf = NULL;
+  long size = -1;
+  if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+    buf = malloc((size_t)size + 1);
+  if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+    snprintf(err, errlen, "%s: cannot read the file", path);
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  *len = (size_t)size;
+  return buf;
+}
+
+static int parse_entry(dx_st_entry *e, const dx_json *m, const uint8_t *data, uint64_t data_len,
+                       const char *path, char *err, size_t errlen) {
+  const dx_json *dt = dx_json_get(m, "dtype"), *sh = dx_json_get(m, "shape");
+  const dx_json *off = dx_json_get(m, "data_offsets");
+  e->name = m->key;
+  if (!dt || dt->type != DX_JSON_STRING || !sh || sh->type != DX_JSON_ARRAY || !off ||
+      dx_json_count(off) != 2 || dx_json_count(sh) > DX_ST_MAX_DIMS) {
+    snprintf(err, errlen, "%s: tensor '%s' has a malformed header entry", path, m->key);
+    return -1;
+  }
+  if (strcmp(dt->str, "F32") && strcmp(dt->str, "F64")) {
+    snprintf(err, errlen, "%s: tensor '%s' has dtype %s; only F32 and F64 are supported", path,
+             m->key, dt->str);
+    return -1;
+  }
+  e->dtype = strcmp(dt->str, "F64") ? DX_F32 : DX_F64;
+  int64_t count = 1;
+  e->ndim = 0;
+  for (const dx_json *d = sh->child; d; d = d->next) count *= e->shape[e->ndim++] = (int64_t)d->num;
+  uint64_t b = (uint64_t)off->child->num, end = (uint64_t)off->child->next->num;
+  if (b > end || end > data_len || end - b != (uint64_t)count * dx_dtype_size(e->dtype)) {
+    snprintf(err, errlen, "%s: tensor '%s' has data offsets outside the file or of the wrong size", path, m->key);
+    return -1;
+  }
+  e->data = data + b;
+  return 0;
+}
+
+static dx_status parse_header(dx_safetensors *st, size_t len, const char *path, char *err, size_t errlen) {
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | st->file[i];
+  if (len < 8 || hlen > MAX_HEADER || 8 + hlen > len) {
+    snprintf(err, errlen, "%s: not a safetensors file (bad header length)", path);
+    return DX_ERR_PARSE;
+  }
+  char jerr[128];
+  st->header = dx_json_parse((const char *)st->file + 8, (size_t)hlen, jerr, sizeof jerr);
+  if (!st->header || st->header->type != DX_JSON_OBJECT) {
+    snprintf(err, errlen, "%s: header is not a JSON object (%s)", path, st->header ? "not an object" : jerr);
+    return DX_ERR_PARSE;
+  }
+  size_t n = dx_json_count(st->header);
+  st->entries = calloc(n ? n : 1, sizeof *st->entries);
+  if (!st->entries) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+  const uint8_t *data = st->file + 8 + hlen;
+  for (const dx_json *m = st->header->child; m; m = m->next) {
+    if (strcmp(m->key, "__metadata__") == 0) {
+      st->meta = m;
+      continue;
+    }
+    if (parse_entry(&st->entries[st->n], m, data, len - 8 - hlen, path, err, errlen)) return DX_ERR_PARSE;
+    st->n++;
+  }
+  return DX_OK;
+}
+
+dx_status dx_safetensors_read(const char *path, dx_safetensors **out, char *err, size_t errlen) {
+  *out = NULL;
+  dx_safetensors *st = calloc(1, sizeof *st);
+  size_t len = 0;
+  if (!st) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+  st->file = slurp(path, &len, err, errlen);
+  if (!st->file) {
+    free(st);
+    return DX_ERR_IO;
+  }
+  dx_status s = parse_header(st, len, path, err, errlen);
+  if (s != DX_OK) {
+    dx_safetensors_free(st);
+    return s;
+  }
+  *out = st;
+  return DX_OK;
+}
+
+void dx_safetensors_free(dx_safetensors *st) {
+  if (!st) return;
+  dx_json_free(st->header);
+  free(st->entries);
+  free(st->file);
+  free(st);
+}
+
+const dx_st_entry *dx_safetensors_find(const dx_safetensors *st, const char *name) {
+  for (int64_t i = 0; i < st->n; i++)
+    if (strcmp(st->entries[i].name, name) == 0) return &st->entries[i];
+  return NULL;
+}
+
+const char *dx_safetensors_meta(const dx_safetensors *st, const char *key) {
+  const dx_json *v = dx_json_get(st->meta, key);
+  return v && v->type == DX_JSON_STRING ? v->str : NULL;
+}
+
+dx_status dx_safetensors_load(dx_ctx *ctx, const dx_safetensors *st, const char *name, dx_tensor *t) {
+  const dx_st_entry *e = dx_safetensors_find(st, name);
+  if (!e) return dx_set_error(ctx, DX_ERR_PARSE, "tensor '%s' is missing from the file", name);
+  int64_t count = 1;
+  for (int i = 0; i < e->ndim; i++) count *= e->shape[i];
+  bool shape_ok = count == dx_numel(t);
+  if (shape_ok && e->ndim == t->ndim)
+    for (int i = 0; i < e->ndim; i++) shape_ok &= e->shape[i] == t->shape[i];
+  if (!shape_ok) {
+    char a[64];
+    return dx_set_error(ctx, DX_ERR_PARSE, "tensor '%s' in the file does not fit shape %s", name,
+                        dx_shape_str(t, a, sizeof a));
+  }
+  /* safetensors data need not be aligned for our element type: copy out. */
+  size_t bytes = (size_t)count * dx_dtype_size(e->dtype);
+  void *tmp = malloc(bytes ? bytes : 1);
+  if (!tmp) return dx_set_error(ctx, DX_ERR_NOMEM, "out of memory loading '%s'", name);
+  memcpy(tmp, e->data, bytes);
+  dx_status s = dx_tensor_write(ctx, t, tmp, e->dtype);
+  free(tmp);
+  return s;
+}
+
+/* --- writing ------------------------------------------------------------------ */
+
+static void put_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+/* The header as JSON into a memory stream; returns its length, 8-aligned. */
+static char *build_header(const dx_st_item *items, int64_t n, const char *const *meta, int64_t n_meta,
+                          size_t *len) {
+  char *buf = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&buf, &size);
+  if (!f) return NULL;
+  fputc('{', f);
+  if (n_meta > 0) {
+    fputs("\"__metadata__\":{", f);
+    for (int64_t i = 0; i < n_meta; i++) {
+      if (i) fputc(',', f);
+      put_json_string(f, meta[2 * i]);
+      fputc(':', f);
+      put_json_string(f, meta[2 * i + 1]);
+    }
+    fputc('}', f);
+  }
+  uint64_t off = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const dx_tensor *t = items[i].tensor;
+    uint64_t bytes = (uint64_t)dx_numel(t) * 4;
+    if (i || n_meta > 0) fputc(',', f);
+    put_json_string(f, items[i].name);
+    fputs(":{\"dtype\":\"F32\",\"shape\":[", f);
+    for (int d = 0; d < t->ndim; d++) fprintf(f, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+    fprintf(f, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + bytes));
+    off += bytes;
+  }
+  fputc('}', f);
+  /* Pad with spaces so the data starts 8-byte aligned, as the format advises. */
+  while ((size_t)ftell(f) % 8) fputc(' ', f);
+  fclose(f);
+  *len = size;
+  return buf;
+}
+
+static int write_data(dx_ctx *ctx, FILE *f, const dx_st_item *items, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    int64_t count = dx_numel(items[i].tensor);
+    float *v = malloc((size_t)count * sizeof *v);
+    if (!v) return -1;
+    dx_tensor_read(ctx, items[i].tensor, v, DX_F32);
+    size_t w = fwrite(v, sizeof *v, (size_t)count, f);
+    free(v);
+    if (w != (size_t)count) return -1;
+  }
+  return 0;
+}
+
+dx_status dx_safetensors_write(dx_ctx *ctx, const char *path, const dx_st_item *items, int64_t n,
+                               const char *const *meta, int64_t n_meta, char *err, size_t errlen) {
+  size_t hlen = 0;
+  char *header = build_header(items, n, meta, n_meta, &hlen);
+  char tmp[4096];
+  if (!header) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "wb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+    free(header);
+    return DX_ERR_IO;
+  }
+  uint8_t lenbuf[8];
+  for (int i = 0; i < 8; i++) lenbuf[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+  int bad = fwrite(lenbuf, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen ||
+            write_data(ctx, f, items, n) || fflush(f) || fsync(fileno(f));
+  bad |= fclose(f) != 0;
+  free(header);
+  if (bad || rename(tmp, path)) {
+    snprintf(err, errlen, "%s: cannot write: %s (is the disk full?)", path, strerror(errno));
+    unlink(tmp);
+    return DX_ERR_IO;
+  }
+  return DX_OK;
+}
