@@ -1,0 +1,46 @@
+/* What each format reader fills in, and the readers themselves. Private to
+ * core/data: dataset.c dispatches to one reader per format. */
+#ifndef DX_DATA_IMAGES_H
+#define DX_DATA_IMAGES_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/dataset.h"
+
+/* count images of c x h x w bytes each, back to back; labels NULL when the
+ * format has none. */
+typedef struct dx_images {
+  int64_t count, c, h, w;
+  uint8_t *pixels;
+  uint8_t *labels;
+} dx_images;
+
+void dx_images_release(dx_images *img);
+
+/* IDX image + label files "<dir>/<prefix>-images-idx3-ubyte[.gz]" and
+ * "<dir>/<prefix>-labels-idx1-ubyte[.gz]". install_hint: the path is the
+ * Fashion-MNIST default, so a missing file says which package to install. */
+dx_status dx_idx_load(const char *dir, const char *prefix, bool install_hint, dx_images *img,
+                      char *err, size_t errlen);
+dx_status dx_cifar_load(const char *dir, dx_data_split split, dx_images *img, char *err,
+                        size_t errlen);
+dx_status dx_png_folder_load(const char *dir, dx_data_split split, dx_images *img, char *err,
+                             size_t errlen);
+
+/* Helpers shared by the readers (file.c). */
+
+/* Formats one line into err; returns s so that callers can `return dx_data_fail(...)`. */
+dx_status dx_data_fail(char *err, size_t errlen, dx_status s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+bool dx_data_is_dir(const char *path);
+bool dx_data_is_file(const char *path);
+/* Whole file into a malloc'ed buffer, gunzipped when it is gzip (zlib reads
+ * plain files unchanged). A truncated gzip stream is DX_ERR_PARSE. */
+dx_status dx_data_slurp(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
+/* dir + "/" + name into a malloc'ed string (NULL when out of memory). */
+char *dx_data_join(const char *dir, const char *name);
+
+#endif
