@@ -51,6 +51,18 @@ typedef struct dx_conv2d_desc {
   dx_dtype dtype;
 } dx_conv2d_desc;
 
+/* One Adam step (Kingma & Ba 2015, Algorithm 1) with the bias corrections
+ * folded into lr_t and eps_t by the caller; AdamW's decoupled decay
+ * (Loshchilov & Hutter 2019) is p -= lr * wd * p before the update, L2
+ * (plain Adam) adds wd * p to the gradient. */
+typedef struct dx_adam_args {
+  double beta1, beta2;
+  double step_size;  /* lr * sqrt(1 - beta2^t) / (1 - beta1^t) */
+  double eps_hat;    /* eps * sqrt(1 - beta2^t) */
+  double decay;      /* AdamW: lr * weight_decay; 0 for none */
+  double l2;         /* Adam: weight_decay added to the gradient; 0 for none */
+} dx_adam_args;
+
 typedef struct dx_backend dx_backend;
 struct dx_backend {
   const char *name;
@@ -131,6 +143,13 @@ struct dx_backend {
   void (*dropout_mask)(dx_tensor *mask, double p, uint64_t seed, uint64_t offset);
   /* t (N) -> y (N, dim) */
   void (*time_embedding)(const dx_tensor *t, dx_tensor *y);
+
+  /* --- optimiser and parameter maintenance (in place, fused) --- */
+  /* Adam/AdamW on one parameter; see dx_adam_args */
+  void (*adam)(dx_tensor *p, const dx_tensor *g, dx_tensor *m, dx_tensor *v, const dx_adam_args *a);
+  double (*sum_squares)(const dx_tensor *t);   /* sum of t^2, accumulated in double */
+  void (*scale_inplace)(dx_tensor *t, double s);
+  void (*lerp)(dx_tensor *y, const dx_tensor *x, double w); /* y += w * (x - y) */
 };
 
 /* The CPU backend (core/backend/cpu/backend.c). */

@@ -31,6 +31,7 @@ dx_backend *dx_cpu_backend_create(void) {
   dx_cpu_init_norm(be);
   dx_cpu_init_movement(be);
   dx_cpu_init_embedding(be);
+  dx_cpu_init_optim(be);
   return be;
 }
 

@@ -13,6 +13,13 @@ void dx_cpu_init_reduce(dx_backend *be);      /* reduce.c */
 void dx_cpu_init_norm(dx_backend *be);        /* norm.c: group norm, softmax */
 void dx_cpu_init_movement(dx_backend *be);    /* movement.c: permute, concat, shuffles */
 void dx_cpu_init_embedding(dx_backend *be);   /* embedding.c */
+void dx_cpu_init_optim(dx_backend *be);       /* optim.c: Adam, norms, EMA */
+
+/* gemm.c: one row-major product C (m,n) = alpha op(A) op(B) + beta C through
+ * BLAS, for kernels that build their own operands (conv.c). */
+void dx_cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+                 const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c,
+                 int64_t ldc);
 
 /* The i-th of 4 32-bit words of Philox-4x32-10 at counter (c0, c1), key (k0, k1). */
 void dx_philox4x32(uint32_t ctr[4], const uint32_t key[2]);
