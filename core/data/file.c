@@ -42,6 +42,9 @@ static dx_status gz_check(gzFile f, const char *path, char *err, size_t errlen) 
   int code = Z_OK;
   const char *msg = gzerror(f, &code);
   if (code == Z_OK || code == Z_STREAM_END) return DX_OK;
+  /* zlib prefixes its message with the path, which we print ourselves. */
+  size_t n = strlen(path);
+  if (strncmp(msg, path, n) == 0 && strncmp(msg + n, ": ", 2) == 0) msg += n + 2;
   if (code == Z_ERRNO)
     return dx_data_fail(err, errlen, DX_ERR_IO, "%s: read error: %s", path, strerror(errno));
   return dx_data_fail(err, errlen, DX_ERR_PARSE,
