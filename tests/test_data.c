@@ -49,7 +49,8 @@ static uint32_t crc32_of(const uint8_t *p, size_t n) {
   uint32_t c = 0xffffffffu;
   for (size_t i = 0; i < n; i++) {
     c ^= p[i];
-    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+    for (int k = 0; k < 8; k++)
+      c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
   }
   return ~c;
 }
@@ -162,11 +163,9 @@ static void make_subdir(const char *dir, const char *name) {
 }
 
 /* Opens and expects failure with status want and exactly the formatted message. */
-__attribute__((format(printf, 5, 6))) static void expect_open_error(dx_data_kind kind,
-                                                                    const char *path,
-                                                                    dx_data_split split,
-                                                                    dx_status want,
-                                                                    const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static void
+expect_open_error(dx_data_kind kind, const char *path, dx_data_split split, dx_status want,
+                  const char *fmt, ...) {
   char expected[1024], err[DX_ERRMSG_MAX] = "";
   va_list ap;
   va_start(ap, fmt);
@@ -206,7 +205,8 @@ static bytes idx_images(int64_t count, int64_t rows, int64_t cols) {
   put_be32(&b, (uint32_t)cols);
   for (int64_t i = 0; i < count; i++)
     for (int64_t y = 0; y < rows; y++)
-      for (int64_t x = 0; x < cols; x++) put8(&b, idx_px(i, y, x));
+      for (int64_t x = 0; x < cols; x++)
+        put8(&b, idx_px(i, y, x));
   return b;
 }
 
@@ -214,7 +214,8 @@ static bytes idx_labels(int64_t count) {
   bytes b = {0};
   put_be32(&b, 0x801);
   put_be32(&b, (uint32_t)count);
-  for (int64_t i = 0; i < count; i++) put8(&b, (uint8_t)((i * 7 + 3) % 10));
+  for (int64_t i = 0; i < count; i++)
+    put8(&b, (uint8_t)((i * 7 + 3) % 10));
   return b;
 }
 
@@ -231,6 +232,12 @@ static void write_mnist(const char *dir, int64_t n_train, int64_t n_test, int64_
   gz_free(dir, "train-labels-idx1-ubyte.gz", idx_labels(n_train));
   write_free(dir, "t10k-images-idx3-ubyte", idx_images(n_test, rows, cols));
   write_free(dir, "t10k-labels-idx1-ubyte", idx_labels(n_test));
+}
+
+/* A fresh temp folder holding an MNIST-style dataset of `count` images per split. */
+static void fresh_mnist(char *dir, size_t size, int64_t count, int64_t rows, int64_t cols) {
+  fresh_dir(dir, size);
+  write_mnist(dir, count, count, rows, cols);
 }
 
 static void check_idx_split(const char *dir, dx_data_split split, int64_t n) {
@@ -257,8 +264,7 @@ static void check_idx_split(const char *dir, dx_data_split split, int64_t n) {
 
 START_TEST(idx_gzip_and_plain_round_trip) {
   char dir[256];
-  fresh_dir(dir, sizeof dir);
-  write_mnist(dir, 3, 3, 5, 4);
+  fresh_mnist(dir, sizeof dir, 3, 5, 4);
   check_idx_split(dir, DX_SPLIT_TRAIN, 3);
   check_idx_split(dir, DX_SPLIT_TEST, 3);
   remove_dir(dir);
@@ -267,8 +273,7 @@ END_TEST
 
 START_TEST(idx_prefers_gz_over_plain) {
   char dir[256];
-  fresh_dir(dir, sizeof dir);
-  write_mnist(dir, 3, 3, 5, 4);
+  fresh_mnist(dir, sizeof dir, 3, 5, 4);
   /* A plain train file beside the .gz one, with a different count: ignored. */
   write_free(dir, "train-images-idx3-ubyte", idx_images(1, 5, 4));
   dx_dataset *ds = open_ok(DX_DATA_MNIST, dir, DX_SPLIT_TRAIN);
@@ -282,8 +287,10 @@ END_TEST
 static bytes idx_raw(uint32_t magic, int ndims, const uint32_t *dims, size_t payload) {
   bytes b = {0};
   put_be32(&b, magic);
-  for (int d = 0; d < ndims; d++) put_be32(&b, dims[d]);
-  for (size_t i = 0; i < payload; i++) put8(&b, 7);
+  for (int d = 0; d < ndims; d++)
+    put_be32(&b, dims[d]);
+  for (size_t i = 0; i < payload; i++)
+    put8(&b, 7);
   return b;
 }
 
@@ -291,8 +298,7 @@ static bytes idx_raw(uint32_t magic, int ndims, const uint32_t *dims, size_t pay
  * message that names it. */
 static void expect_bad_images(bytes file, const char *what_fmt) {
   char dir[256], path[512];
-  fresh_dir(dir, sizeof dir);
-  write_mnist(dir, 3, 3, 5, 4);
+  fresh_mnist(dir, sizeof dir, 3, 5, 4);
   remove(strcat(strcpy(path, dir), "/train-images-idx3-ubyte.gz"));
   write_free(dir, "train-images-idx3-ubyte", file);
   snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
@@ -317,27 +323,23 @@ END_TEST
 
 START_TEST(idx_labels_checked_against_images) {
   char dir[256], ipath[512], lpath[512];
-  fresh_dir(dir, sizeof dir);
-  write_mnist(dir, 3, 3, 5, 4);
+  fresh_mnist(dir, sizeof dir, 3, 5, 4);
   snprintf(ipath, sizeof ipath, "%s/t10k-images-idx3-ubyte", dir);
   snprintf(lpath, sizeof lpath, "%s/t10k-labels-idx1-ubyte", dir);
   uint32_t n3[1] = {3}, n2[1] = {2};
   write_free(dir, "t10k-labels-idx1-ubyte", idx_raw(0x803, 1, n3, 3));
   expect_open_error(DX_DATA_MNIST, dir, DX_SPLIT_TEST, DX_ERR_PARSE,
-                    "%s: bad magic 0x00000803 (expected 0x00000801); not an IDX label file",
-                    lpath);
+                    "%s: bad magic 0x00000803 (expected 0x00000801); not an IDX label file", lpath);
   write_free(dir, "t10k-labels-idx1-ubyte", idx_raw(0x801, 1, n2, 2));
   expect_open_error(DX_DATA_MNIST, dir, DX_SPLIT_TEST, DX_ERR_PARSE,
-                    "%s has 3 images but %s has 2 labels; the two files must match", ipath,
-                    lpath);
+                    "%s has 3 images but %s has 2 labels; the two files must match", ipath, lpath);
   remove_dir(dir);
 }
 END_TEST
 
 START_TEST(idx_broken_gzip_is_named) {
   char dir[256], path[512];
-  fresh_dir(dir, sizeof dir);
-  write_mnist(dir, 3, 3, 5, 4);
+  fresh_mnist(dir, sizeof dir, 3, 5, 4);
   snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
   bytes raw = idx_images(3, 5, 4), g = gzip_of(&raw);
   write_bytes(dir, "train-images-idx3-ubyte.gz", g.p, g.n - 30); /* cut inside the data */
@@ -416,7 +418,8 @@ static void check_real_split(dx_data_split split, int64_t n) {
   ck_assert_int_eq(lo, 0);
   ck_assert_int_eq(hi, 255);
   /* Fashion-MNIST is balanced: 6000 (train) or 1000 (test) of each class. */
-  for (int c = 0; c < 10; c++) ck_assert_int_eq(classes[c], n / 10);
+  for (int c = 0; c < 10; c++)
+    ck_assert_int_eq(classes[c], n / 10);
   dx_dataset_free(ds);
 }
 
@@ -444,7 +447,8 @@ static bytes cifar_batch(int f, int n) {
     put8(&b, (uint8_t)((f + r) % 10));
     for (int c = 0; c < 3; c++)
       for (int y = 0; y < 32; y++)
-        for (int x = 0; x < 32; x++) put8(&b, cifar_px(f, r, c, y, x));
+        for (int x = 0; x < 32; x++)
+          put8(&b, cifar_px(f, r, c, y, x));
   }
   return b;
 }
@@ -468,7 +472,8 @@ START_TEST(cifar_records_in_file_order) {
   ck_assert_int_eq(dx_dataset_height(ds, true), 32);
   float *out = malloc(10 * 3072 * sizeof *out);
   int64_t idx[10];
-  for (int i = 0; i < 10; i++) idx[i] = i;
+  for (int i = 0; i < 10; i++)
+    idx[i] = i;
   ck_assert_int_eq(dx_dataset_batch(ds, idx, 10, NULL, out, err, sizeof err), DX_OK);
   for (int i = 0; i < 10; i++) {
     int f = i / 2, r = i % 2; /* two records per file, files in order 1..5 */
@@ -476,7 +481,8 @@ START_TEST(cifar_records_in_file_order) {
     for (int c = 0; c < 3; c++)
       for (int y = 0; y < 32; y += 5)
         for (int x = 0; x < 32; x += 3)
-          ck_assert_float_eq(out[i * 3072 + c * 1024 + y * 32 + x], scaled(cifar_px(f, r, c, y, x)));
+          ck_assert_float_eq(out[i * 3072 + c * 1024 + y * 32 + x],
+                             scaled(cifar_px(f, r, c, y, x)));
   }
   free(out);
   dx_dataset_free(ds);
@@ -502,8 +508,7 @@ START_TEST(cifar_errors_are_named) {
   b.p[3073] = 12; /* label of record 1 */
   write_bytes(dir, "data_batch_3.bin", b.p, b.n);
   expect_open_error(DX_DATA_CIFAR10, dir, DX_SPLIT_TRAIN, DX_ERR_PARSE,
-                    "%s: record 1 has label 12 (expected 0..9); not a CIFAR-10 binary batch",
-                    path);
+                    "%s: record 1 has label 12 (expected 0..9); not a CIFAR-10 binary batch", path);
   remove(path);
   expect_open_error(DX_DATA_CIFAR10, dir, DX_SPLIT_TRAIN, DX_ERR_IO,
                     "%s not found; check data.path (CIFAR-10 binary version: "
@@ -526,7 +531,8 @@ static void write_png(const char *dir, const char *name, int img, int w, int h, 
   uint8_t *px = malloc((size_t)(w * h * samples));
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
-      for (int s = 0; s < samples; s++) px[(y * w + x) * samples + s] = png_px(img, y, x, s);
+      for (int s = 0; s < samples; s++)
+        px[(y * w + x) * samples + s] = png_px(img, y, x, s);
   write_free(dir, name, png_of(w, h, ct, px));
   free(px);
 }
@@ -562,7 +568,8 @@ START_TEST(png_rgb_folder_drops_alpha) {
   fresh_dir(dir, sizeof dir);
   const int types[4] = {2, 6, 0, 4};
   const char *names[4] = {"1.png", "2.png", "3.png", "4.png"};
-  for (int i = 0; i < 4; i++) write_png(dir, names[i], i, 4, 6, types[i]);
+  for (int i = 0; i < 4; i++)
+    write_png(dir, names[i], i, 4, 6, types[i]);
   dx_dataset *ds = open_ok(DX_DATA_FOLDER, dir, DX_SPLIT_TEST);
   ck_assert_int_eq(dx_dataset_count(ds), 4);
   ck_assert_int_eq(dx_dataset_channels(ds), 3);
@@ -665,8 +672,7 @@ static void expect_padded(const float *out, bool mirror) {
 
 START_TEST(pad_to_pow2_is_centred) {
   char dir[256], err[256];
-  fresh_dir(dir, sizeof dir);
-  write_mnist(dir, 2, 2, 28, 28);
+  fresh_mnist(dir, sizeof dir, 2, 28, 28);
   dx_dataset *ds = open_ok(DX_DATA_MNIST, dir, DX_SPLIT_TRAIN);
   ck_assert_int_eq(dx_dataset_height(ds, true), 32);
   ck_assert_int_eq(dx_dataset_width(ds, true), 32);
@@ -690,12 +696,12 @@ END_TEST
 
 START_TEST(flip_and_pad_on_asymmetric_image) {
   char dir[256], err[256];
-  fresh_dir(dir, sizeof dir);
-  write_mnist(dir, 3, 3, 3, 5);
+  fresh_mnist(dir, sizeof dir, 3, 3, 5);
   dx_dataset *ds = open_ok(DX_DATA_MNIST, dir, DX_SPLIT_TRAIN);
   enum { N = 64, SLOT = 4 * 8 };
   int64_t idx[N];
-  for (int j = 0; j < N; j++) idx[j] = 1;
+  for (int j = 0; j < N; j++)
+    idx[j] = 1;
   float *a = malloc(N * SLOT * sizeof *a), *b = malloc(N * SLOT * sizeof *b);
   dx_data_transform tf = {.flip = true, .pad_pow2 = true, .seed = 5, .step = 9};
   ck_assert_int_eq(dx_dataset_batch(ds, idx, N, &tf, a, err, sizeof err), DX_OK);
@@ -718,7 +724,8 @@ START_TEST(flip_and_pad_on_asymmetric_image) {
   ck_assert_int_ne(memcmp(a, b, N * SLOT * sizeof *a), 0);
   tf.flip = false;
   ck_assert_int_eq(dx_dataset_batch(ds, idx, N, &tf, b, err, sizeof err), DX_OK);
-  for (int j = 0; j < N; j++) expect_padded(b + j * SLOT, false);
+  for (int j = 0; j < N; j++)
+    expect_padded(b + j * SLOT, false);
   int64_t bad = 3;
   ck_assert_int_eq(dx_dataset_batch(ds, &bad, 1, &tf, b, err, sizeof err), DX_ERR_INVALID);
   ck_assert_str_eq(err, "batch index 3 is outside the dataset (0..2)");
@@ -748,7 +755,8 @@ START_TEST(epochs_are_distinct_permutations) {
   for (int e = 0; e < 5; e++) {
     dx_epoch_permutation(N, 42, e, p[e]);
     ck_assert(is_permutation(p[e], N));
-    for (int f = 0; f < e; f++) ck_assert_int_ne(memcmp(p[e], p[f], sizeof p[e]), 0);
+    for (int f = 0; f < e; f++)
+      ck_assert_int_ne(memcmp(p[e], p[f], sizeof p[e]), 0);
   }
   int64_t q[N];
   dx_epoch_permutation(N, 43, 0, q);
@@ -785,8 +793,10 @@ START_TEST(steps_walk_the_epochs) {
   dx_batch_order *bo = NULL;
   ck_assert_int_eq(dx_batch_order_create(10, 99, err, sizeof err, &bo), DX_OK);
   int64_t stream[30], want[30];
-  for (int s = 0; s < 10; s++) dx_batch_order_indices(bo, s, 3, stream + 3 * s);
-  for (int e = 0; e < 3; e++) dx_epoch_permutation(10, 99, e, want + 10 * e);
+  for (int s = 0; s < 10; s++)
+    dx_batch_order_indices(bo, s, 3, stream + 3 * s);
+  for (int e = 0; e < 3; e++)
+    dx_epoch_permutation(10, 99, e, want + 10 * e);
   ck_assert_int_eq(memcmp(stream, want, sizeof want), 0);
   dx_batch_order_free(bo);
   ck_assert_int_eq(dx_batch_order_create(0, 1, err, sizeof err, &bo), DX_ERR_INVALID);
@@ -802,7 +812,8 @@ START_TEST(resume_gives_the_same_batches) {
   dx_batch_order *full = NULL, *resumed = NULL;
   ck_assert_int_eq(dx_batch_order_create(37, 5, err, sizeof err, &full), DX_OK);
   int64_t a[8][8];
-  for (int s = 0; s < 40; s++) dx_batch_order_indices(full, s, 8, a[s % 8]);
+  for (int s = 0; s < 40; s++)
+    dx_batch_order_indices(full, s, 8, a[s % 8]);
   for (int k = 32; k < 40; k += 3) {
     ck_assert_int_eq(dx_batch_order_create(37, 5, err, sizeof err, &resumed), DX_OK);
     int64_t b[8];

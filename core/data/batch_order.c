@@ -25,7 +25,8 @@ static uint64_t below(uint64_t *state, uint64_t n) {
 
 void dx_epoch_permutation(int64_t count, uint64_t seed, int64_t epoch, int64_t *perm) {
   uint64_t state = dx_mix_key(DX_STREAM_ORDER, seed, (uint64_t)epoch);
-  for (int64_t i = 0; i < count; i++) perm[i] = i;
+  for (int64_t i = 0; i < count; i++)
+    perm[i] = i;
   for (int64_t i = count - 1; i > 0; i--) {
     int64_t j = (int64_t)below(&state, (uint64_t)i + 1);
     int64_t t = perm[i];

@@ -36,8 +36,8 @@ void dx_images_release(dx_images *img) {
 
 /* Resolves the folder to read; only Fashion-MNIST has a default, and only for
  * it does a missing folder come with the package to install. */
-static dx_status resolve_dir(dx_data_kind kind, const char *path, const char **dir, bool *is_default,
-                             char *err, size_t errlen) {
+static dx_status resolve_dir(dx_data_kind kind, const char *path, const char **dir,
+                             bool *is_default, char *err, size_t errlen) {
   *is_default = kind == DX_DATA_FASHION_MNIST &&
                 (!path || !*path || strcmp(path, DX_FASHION_MNIST_PATH) == 0);
   *dir = *is_default ? DX_FASHION_MNIST_PATH : path;
@@ -98,7 +98,8 @@ int64_t dx_dataset_channels(const dx_dataset *ds) { return ds->img.c; }
 
 int64_t dx_data_pow2(int64_t n) {
   int64_t p = 1;
-  while (p < n) p *= 2;
+  while (p < n)
+    p *= 2;
   return p;
 }
 

@@ -33,8 +33,7 @@ typedef enum dx_data_split { DX_SPLIT_TRAIN, DX_SPLIT_TEST } dx_data_split;
 
 /* "fashion-mnist" -> DX_DATA_FASHION_MNIST, ...; an unknown name is
  * DX_ERR_CONFIG with a message listing the valid ones. */
-DX_API dx_status dx_data_kind_parse(const char *name, dx_data_kind *kind, char *err,
-                                    size_t errlen);
+DX_API dx_status dx_data_kind_parse(const char *name, dx_data_kind *kind, char *err, size_t errlen);
 DX_API const char *dx_data_kind_name(dx_data_kind kind);
 
 typedef struct dx_dataset dx_dataset;
@@ -84,8 +83,7 @@ DX_API dx_status dx_batch_order_create(int64_t count, uint64_t seed, char *err, 
 DX_API void dx_batch_order_free(dx_batch_order *bo);
 /* Writes the batch dataset indices of step (>= 0) into out. Keeps the last
  * epoch's permutation, so consecutive steps cost O(batch) amortised. */
-DX_API void dx_batch_order_indices(dx_batch_order *bo, int64_t step, int64_t batch,
-                                   int64_t *out);
+DX_API void dx_batch_order_indices(dx_batch_order *bo, int64_t step, int64_t batch, int64_t *out);
 /* The permutation of 0..count-1 for one epoch (Fisher-Yates). */
 DX_API void dx_epoch_permutation(int64_t count, uint64_t seed, int64_t epoch, int64_t *perm);
 

@@ -17,8 +17,8 @@ static uint32_t be32(const uint8_t *p) {
 }
 
 /* Finds "<dir>/<name>.gz", else "<dir>/<name>". */
-static dx_status find(const char *dir, const char *name, bool install_hint, char **found,
-                      char *err, size_t errlen) {
+static dx_status find(const char *dir, const char *name, bool install_hint, char **found, char *err,
+                      size_t errlen) {
   char gz[512];
   snprintf(gz, sizeof gz, "%s.gz", name);
   *found = dx_data_join(dir, gz);
@@ -93,8 +93,8 @@ dx_status dx_idx_load(const char *dir, const char *prefix, bool install_hint, dx
   int64_t idims[3], ldims[1];
   char *ipath = NULL, *lpath = NULL;
   memset(img, 0, sizeof *img);
-  dx_status s = read_idx(dir, iname, install_hint, IDX_IMAGES_MAGIC, 3, idims, &img->pixels,
-                         &ipath, err, errlen);
+  dx_status s = read_idx(dir, iname, install_hint, IDX_IMAGES_MAGIC, 3, idims, &img->pixels, &ipath,
+                         err, errlen);
   if (s == DX_OK)
     s = read_idx(dir, lname, install_hint, IDX_LABELS_MAGIC, 1, ldims, &img->labels, &lpath, err,
                  errlen);

@@ -21,7 +21,8 @@ typedef struct name_list {
 } name_list;
 
 static void names_free(name_list *l) {
-  for (size_t i = 0; i < l->n; i++) free(l->names[i]);
+  for (size_t i = 0; i < l->n; i++)
+    free(l->names[i]);
   free(l->names);
   memset(l, 0, sizeof *l);
 }
@@ -139,8 +140,8 @@ static bool png_run(FILE *f, png_job *job, png_shape *shape, int channels, uint8
   return true;
 }
 
-static dx_status read_png(const char *path, png_shape *shape, int channels, uint8_t *hwc,
-                          char *err, size_t errlen) {
+static dx_status read_png(const char *path, png_shape *shape, int channels, uint8_t *hwc, char *err,
+                          size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) return dx_data_fail(err, errlen, DX_ERR_IO, "%s: cannot open", path);
   uint8_t sig[8];
@@ -183,8 +184,9 @@ static dx_status decode_all(const name_list *l, dx_images *img, char *err, size_
   size_t plane = (size_t)(img->h * img->w), size = plane * (size_t)img->c;
   img->pixels = malloc(size * l->n);
   uint8_t *hwc = malloc(size);
-  dx_status s = img->pixels && hwc ? DX_OK : dx_data_fail(err, errlen, DX_ERR_NOMEM,
-                                                          "out of memory loading %zu images", l->n);
+  dx_status s = img->pixels && hwc ? DX_OK
+                                   : dx_data_fail(err, errlen, DX_ERR_NOMEM,
+                                                  "out of memory loading %zu images", l->n);
   for (size_t i = 0; s == DX_OK && i < l->n; i++) {
     png_shape shape;
     s = read_png(l->names[i], &shape, (int)img->c, hwc, err, errlen);
@@ -192,7 +194,8 @@ static dx_status decode_all(const name_list *l, dx_images *img, char *err, size_
       s = dx_data_fail(err, errlen, DX_ERR_IO, "%s changed while it was being read", l->names[i]);
     uint8_t *dst = img->pixels + i * size;
     for (size_t p = 0; s == DX_OK && p < plane; p++)
-      for (int64_t c = 0; c < img->c; c++) dst[(size_t)c * plane + p] = hwc[p * img->c + c];
+      for (int64_t c = 0; c < img->c; c++)
+        dst[(size_t)c * plane + p] = hwc[p * img->c + c];
   }
   free(hwc);
   return s;
