@@ -1,0 +1,165 @@
+/* Softmax over an axis: forward against a naive float64 reference on every
+ * axis of tensors of rank 1..4, stability for large inputs, gradients against
+ * finite differences, float32 against float64, bad axes. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "dx_test.h"
+
+/* y = exp(x - max) / sum exp(x - max) along axis, one (outer, inner) column
+ * at a time, in long double so that it does not share the library's rounding. */
+static void ref_softmax(const double *x, int ndim, const int64_t *shape, int axis, double *y) {
+  int64_t outer = 1, len = shape[axis], inner = 1;
+  for (int d = 0; d < axis; d++) outer *= shape[d];
+  for (int d = axis + 1; d < ndim; d++) inner *= shape[d];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t i = 0; i < inner; i++) {
+      const double *xc = x + o * len * inner + i;
+      long double m = xc[0], s = 0;
+      for (int64_t l = 1; l < len; l++) m = xc[l * inner] > m ? xc[l * inner] : m;
+      for (int64_t l = 0; l < len; l++) s += expl(xc[l * inner] - m);
+      for (int64_t l = 0; l < len; l++) y[o * len * inner + l * inner + i] = (double)(expl(xc[l * inner] - m) / s);
+    }
+}
+
+typedef struct sm_case {
+  int ndim;
+  int64_t shape[4];
+} sm_case;
+
+static const sm_case shapes[] = {
+    {4, {2, 3, 4, 5}}, {3, {3, 1, 7}}, {2, {4, 9}}, {1, {6}}, {4, {1, 2, 1, 3}},
+};
+#define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+static dx_tensor *softmax_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
+  return dx_softmax(ctx, in[0], *(int *)user);
+}
+
+/* softmax(x) along channels, twice, joined: dx must accumulate. */
+static dx_tensor *softmax_twice_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
+  dx_tensor *y[2] = {dx_softmax(ctx, in[0], *(int *)user), dx_softmax(ctx, in[0], *(int *)user)};
+  return dx_concat(ctx, y, 2);
+}
+
+/* Runs softmax on x along axis and compares with the reference. */
+static double forward_error(dx_ctx *ctx, dx_tensor *x, int axis) {
+  int ax = axis < 0 ? axis + x->ndim : axis;
+  dx_tensor *y = dx_softmax(ctx, x, axis);
+  ck_assert_msg(y != NULL, "softmax axis %d: %s", axis, dx_error_message(ctx));
+  ck_assert(dx_same_shape(x, y));
+  int64_t n = dx_numel(x);
+  double *xv = dxt_values(ctx, x), *got = dxt_values(ctx, y), *want = malloc((size_t)n * sizeof *want);
+  ref_softmax(xv, x->ndim, x->shape, ax, want);
+  double err = dxt_rel_err(got, want, n, 1e-12);
+  free(xv), free(got), free(want);
+  return err;
+}
+
+START_TEST(forward_matches_reference_on_every_axis) {
+  dx_ctx *ctx = dxt_ctx(1);
+  for (int i = 0; i < N_SHAPES; i++) {
+    dx_tensor *x = dxt_param(ctx, DX_F64, shapes[i].ndim, shapes[i].shape, -4, 4, 1 + (uint64_t)i);
+    for (int axis = -shapes[i].ndim; axis < shapes[i].ndim; axis++) {
+      double err = forward_error(ctx, x, axis);
+      ck_assert_msg(err < 1e-14, "shape %d axis %d: relative error %.3g", i, axis, err);
+    }
+    dx_step_reset(ctx);
+  }
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+/* Inputs of 1000s overflow a naive exp; the result must equal the softmax of
+ * the shifted input, in float32 as in float64. */
+START_TEST(large_inputs_are_stable) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[2] = {3, 5};
+  double v[15], shifted[15];
+  for (int i = 0; i < 15; i++) v[i] = 1000.0 + (i % 5) * 0.5 - (i / 5) * 2000.0, shifted[i] = (i % 5) * 0.5;
+  double want[15];
+  ref_softmax(shifted, 2, shape, 1, want);
+  for (int dt = DX_F32; dt <= DX_F64; dt++) {
+    dx_tensor *x = dx_tensor_new(ctx, (dx_dtype)dt, 2, shape);
+    dx_tensor_write(ctx, x, v, DX_F64);
+    double *got = dxt_values(ctx, dx_softmax(ctx, x, -1));
+    double err = dxt_rel_err(got, want, 15, 1e-12);
+    ck_assert_msg(err < (dt == DX_F32 ? 1e-6 : 1e-14), "%s: relative error %.3g", dx_dtype_name((dx_dtype)dt), err);
+    free(got);
+  }
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(gradients_match_finite_differences) {
+  dx_ctx *ctx = dxt_ctx(1);
+  for (int i = 0; i < N_SHAPES; i++) {
+    dx_tensor *x = dxt_param(ctx, DX_F64, shapes[i].ndim, shapes[i].shape, -2, 2, 20 + (uint64_t)i);
+    for (int axis = -shapes[i].ndim; axis < shapes[i].ndim; axis++) dxt_gradcheck(ctx, softmax_fn, &x, 1, &axis, NULL);
+    dx_tensor_free(ctx, x);
+  }
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(backward_accumulates) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_tensor *x = dxt_param(ctx, DX_F64, 4, shapes[0].shape, -2, 2, 40);
+  for (int axis = 0; axis < 4; axis++) dxt_gradcheck(ctx, softmax_twice_fn, &x, 1, &axis, NULL);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(float32_matches_float64) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_tensor *x = dxt_param(ctx, DX_F64, 4, shapes[0].shape, -3, 3, 50);
+  for (int axis = 0; axis < 4; axis++) dxt_f32_vs_f64(ctx, softmax_fn, &x, 1, &axis, 1e-6);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+/* The linear attention's shapes (b, heads, d, n) with n not a multiple of the
+ * kernel's column tile, on two threads: over d (axis -2) and over n (-1). */
+START_TEST(attention_shapes_on_two_threads) {
+  dx_ctx *ctx = dxt_ctx(2);
+  int64_t shape[4] = {2, 4, 32, 150};
+  dx_tensor *x = dxt_param(ctx, DX_F64, 4, shape, -5, 5, 60);
+  dxt_gradcheck_opts o = {.max_probe = 40};
+  for (int axis = -2; axis <= -1; axis++) {
+    double err = forward_error(ctx, x, axis);
+    ck_assert_msg(err < 1e-14, "axis %d: relative error %.3g", axis, err);
+    dxt_gradcheck(ctx, softmax_fn, &x, 1, &axis, &o);
+  }
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(bad_axis_is_an_error) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[3] = {2, 3, 4};
+  dx_tensor *x = dx_tensor_zeros(ctx, DX_F32, 3, shape);
+  ck_assert_ptr_null(dx_softmax(ctx, x, 3));
+  ck_assert_str_eq(dx_error_message(ctx), "softmax: axis 3 is outside (2, 3, 4) (valid: -3..2)");
+  dx_clear_error(ctx);
+  ck_assert_ptr_null(dx_softmax(ctx, x, -4));
+  ck_assert_int_eq(dx_status_of(ctx), DX_ERR_INVALID);
+  dx_clear_error(ctx);
+  ck_assert_ptr_null(dx_softmax(ctx, NULL, 0));
+  ck_assert_int_eq(dx_status_of(ctx), DX_ERR_INVALID);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("softmax");
+  TCase *tc = tcase_create("softmax");
+  DXT_ADD(tc, forward_matches_reference_on_every_axis);
+  DXT_ADD(tc, large_inputs_are_stable);
+  DXT_ADD(tc, gradients_match_finite_differences);
+  DXT_ADD(tc, backward_accumulates);
+  DXT_ADD(tc, float32_matches_float64);
+  DXT_ADD(tc, attention_shapes_on_two_threads);
+  DXT_ADD(tc, bad_axis_is_an_error);
+  suite_add_tcase(s, tc);
+  return dxt_run(s);
+}
