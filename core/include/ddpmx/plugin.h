@@ -43,7 +43,8 @@ typedef enum dx_plugin_kind {
   DX_KIND_SAMPLER = 4   /* reverse-process variance and step (sampler.h) */
 } dx_plugin_kind;
 
-DX_API const char *dx_plugin_kind_name(dx_plugin_kind kind); /* "schedule", ... */
+/* "schedule", "block", "loss", "sampler"; NULL for a value that names no kind. */
+DX_API const char *dx_plugin_kind_name(dx_plugin_kind kind);
 
 typedef enum dx_param_type {
   DX_PARAM_INT = 1,
