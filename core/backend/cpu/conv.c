@@ -1,4 +1,339 @@
-/* CPU kernels: conv (to be written; slots left NULL report DX_ERR_UNSUPPORTED). */
+/* CPU kernels: 2-D convolution as im2col + GEMM, forward and both backwards.
+ *
+ * For one image the convolution is a matrix product (Chellapilla et al. 2006,
+ * "High performance convolutional neural networks for document processing"):
+ * with col (Ci*kh*kw, Ho*Wo) the unrolled input patches, y = W (Co, Ci*kh*kw) col;
+ * group g uses rows [g*Kg, (g+1)*Kg) of col and rows [g*Cog, (g+1)*Cog) of W.
+ * Backward-data is dcol = W^T dy folded back by col2im; backward-filter is
+ * dW += dy col^T.
+ *
+ * Threads take whole images (OpenBLAS's OpenMP build runs single-threaded
+ * inside our parallel region): the products of different images share
+ * nothing, so no thread waits. Each thread unrolls its image in bands of
+ * output rows into its own slot of the workspace, sized so that a band stays
+ * in cache between im2col and the GEMM that reads it, and so that a batch of
+ * any size needs a bounded workspace. With fewer images than threads, images
+ * run one after another and BLAS spreads each product over the threads. A
+ * 1x1 convolution with stride 1 and no padding is already a product: it reads
+ * x in place, with no im2col. */
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
 #include "backend/cpu/cpu.h"
 
-void dx_cpu_init_conv(dx_backend *be) { (void)be; }
+/* Bytes of unrolled patches per band: about half a core's L2 cache. */
+#define BAND_BYTES ((size_t)512 << 10)
+#define ALIGN 64
+
+typedef struct plan {
+  const dx_conv2d_desc *d;
+  size_t es;               /* element size */
+  int64_t cig, cog, kg;    /* per group: input and output channels, Cig*kh*kw */
+  int64_t k;               /* Ci*kh*kw: rows of col */
+  int64_t p;               /* Ho*Wo */
+  int64_t band_rows, nbands;
+  bool direct;             /* 1x1, stride 1, pad 0: col is x itself */
+  bool per_image;          /* threads over images (else BLAS threads per product) */
+  int threads;
+  size_t col_bytes, dw_bytes; /* per thread slot */
+} plan;
+
+static size_t round_up(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
+
+static void plan_of(const dx_conv2d_desc *d, plan *pl) {
+  memset(pl, 0, sizeof *pl);
+  pl->d = d;
+  pl->es = dx_dtype_size(d->dtype);
+  pl->cig = d->ci / d->groups;
+  pl->cog = d->co / d->groups;
+  pl->kg = pl->cig * d->kh * d->kw;
+  pl->k = d->ci * d->kh * d->kw;
+  pl->p = d->ho * d->wo;
+  pl->direct = d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
+  size_t row_bytes = (size_t)(pl->k * d->wo) * pl->es;
+  pl->nbands = pl->direct ? 1 : (int64_t)(((size_t)d->ho * row_bytes + BAND_BYTES - 1) / BAND_BYTES);
+  if (pl->nbands > d->ho) pl->nbands = d->ho;
+  pl->band_rows = (d->ho + pl->nbands - 1) / pl->nbands;
+  pl->nbands = (d->ho + pl->band_rows - 1) / pl->band_rows;
+  pl->threads = omp_get_max_threads();
+  pl->per_image = d->n >= pl->threads && pl->threads > 1;
+  pl->col_bytes = pl->direct ? 0 : round_up((size_t)pl->band_rows * row_bytes);
+  pl->dw_bytes = pl->per_image ? round_up((size_t)(d->co * pl->kg) * pl->es) : 0;
+}
+
+static int64_t slot_count(const plan *pl) { return pl->per_image ? pl->threads : 1; }
+
+static size_t cpu_conv2d_workspace(const dx_conv2d_desc *d) {
+  plan pl;
+  plan_of(d, &pl);
+  return (size_t)slot_count(&pl) * (pl.col_bytes + pl.dw_bytes);
+}
+
+static char *slot_col(const plan *pl, void *ws, int t) {
+  return (char *)ws + (size_t)t * (pl->col_bytes + pl->dw_bytes);
+}
+static char *slot_dw(const plan *pl, void *ws, int t) { return slot_col(pl, ws, t) + pl->col_bytes; }
+
+static int this_slot(const plan *pl) { return pl->per_image ? omp_get_thread_num() : 0; }
+
+/* --- element helpers: the only places that know float from double --------- */
+
+/* dst[i*stride] += src[i], i < n */
+static void add_strided(dx_dtype dt, void *dst, int64_t stride, const void *src, int64_t n) {
+  if (dt == DX_F32) {
+    float *y = dst;
+    const float *x = src;
+    for (int64_t i = 0; i < n; i++) y[i * stride] += x[i];
+  } else {
+    double *y = dst;
+    const double *x = src;
+    for (int64_t i = 0; i < n; i++) y[i * stride] += x[i];
+  }
+}
+
+/* dst[i] = src[i*stride], i < n (a bit copy: 4- or 8-byte elements) */
+static void gather_strided(size_t es, void *dst, const void *src, int64_t stride, int64_t n) {
+  if (es == 4) {
+    uint32_t *y = dst;
+    const uint32_t *x = src;
+    for (int64_t i = 0; i < n; i++) y[i] = x[i * stride];
+  } else {
+    uint64_t *y = dst;
+    const uint64_t *x = src;
+    for (int64_t i = 0; i < n; i++) y[i] = x[i * stride];
+  }
+}
+
+/* dst (rows, ld) [:, 0:n] = v[r] per row r */
+static void fill_rows(dx_dtype dt, void *dst, int64_t rows, int64_t n, int64_t ld, const void *v) {
+  for (int64_t r = 0; r < rows; r++) {
+    if (dt == DX_F32) {
+      float *y = (float *)dst + r * ld, b = ((const float *)v)[r];
+      for (int64_t i = 0; i < n; i++) y[i] = b;
+    } else {
+      double *y = (double *)dst + r * ld, b = ((const double *)v)[r];
+      for (int64_t i = 0; i < n; i++) y[i] = b;
+    }
+  }
+}
+
+/* --- im2col / col2im over a band of output rows ------------------------------ */
+
+/* Output columns ow whose input column ow*s - pad + kj lies in [0, w). */
+static void valid_cols(const dx_conv2d_desc *d, int64_t kj, int64_t *lo, int64_t *hi) {
+  int64_t s = d->stride, off = d->pad - kj;
+  *lo = off > 0 ? (off + s - 1) / s : 0;
+  int64_t last = d->w - 1 + off; /* ow*s <= last */
+  *hi = last < 0 ? 0 : last / s + 1;
+  if (*hi > d->wo) *hi = d->wo;
+  if (*lo > *hi) *lo = *hi;
+}
+
+/* x (Ci,H,W) -> col (Ci*kh*kw, (oh1-oh0)*Wo): rows (c,ki,kj), columns (oh,ow). */
+static void im2col(const plan *pl, const char *x, char *col, int64_t oh0, int64_t oh1) {
+  const dx_conv2d_desc *d = pl->d;
+  size_t es = pl->es;
+  int64_t cols = (oh1 - oh0) * d->wo;
+  for (int64_t c = 0; c < d->ci; c++)
+    for (int64_t ki = 0; ki < d->kh; ki++)
+      for (int64_t kj = 0; kj < d->kw; kj++) {
+        int64_t lo, hi;
+        valid_cols(d, kj, &lo, &hi);
+        char *row = col + (size_t)(((c * d->kh + ki) * d->kw + kj) * cols) * es;
+        for (int64_t oh = oh0; oh < oh1; oh++, row += (size_t)d->wo * es) {
+          int64_t ih = oh * d->stride - d->pad + ki;
+          if (ih < 0 || ih >= d->h || lo == hi) {
+            memset(row, 0, (size_t)d->wo * es);
+            continue;
+          }
+          const char *src = x + (size_t)((c * d->h + ih) * d->w + lo * d->stride - d->pad + kj) * es;
+          memset(row, 0, (size_t)lo * es);
+          if (d->stride == 1) memcpy(row + lo * es, src, (size_t)(hi - lo) * es);
+          else gather_strided(es, row + lo * es, src, d->stride, hi - lo);
+          memset(row + hi * es, 0, (size_t)(d->wo - hi) * es);
+        }
+      }
+}
+
+/* dx (Ci,H,W) += fold(col (Ci*kh*kw, (oh1-oh0)*Wo)): the adjoint of im2col. */
+static void col2im_add(const plan *pl, const char *col, char *dx, int64_t oh0, int64_t oh1) {
+  const dx_conv2d_desc *d = pl->d;
+  size_t es = pl->es;
+  int64_t cols = (oh1 - oh0) * d->wo;
+  for (int64_t c = 0; c < d->ci; c++)
+    for (int64_t ki = 0; ki < d->kh; ki++)
+      for (int64_t kj = 0; kj < d->kw; kj++) {
+        int64_t lo, hi;
+        valid_cols(d, kj, &lo, &hi);
+        const char *row = col + (size_t)(((c * d->kh + ki) * d->kw + kj) * cols) * es;
+        for (int64_t oh = oh0; oh < oh1; oh++, row += (size_t)d->wo * es) {
+          int64_t ih = oh * d->stride - d->pad + ki;
+          if (ih < 0 || ih >= d->h || lo == hi) continue;
+          char *dst = dx + (size_t)((c * d->h + ih) * d->w + lo * d->stride - d->pad + kj) * es;
+          add_strided(d->dtype, dst, d->stride, row + lo * es, hi - lo);
+        }
+      }
+}
+
+/* --- forward ------------------------------------------------------------------- */
+
+/* x (Ci,H,W), w (Co,Cig,kh,kw), b (Co) or NULL -> y (Co,Ho,Wo) rows [oh0,oh1) */
+static void fwd_band(const plan *pl, const char *x, const char *w, const void *b, char *y,
+                     char *colbuf, int64_t oh0, int64_t oh1) {
+  const dx_conv2d_desc *d = pl->d;
+  size_t es = pl->es;
+  int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo;
+  const char *col = x + (size_t)off * es;
+  int64_t ldcol = pl->p;
+  if (!pl->direct) {
+    im2col(pl, x, colbuf, oh0, oh1);
+    col = colbuf, ldcol = cols;
+  }
+  if (b) fill_rows(d->dtype, y + (size_t)off * es, d->co, cols, pl->p, b);
+  for (int64_t g = 0; g < d->groups; g++)
+    dx_cpu_gemm(d->dtype, false, false, pl->cog, cols, pl->kg, 1.0,
+                w + (size_t)(g * pl->cog * pl->kg) * es, pl->kg,
+                col + (size_t)(g * pl->kg * ldcol) * es, ldcol, b ? 1.0 : 0.0,
+                y + (size_t)(g * pl->cog * pl->p + off) * es, pl->p);
+}
+
+/* x (N,Ci,H,W), w (Co,Ci/groups,kh,kw), b (Co) or NULL -> y (N,Co,Ho,Wo) */
+static void cpu_conv2d_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *w,
+                           const dx_tensor *b, dx_tensor *y, void *ws) {
+  plan pl;
+  plan_of(d, &pl);
+  size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
+  const void *bias = b ? b->data : NULL;
+#pragma omp parallel for schedule(dynamic) num_threads(pl.threads) if (pl.per_image)
+  for (int64_t i = 0; i < d->n; i++) {
+    char *colbuf = slot_col(&pl, ws, this_slot(&pl));
+    for (int64_t j = 0; j < pl.nbands; j++) {
+      int64_t oh0 = j * pl.band_rows, oh1 = oh0 + pl.band_rows < d->ho ? oh0 + pl.band_rows : d->ho;
+      fwd_band(&pl, (const char *)x->data + i * xs, w->data, bias, (char *)y->data + i * ys,
+               colbuf, oh0, oh1);
+    }
+  }
+}
+
+/* --- backward: data ---------------------------------------------------------------- */
+
+/* dy (Co,Ho,Wo) rows [oh0,oh1), w (Co,Cig,kh,kw) -> dx (Ci,H,W) += */
+static void bwd_data_band(const plan *pl, const char *dy, const char *w, char *dx, char *colbuf,
+                          int64_t oh0, int64_t oh1) {
+  const dx_conv2d_desc *d = pl->d;
+  size_t es = pl->es;
+  int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo;
+  /* direct: dx itself is the product's output, accumulated with beta = 1 */
+  char *col = pl->direct ? dx + (size_t)off * es : colbuf;
+  int64_t ldcol = pl->direct ? pl->p : cols;
+  for (int64_t g = 0; g < d->groups; g++)
+    dx_cpu_gemm(d->dtype, true, false, pl->kg, cols, pl->cog, 1.0,
+                w + (size_t)(g * pl->cog * pl->kg) * es, pl->kg,
+                dy + (size_t)(g * pl->cog * pl->p + off) * es, pl->p, pl->direct ? 1.0 : 0.0,
+                col + (size_t)(g * pl->kg * ldcol) * es, ldcol);
+  if (!pl->direct) col2im_add(pl, colbuf, dx, oh0, oh1);
+}
+
+/* dy (N,Co,Ho,Wo), w (Co,Ci/groups,kh,kw) -> dx (N,Ci,H,W) += */
+static void cpu_conv2d_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, const dx_tensor *w,
+                                dx_tensor *dx, void *ws) {
+  plan pl;
+  plan_of(d, &pl);
+  size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
+  /* Bands of one image overlap in dx (a kernel's halo), so a thread owns
+   * whole images. */
+#pragma omp parallel for schedule(dynamic) num_threads(pl.threads) if (pl.per_image)
+  for (int64_t i = 0; i < d->n; i++) {
+    char *colbuf = slot_col(&pl, ws, this_slot(&pl));
+    for (int64_t j = 0; j < pl.nbands; j++) {
+      int64_t oh0 = j * pl.band_rows, oh1 = oh0 + pl.band_rows < d->ho ? oh0 + pl.band_rows : d->ho;
+      bwd_data_band(&pl, (const char *)dy->data + i * ys, w->data, (char *)dx->data + i * xs,
+                    colbuf, oh0, oh1);
+    }
+  }
+}
+
+/* --- backward: filter and bias -------------------------------------------------------- */
+
+/* x (Ci,H,W), dy (Co,Ho,Wo) rows [oh0,oh1) -> dw (Co,Cig*kh*kw) += dy col^T */
+static void bwd_filter_band(const plan *pl, const char *x, const char *dy, char *dw, char *colbuf,
+                            int64_t oh0, int64_t oh1) {
+  const dx_conv2d_desc *d = pl->d;
+  size_t es = pl->es;
+  int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo;
+  const char *col = x + (size_t)off * es;
+  int64_t ldcol = pl->p;
+  if (!pl->direct) {
+    im2col(pl, x, colbuf, oh0, oh1);
+    col = colbuf, ldcol = cols;
+  }
+  for (int64_t g = 0; g < d->groups; g++)
+    dx_cpu_gemm(d->dtype, false, true, pl->cog, pl->kg, cols, 1.0,
+                dy + (size_t)(g * pl->cog * pl->p + off) * es, pl->p,
+                col + (size_t)(g * pl->kg * ldcol) * es, ldcol, 1.0,
+                dw + (size_t)(g * pl->cog * pl->kg) * es, pl->kg);
+}
+
+/* dy (N,Co,Ho,Wo) -> db (Co) += sum over N, Ho, Wo */
+static void bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db) {
+  int64_t p = d->ho * d->wo;
+#pragma omp parallel for if (d->n * d->co * p > DX_CPU_PAR_MIN)
+  for (int64_t c = 0; c < d->co; c++) {
+    double s = 0;
+    for (int64_t i = 0; i < d->n; i++) {
+      size_t o = (size_t)((i * d->co + c) * p);
+      if (d->dtype == DX_F32) {
+        const float *v = (const float *)dy->data + o;
+        float part = 0;
+        for (int64_t q = 0; q < p; q++) part += v[q];
+        s += part;
+      } else {
+        const double *v = (const double *)dy->data + o;
+        for (int64_t q = 0; q < p; q++) s += v[q];
+      }
+    }
+    if (d->dtype == DX_F32) ((float *)db->data)[c] += (float)s;
+    else ((double *)db->data)[c] += s;
+  }
+}
+
+/* dst (n) += src (n) */
+static void add_to(dx_dtype dt, void *dst, const void *src, int64_t n) {
+  add_strided(dt, dst, 1, src, n);
+}
+
+/* x (N,Ci,H,W), dy (N,Co,Ho,Wo) -> dw (Co,Ci/groups,kh,kw) +=, db (Co) += */
+static void cpu_conv2d_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *dy,
+                                  dx_tensor *dw, dx_tensor *db, void *ws) {
+  plan pl;
+  plan_of(d, &pl);
+  if (db) bias_grad(d, dy, db);
+  if (!dw) return;
+  size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
+  int64_t wn = d->co * pl.kg;
+  /* Per image, threads sum into private copies of dw, added at the end:
+   * the products then need no locks. */
+#pragma omp parallel num_threads(pl.threads) if (pl.per_image)
+  {
+    int t = this_slot(&pl);
+    char *acc = pl.per_image ? slot_dw(&pl, ws, t) : dw->data;
+    if (pl.per_image) memset(acc, 0, (size_t)wn * pl.es);
+#pragma omp for schedule(dynamic)
+    for (int64_t i = 0; i < d->n; i++)
+      for (int64_t j = 0; j < pl.nbands; j++) {
+        int64_t oh0 = j * pl.band_rows, oh1 = oh0 + pl.band_rows < d->ho ? oh0 + pl.band_rows : d->ho;
+        bwd_filter_band(&pl, (const char *)x->data + i * xs, (const char *)dy->data + i * ys, acc,
+                        slot_col(&pl, ws, t), oh0, oh1);
+      }
+  }
+  if (pl.per_image)
+    for (int t = 0; t < pl.threads; t++) add_to(d->dtype, dw->data, slot_dw(&pl, ws, t), wn);
+}
+
+void dx_cpu_init_conv(dx_backend *be) {
+  be->conv2d_workspace = cpu_conv2d_workspace;
+  be->conv2d_fwd = cpu_conv2d_fwd;
+  be->conv2d_bwd_data = cpu_conv2d_bwd_data;
+  be->conv2d_bwd_filter = cpu_conv2d_bwd_filter;
+}
