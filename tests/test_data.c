@@ -98,10 +98,17 @@ static void put_png_chunk(bytes *b, const char *type, const uint8_t *data, size_
   free(c.p);
 }
 
-/* An 8-bit PNG of colour type ct (0 gray, 2 RGB, 4 gray+alpha, 6 RGBA);
- * px holds h rows of w * samples bytes. */
+/* Sample c of palette entry k for colour type 3 images. */
+static uint8_t palette(int k, int c) {
+  return (uint8_t)(c == 0 ? k * 3 : c == 1 ? 255 - k : k ^ 0x5a);
+}
+
+static int samples_of(int ct) { return ct == 0 || ct == 3 ? 1 : ct == 2 ? 3 : ct == 4 ? 2 : 4; }
+
+/* An 8-bit PNG of colour type ct (0 gray, 2 RGB, 3 palette, 4 gray+alpha,
+ * 6 RGBA); px holds h rows of w * samples bytes. */
 static bytes png_of(int64_t w, int64_t h, int ct, const uint8_t *px) {
-  int samples = ct == 0 ? 1 : ct == 2 ? 3 : ct == 4 ? 2 : 4;
+  int samples = samples_of(ct);
   bytes rows = {0}, z = {0}, ihdr = {0}, png = {0};
   for (int64_t y = 0; y < h; y++) {
     put8(&rows, 0); /* filter: none */
@@ -118,6 +125,12 @@ static bytes png_of(int64_t w, int64_t h, int ct, const uint8_t *px) {
   static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   put(&png, sig, 8);
   put_png_chunk(&png, "IHDR", ihdr.p, ihdr.n);
+  if (ct == 3) {
+    uint8_t plte[256 * 3];
+    for (int k = 0; k < 256 * 3; k++)
+      plte[k] = palette(k / 3, k % 3);
+    put_png_chunk(&png, "PLTE", plte, sizeof plte);
+  }
   put_png_chunk(&png, "IDAT", z.p, z.n);
   put_png_chunk(&png, "IEND", NULL, 0);
   free(rows.p);
@@ -527,7 +540,7 @@ static uint8_t png_px(int img, int y, int x, int c) {
 
 /* A w x h PNG of colour type ct whose sample s of pixel (y, x) is png_px. */
 static void write_png(const char *dir, const char *name, int img, int w, int h, int ct) {
-  int samples = ct == 0 ? 1 : ct == 2 ? 3 : ct == 4 ? 2 : 4;
+  int samples = samples_of(ct);
   uint8_t *px = malloc((size_t)(w * h * samples));
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
@@ -561,25 +574,31 @@ START_TEST(png_gray_folder_sorted_by_name) {
 }
 END_TEST
 
-/* Colour types 2 (RGB), 6 (RGBA), 0 (gray), 4 (gray+alpha): alpha dropped,
- * gray repeated over R, G and B. */
+/* The value colour type ct puts in channel c of pixel (y, x) of image i:
+ * palette images look their index up, gray ones repeat it over R, G, B. */
+static uint8_t expected_rgb(int ct, int i, int y, int x, int c) {
+  if (ct == 3) return palette(png_px(i, y, x, 0), c);
+  return png_px(i, y, x, ct & 2 ? c : 0);
+}
+
+/* Colour types 2 (RGB), 6 (RGBA), 0 (gray), 4 (gray+alpha), 3 (palette):
+ * alpha dropped, gray repeated over R, G and B, palette looked up. */
 START_TEST(png_rgb_folder_drops_alpha) {
   char dir[256];
   fresh_dir(dir, sizeof dir);
-  const int types[4] = {2, 6, 0, 4};
-  const char *names[4] = {"1.png", "2.png", "3.png", "4.png"};
-  for (int i = 0; i < 4; i++)
+  const int types[5] = {2, 6, 0, 4, 3};
+  const char *names[5] = {"1.png", "2.png", "3.png", "4.png", "5.png"};
+  for (int i = 0; i < 5; i++)
     write_png(dir, names[i], i, 4, 6, types[i]);
   dx_dataset *ds = open_ok(DX_DATA_FOLDER, dir, DX_SPLIT_TEST);
-  ck_assert_int_eq(dx_dataset_count(ds), 4);
+  ck_assert_int_eq(dx_dataset_count(ds), 5);
   ck_assert_int_eq(dx_dataset_channels(ds), 3);
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 5; i++)
     for (int c = 0; c < 3; c++)
       for (int y = 0; y < 6; y++)
-        for (int x = 0; x < 4; x++) {
-          int sample = types[i] & 2 ? c : 0;
-          ck_assert_int_eq(dx_dataset_image(ds, i)[(c * 6 + y) * 4 + x], png_px(i, y, x, sample));
-        }
+        for (int x = 0; x < 4; x++)
+          ck_assert_int_eq(dx_dataset_image(ds, i)[(c * 6 + y) * 4 + x],
+                           expected_rgb(types[i], i, y, x, c));
   dx_dataset_free(ds);
   remove_dir(dir);
 }
@@ -798,6 +817,10 @@ START_TEST(steps_walk_the_epochs) {
   for (int e = 0; e < 3; e++)
     dx_epoch_permutation(10, 99, e, want + 10 * e);
   ck_assert_int_eq(memcmp(stream, want, sizeof want), 0);
+  /* Step -1 is the tail of epoch -1: the stream extends backwards. */
+  dx_batch_order_indices(bo, -1, 3, stream);
+  dx_epoch_permutation(10, 99, -1, want);
+  ck_assert_int_eq(memcmp(stream, want + 7, 3 * sizeof *want), 0);
   dx_batch_order_free(bo);
   ck_assert_int_eq(dx_batch_order_create(0, 1, err, sizeof err, &bo), DX_ERR_INVALID);
   ck_assert_ptr_null(bo);

@@ -9,7 +9,8 @@
 struct dx_batch_order {
   int64_t count;
   uint64_t seed;
-  int64_t epoch; /* whose permutation perm holds; -1: none yet */
+  int64_t epoch; /* whose permutation perm holds */
+  bool have_epoch;
   int64_t *perm;
 };
 
@@ -49,7 +50,7 @@ dx_status dx_batch_order_create(int64_t count, uint64_t seed, char *err, size_t 
     return dx_data_fail(err, errlen, DX_ERR_NOMEM, "out of memory for a batch order of %lld",
                         (long long)count);
   }
-  *bo = (dx_batch_order){.count = count, .seed = seed, .epoch = -1, .perm = perm};
+  *bo = (dx_batch_order){.count = count, .seed = seed, .perm = perm};
   *out = bo;
   return DX_OK;
 }
@@ -62,11 +63,16 @@ void dx_batch_order_free(dx_batch_order *bo) {
 
 void dx_batch_order_indices(dx_batch_order *bo, int64_t step, int64_t batch, int64_t *out) {
   for (int64_t k = 0; k < batch; k++) {
-    int64_t pos = step * batch + k, epoch = pos / bo->count;
-    if (epoch != bo->epoch) {
+    int64_t pos = step * batch + k, epoch = pos / bo->count, off = pos % bo->count;
+    if (off < 0) { /* floor division: negative steps are earlier epochs, not a crash */
+      off += bo->count;
+      epoch--;
+    }
+    if (!bo->have_epoch || epoch != bo->epoch) {
       dx_epoch_permutation(bo->count, bo->seed, epoch, bo->perm);
       bo->epoch = epoch;
+      bo->have_epoch = true;
     }
-    out[k] = bo->perm[pos % bo->count];
+    out[k] = bo->perm[off];
   }
 }

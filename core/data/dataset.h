@@ -81,7 +81,8 @@ typedef struct dx_batch_order dx_batch_order;
 DX_API dx_status dx_batch_order_create(int64_t count, uint64_t seed, char *err, size_t errlen,
                                        dx_batch_order **out);
 DX_API void dx_batch_order_free(dx_batch_order *bo);
-/* Writes the batch dataset indices of step (>= 0) into out. Keeps the last
+/* Writes the batch dataset indices of step into out (negative steps continue
+ * the stream backwards, so every step is defined). Keeps the last
  * epoch's permutation, so consecutive steps cost O(batch) amortised. */
 DX_API void dx_batch_order_indices(dx_batch_order *bo, int64_t step, int64_t batch, int64_t *out);
 /* The permutation of 0..count-1 for one epoch (Fisher-Yates). */
