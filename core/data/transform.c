@@ -12,14 +12,20 @@ static bool flips(uint64_t seed, int64_t step, int64_t j) {
   return dx_mix64(dx_mix_key(DX_STREAM_FLIP, seed, (uint64_t)step) ^ (uint64_t)j) >> 63;
 }
 
-/* One image (c, h, w) onto its slot (c, hp, wp) at row `top`, column `left`;
- * the slot already holds the padding value. */
-static void put_image(const uint8_t *src, int64_t c, int64_t h, int64_t w, bool mirror, float *dst,
-                      int64_t hp, int64_t wp, int64_t top, int64_t left, const float *lut) {
-  for (int64_t ch = 0; ch < c; ch++)
-    for (int64_t y = 0; y < h; y++) {
-      const uint8_t *row = src + (ch * h + y) * w;
-      float *out = dst + (ch * hp + y + top) * wp + left;
+/* Where an image of c x h x w lands in its slot of c x hp x wp: at row top,
+ * column left. */
+typedef struct placement {
+  int64_t c, h, w, hp, wp, top, left;
+} placement;
+
+/* One image onto its slot, which already holds the padding value. */
+static void put_image(const uint8_t *src, const placement *p, bool mirror, const float *lut,
+                      float *dst) {
+  for (int64_t ch = 0; ch < p->c; ch++)
+    for (int64_t y = 0; y < p->h; y++) {
+      const uint8_t *row = src + (ch * p->h + y) * p->w;
+      float *out = dst + (ch * p->hp + y + p->top) * p->wp + p->left;
+      int64_t w = p->w;
       if (mirror)
         for (int64_t x = 0; x < w; x++)
           out[x] = lut[row[w - 1 - x]];
@@ -43,17 +49,19 @@ dx_status dx_dataset_batch(const dx_dataset *ds, const int64_t *indices, int64_t
   float lut[256];
   for (int v = 0; v < 256; v++)
     lut[v] = (float)(v / 127.5 - 1.0);
-  int64_t hp = dx_dataset_height(ds, tf->pad_pow2), wp = dx_dataset_width(ds, tf->pad_pow2);
-  int64_t top = (hp - img->h) / 2, left = (wp - img->w) / 2;
-  size_t slot = (size_t)(img->c * hp * wp);
+  placement p = {.c = img->c, .h = img->h, .w = img->w};
+  p.hp = dx_dataset_height(ds, tf->pad_pow2);
+  p.wp = dx_dataset_width(ds, tf->pad_pow2);
+  p.top = (p.hp - p.h) / 2;
+  p.left = (p.wp - p.w) / 2;
+  size_t slot = (size_t)(p.c * p.hp * p.wp);
   for (int64_t j = 0; j < n; j++) {
     float *dst = out + (size_t)j * slot;
-    if (hp != img->h || wp != img->w)
+    if (p.hp != p.h || p.wp != p.w)
       for (size_t k = 0; k < slot; k++)
         dst[k] = -1.0f;
     bool mirror = tf->flip && flips(tf->seed, tf->step, j);
-    put_image(dx_dataset_image(ds, indices[j]), img->c, img->h, img->w, mirror, dst, hp, wp, top,
-              left, lut);
+    put_image(dx_dataset_image(ds, indices[j]), &p, mirror, lut, dst);
   }
   return DX_OK;
 }
