@@ -1,0 +1,241 @@
+/* U-Net assembly: stem, time MLP, down path, middle, up path with skips. */
+#include "model/unet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct inst {
+  const dx_block_ops *ops; /* NULL: identity */
+  void *state;
+} inst;
+
+typedef struct conv {
+  dx_tensor *w, *b;
+  int pad;
+} conv;
+
+typedef struct level {
+  inst b1, b2, attn;
+  conv move;       /* down: 1x1 after unshuffle, or 3x3 at the last level; up: 3x3 */
+  bool resample;   /* pixel-unshuffle (down) or nearest upsample (up) around `move` */
+} level;
+
+struct dx_unet {
+  dx_ctx *ctx;
+  dx_unet_config cfg;
+  dx_param_list params;
+  uint64_t seed, offset;
+  conv init_conv, final_conv;
+  dx_tensor *t1_w, *t1_b, *t2_w, *t2_b;
+  level down[DX_UNET_MAX_LEVELS], up[DX_UNET_MAX_LEVELS];
+  inst mid1, mid_attn, mid2, final_block;
+};
+
+static dx_module *scope(dx_unet *net, const char *prefix) {
+  return dx_module_create(net->ctx, &net->params, prefix, net->seed, &net->offset);
+}
+
+static conv make_conv(dx_module *m, const char *name, int64_t o, int64_t i, int64_t k) {
+  char w[96], b[96];
+  int64_t ws[4] = {o, i, k, k}, bs[1] = {o};
+  snprintf(w, sizeof w, "%s.weight", name);
+  snprintf(b, sizeof b, "%s.bias", name);
+  conv c = {dx_module_param(m, w, 4, ws, DX_INIT_FAN_IN_UNIFORM, i * k * k),
+            dx_module_param(m, b, 1, bs, DX_INIT_FAN_IN_UNIFORM, i * k * k), (int)(k / 2)};
+  return c;
+}
+
+static dx_status make_block(dx_unet *net, inst *out, const dx_block_spec *spec, unsigned role,
+                            const char *prefix, int64_t in, int64_t o, int64_t size) {
+  if (!spec->desc) return DX_OK;
+  const dx_block_ops *ops = spec->desc->ops;
+  if (!(ops->roles & role))
+    return dx_set_error(net->ctx, DX_ERR_CONFIG, "block plugin '%s' cannot serve as %s (at %s)",
+                        spec->desc->name, role == DX_BLOCK_ROLE_ATTN ? "an attention block" : "a residual block", prefix);
+  dx_module *m = scope(net, prefix);
+  if (!m) return dx_status_of(net->ctx);
+  dx_block_shape shape = {in, o, role == DX_BLOCK_ROLE_RES ? net->cfg.dim * 4 : 0, size, size};
+  out->ops = ops;
+  dx_status s = ops->create(m, spec->params, &shape, &out->state);
+  dx_module_free(m);
+  return s != DX_OK ? s : dx_status_of(net->ctx);
+}
+
+static dx_status build_level(dx_unet *net, int i, int64_t a, int64_t b, int64_t size) {
+  const dx_unet_config *c = &net->cfg;
+  bool last = i == c->n_levels - 1;
+  char p[64];
+  level *d = &net->down[i];
+  snprintf(p, sizeof p, "downs.%d.0", i);
+  if (make_block(net, &d->b1, &c->block, DX_BLOCK_ROLE_RES, p, a, a, size)) return dx_status_of(net->ctx);
+  snprintf(p, sizeof p, "downs.%d.1", i);
+  if (make_block(net, &d->b2, &c->block, DX_BLOCK_ROLE_RES, p, a, a, size)) return dx_status_of(net->ctx);
+  snprintf(p, sizeof p, "downs.%d.2", i);
+  if (make_block(net, &d->attn, &c->attention[i], DX_BLOCK_ROLE_ATTN, p, a, a, size)) return dx_status_of(net->ctx);
+  dx_module *m = scope(net, "");
+  if (!m) return dx_status_of(net->ctx);
+  d->resample = !last;
+  snprintf(p, sizeof p, last ? "downs.%d.3" : "downs.%d.3.1", i);
+  d->move = last ? make_conv(m, p, b, a, 3) : make_conv(m, p, b, 4 * a, 1);
+  dx_module_free(m);
+  return dx_status_of(net->ctx);
+}
+
+/* ups.j mirrors level i = n-1-j: in (b + a) with the skip, out b, then to a. */
+static dx_status build_up(dx_unet *net, int j, int64_t a, int64_t b, int64_t size) {
+  const dx_unet_config *c = &net->cfg;
+  bool last = j == c->n_levels - 1;
+  char p[64];
+  level *u = &net->up[j];
+  snprintf(p, sizeof p, "ups.%d.0", j);
+  if (make_block(net, &u->b1, &c->block, DX_BLOCK_ROLE_RES, p, b + a, b, size)) return dx_status_of(net->ctx);
+  snprintf(p, sizeof p, "ups.%d.1", j);
+  if (make_block(net, &u->b2, &c->block, DX_BLOCK_ROLE_RES, p, b + a, b, size)) return dx_status_of(net->ctx);
+  snprintf(p, sizeof p, "ups.%d.2", j);
+  if (make_block(net, &u->attn, &c->attention[c->n_levels - 1 - j], DX_BLOCK_ROLE_ATTN, p, b, b, size))
+    return dx_status_of(net->ctx);
+  dx_module *m = scope(net, "");
+  if (!m) return dx_status_of(net->ctx);
+  u->resample = !last;
+  snprintf(p, sizeof p, last ? "ups.%d.3" : "ups.%d.3.1", j);
+  u->move = make_conv(m, p, a, b, 3);
+  dx_module_free(m);
+  return dx_status_of(net->ctx);
+}
+
+static dx_status build_stem(dx_unet *net) {
+  const dx_unet_config *c = &net->cfg;
+  dx_module *m = scope(net, "");
+  if (!m) return dx_status_of(net->ctx);
+  int64_t td = 4 * c->dim, w1[2] = {td, c->dim}, w2[2] = {td, td}, b[1] = {td};
+  net->init_conv = make_conv(m, "init_conv", c->dim, c->in_channels, 1);
+  net->t1_w = dx_module_param(m, "time_mlp.1.weight", 2, w1, DX_INIT_FAN_IN_UNIFORM, c->dim);
+  net->t1_b = dx_module_param(m, "time_mlp.1.bias", 1, b, DX_INIT_FAN_IN_UNIFORM, c->dim);
+  net->t2_w = dx_module_param(m, "time_mlp.3.weight", 2, w2, DX_INIT_FAN_IN_UNIFORM, td);
+  net->t2_b = dx_module_param(m, "time_mlp.3.bias", 1, b, DX_INIT_FAN_IN_UNIFORM, td);
+  dx_module_free(m);
+  return dx_status_of(net->ctx);
+}
+
+static dx_status build(dx_unet *net) {
+  const dx_unet_config *c = &net->cfg;
+  int64_t dims[DX_UNET_MAX_LEVELS + 1] = {c->dim}, size = c->image_size;
+  for (int i = 0; i < c->n_levels; i++) dims[i + 1] = c->dim * c->mults[i];
+  if (build_stem(net)) return dx_status_of(net->ctx);
+  for (int i = 0; i < c->n_levels; i++) {
+    if (build_level(net, i, dims[i], dims[i + 1], size)) return dx_status_of(net->ctx);
+    if (i < c->n_levels - 1) size /= 2; /* every level but the last halves H and W */
+  }
+  int64_t mid = dims[c->n_levels];
+  if (make_block(net, &net->mid1, &c->block, DX_BLOCK_ROLE_RES, "mid_block1", mid, mid, size) ||
+      make_block(net, &net->mid_attn, &c->mid_attention, DX_BLOCK_ROLE_ATTN, "mid_attn", mid, mid, size) ||
+      make_block(net, &net->mid2, &c->block, DX_BLOCK_ROLE_RES, "mid_block2", mid, mid, size))
+    return dx_status_of(net->ctx);
+  for (int j = 0; j < c->n_levels; j++) {
+    int i = c->n_levels - 1 - j;
+    if (build_up(net, j, dims[i], dims[i + 1], size)) return dx_status_of(net->ctx);
+    if (j < c->n_levels - 1) size *= 2;
+  }
+  if (make_block(net, &net->final_block, &c->block, DX_BLOCK_ROLE_RES, "final_res_block", 2 * c->dim, c->dim, size))
+    return dx_status_of(net->ctx);
+  dx_module *m = scope(net, "");
+  if (!m) return dx_status_of(net->ctx);
+  net->final_conv = make_conv(m, "final_conv", c->out_channels, c->dim, 1);
+  dx_module_free(m);
+  return dx_status_of(net->ctx);
+}
+
+static dx_status check_config(dx_ctx *ctx, const dx_unet_config *c) {
+  if (c->n_levels < 1 || c->n_levels > DX_UNET_MAX_LEVELS)
+    return dx_set_error(ctx, DX_ERR_CONFIG, "model.dim_mults: %d levels; use 1 to %d", c->n_levels, DX_UNET_MAX_LEVELS);
+  if (!c->block.desc) return dx_set_error(ctx, DX_ERR_CONFIG, "model.block: a block plugin is required");
+  int64_t f = (int64_t)1 << (c->n_levels - 1);
+  if (c->image_size % f)
+    return dx_set_error(ctx, DX_ERR_CONFIG,
+                        "images of %lld pixels cannot be halved %d times; set data.pad_pow2: true or use fewer dim_mults",
+                        (long long)c->image_size, c->n_levels - 1);
+  return DX_OK;
+}
+
+dx_unet *dx_unet_create(dx_ctx *ctx, const dx_unet_config *cfg, uint64_t seed) {
+  if (check_config(ctx, cfg) != DX_OK) return NULL;
+  dx_unet *net = calloc(1, sizeof *net);
+  if (!net) {
+    dx_set_error(ctx, DX_ERR_NOMEM, "out of memory building the U-Net");
+    return NULL;
+  }
+  net->ctx = ctx;
+  net->cfg = *cfg;
+  net->seed = seed;
+  if (build(net) != DX_OK) {
+    dx_unet_free(net);
+    return NULL;
+  }
+  return net;
+}
+
+static void inst_free(inst *b) {
+  if (b->ops && b->ops->destroy) b->ops->destroy(b->state);
+}
+
+void dx_unet_free(dx_unet *net) {
+  if (!net) return;
+  for (int i = 0; i < DX_UNET_MAX_LEVELS; i++) {
+    level *ls[2] = {&net->down[i], &net->up[i]};
+    for (int k = 0; k < 2; k++) inst_free(&ls[k]->b1), inst_free(&ls[k]->b2), inst_free(&ls[k]->attn);
+  }
+  inst_free(&net->mid1), inst_free(&net->mid_attn), inst_free(&net->mid2), inst_free(&net->final_block);
+  dx_param_list_free(net->ctx, &net->params);
+  free(net);
+}
+
+dx_param_list *dx_unet_params(dx_unet *net) { return &net->params; }
+
+/* --- forward ------------------------------------------------------------------- */
+
+static dx_tensor *run(dx_ctx *ctx, const inst *b, dx_tensor *x, dx_tensor *temb, bool training) {
+  if (!b->ops || !x) return x;
+  return b->ops->forward(ctx, b->state, x, temb, training);
+}
+
+static dx_tensor *apply(dx_ctx *ctx, const conv *c, dx_tensor *x) {
+  return dx_conv2d(ctx, x, c->w, c->b, 1, c->pad, 1);
+}
+
+static dx_tensor *cat2(dx_ctx *ctx, dx_tensor *a, dx_tensor *b) {
+  dx_tensor *xs[2] = {a, b};
+  return a && b ? dx_concat(ctx, xs, 2) : NULL;
+}
+
+static dx_tensor *time_mlp(dx_ctx *ctx, dx_unet *net, dx_tensor *t) {
+  dx_tensor *e = dx_time_embedding(ctx, t, (int)net->cfg.dim);
+  e = dx_gelu(ctx, dx_linear(ctx, e, net->t1_w, net->t1_b), DX_GELU_ERF);
+  return dx_linear(ctx, e, net->t2_w, net->t2_b);
+}
+
+dx_tensor *dx_unet_forward(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t, bool training) {
+  const int n = net->cfg.n_levels;
+  dx_tensor *skips[2 * DX_UNET_MAX_LEVELS];
+  int top = 0;
+  x = apply(ctx, &net->init_conv, x);
+  dx_tensor *stem = x, *te = time_mlp(ctx, net, t);
+  for (int i = 0; i < n; i++) {
+    level *d = &net->down[i];
+    x = skips[top++] = run(ctx, &d->b1, x, te, training);
+    x = run(ctx, &d->attn, run(ctx, &d->b2, x, te, training), te, training);
+    skips[top++] = x;
+    x = apply(ctx, &d->move, d->resample ? dx_pixel_unshuffle(ctx, x, 2) : x);
+  }
+  x = run(ctx, &net->mid1, x, te, training);
+  x = run(ctx, &net->mid2, run(ctx, &net->mid_attn, x, te, training), te, training);
+  for (int j = 0; j < n; j++) {
+    level *u = &net->up[j];
+    x = run(ctx, &u->b1, cat2(ctx, x, skips[--top]), te, training);
+    x = run(ctx, &u->b2, cat2(ctx, x, skips[--top]), te, training);
+    x = run(ctx, &u->attn, x, te, training);
+    x = apply(ctx, &u->move, u->resample ? dx_upsample_nearest(ctx, x, 2) : x);
+  }
+  x = run(ctx, &net->final_block, cat2(ctx, x, stem), te, training);
+  return apply(ctx, &net->final_conv, x);
+}

@@ -1,0 +1,56 @@
+/* Resolving an experiment's plugins. */
+#include "train/run_plugins.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static dx_status add_defaults(dx_plugin_ref *ref, const dx_plugin_desc *d, char *err, size_t errlen) {
+  for (size_t i = 0; i < d->n_params; i++) {
+    const dx_param_spec *s = &d->params[i];
+    if (!s->default_value) continue;
+    dx_scalar_style style = s->type == DX_PARAM_STRING ? DX_SCALAR_QUOTED : DX_SCALAR_PLAIN;
+    if (dx_plugin_ref_add_default(ref, s->name, s->default_value, style) != DX_OK) {
+      snprintf(err, errlen, "out of memory recording the defaults of plugin '%s'", d->name);
+      return DX_ERR_NOMEM;
+    }
+  }
+  return DX_OK;
+}
+
+dx_status dx_run_plugins_resolve(dx_experiment *e, dx_run_plugins *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  out->path = dx_plugin_path_create((const char *const *)e->plugin_path, (size_t)e->n_plugin_path);
+  if (!out->path) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+  dx_exp_plugin_slot slots[DX_EXP_MAX_PLUGIN_SLOTS];
+  int n = dx_experiment_plugin_slots(e, slots);
+  for (int i = 0; i < n; i++) {
+    dx_bound_plugin *b = &out->items[out->n];
+    dx_status st = dx_plugin_resolve(out->path, slots[i].ref, slots[i].kind, slots[i].role, &b->plugin,
+                                     &b->params, err, errlen);
+    if (st == DX_OK) st = add_defaults(slots[i].ref, b->plugin->desc, err, errlen);
+    if (st != DX_OK) {
+      if (b->plugin) out->n++;
+      dx_run_plugins_free(out);
+      return st;
+    }
+    b->role = slots[i].role;
+    b->level = slots[i].level;
+    out->n++;
+  }
+  return DX_OK;
+}
+
+void dx_run_plugins_free(dx_run_plugins *rp) {
+  for (int i = 0; i < rp->n; i++) {
+    dx_params_free(rp->items[i].params);
+    dx_plugin_close(rp->items[i].plugin);
+  }
+  dx_plugin_path_free(rp->path);
+  memset(rp, 0, sizeof *rp);
+}
+
+const dx_bound_plugin *dx_run_plugins_get(const dx_run_plugins *rp, const char *role, int level) {
+  for (int i = 0; i < rp->n; i++)
+    if (strcmp(rp->items[i].role, role) == 0 && rp->items[i].level == level) return &rp->items[i];
+  return NULL;
+}

@@ -1,0 +1,135 @@
+/* The training loop. Every random draw is keyed by (seed, step), so a run
+ * resumed from a checkpoint at step k continues exactly as if it had never
+ * stopped (same thread count, same machine). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "train/trainer_internal.h"
+
+
+/* --- one step ---------------------------------------------------------------- */
+
+static dx_tensor *batch_input(trainer *tr, int64_t step) {
+  dx_experiment *e = tr->e;
+  dx_data_transform tf = {e->data.flip, e->data.pad_pow2, stream_seed((uint64_t)e->seed, STREAM_FLIP), step};
+  dx_batch_order_indices(tr->order, step, tr->N, tr->idx);
+  if (dx_dataset_batch(tr->train, tr->idx, tr->N, &tf, tr->x_host, tr->err, tr->errlen) != DX_OK) return NULL;
+  int64_t shape[4] = {tr->N, tr->C, tr->H, tr->W};
+  dx_tensor *x0 = dx_tensor_new(tr->ctx, DX_F32, 4, shape);
+  if (x0) dx_tensor_write(tr->ctx, x0, tr->x_host, DX_F32);
+  return x0;
+}
+
+/* Forward through the loss; fills *out. */
+static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
+  dx_ctx *ctx = tr->ctx;
+  uint64_t seed = (uint64_t)tr->e->seed;
+  dx_tensor *x0 = batch_input(tr, step);
+  if (!x0) return dx_status_of(ctx) ? ctx_fail(tr, "batch") : DX_ERR_IO;
+  if (dx_timestep_sampler_draw(ctx, tr->ts, tr->N, stream_seed(seed, STREAM_T), (uint64_t)(step * tr->N),
+                               tr->t, tr->w) != DX_OK)
+    return ctx_fail(tr, "timesteps");
+  for (int64_t i = 0; i < tr->N; i++) tr->t_host[i] = (double)tr->t[i];
+  int64_t nshape[1] = {tr->N};
+  dx_tensor *tt = dx_tensor_new(ctx, DX_F32, 1, nshape), *w = dx_tensor_new(ctx, DX_F32, 1, nshape);
+  dx_tensor *eps = dx_tensor_new_like(ctx, x0);
+  if (!tt || !w || !eps) return ctx_fail(tr, "step");
+  dx_tensor_write(ctx, tt, tr->t_host, DX_F64);
+  dx_tensor_write(ctx, w, tr->w, DX_F64);
+  dx_tensor_randn(ctx, eps, stream_seed(seed, STREAM_EPS), (uint64_t)(step * dx_numel(x0)));
+  dx_set_seed(ctx, stream_seed(seed, STREAM_DROPOUT) + (uint64_t)step);
+  dx_tensor *x_t = dx_q_sample(ctx, tr->d, x0, tr->t, eps);
+  dx_tensor *y = dx_unet_forward(ctx, tr->net, x_t, tt, true), *pred = NULL, *var = NULL;
+  if (!y || dx_split_output(ctx, y, tr->C, &pred, &var) != DX_OK) return ctx_fail(tr, "model");
+  dx_tensor *logvar = tr->sampler.ops->log_variance(ctx, tr->sampler.state, tr->d, tr->t, tr->N, var, DX_F32);
+  dx_loss_input in = {tr->d, tr->e->diffusion.predict, tr->N, tr->t, x0, eps, x_t, pred, var, logvar,
+                      tr->e->diffusion.timesteps == DX_TIMESTEPS_IMPORTANCE ? w : NULL};
+  if (!logvar || tr->loss->forward(ctx, tr->loss_state, &in, out) != DX_OK) return ctx_fail(tr, "loss");
+  return DX_OK;
+}
+
+static void note_losses(trainer *tr, double loss, double gnorm) {
+  logbook *l = &tr->log;
+  l->loss += loss, l->grad_norm += gnorm, l->n++;
+  int64_t T = tr->d->T;
+  for (int64_t i = 0; i < tr->N; i++) {
+    int q = (int)(4 * tr->t[i] / T);
+    l->q[q] += tr->per_sample[i], l->qn[q]++;
+  }
+}
+
+static dx_status train_step(trainer *tr, int64_t step) {
+  dx_ctx *ctx = tr->ctx;
+  dx_step_reset(ctx);
+  dx_loss_output out = {0};
+  dx_status st = forward(tr, step, &out);
+  if (st != DX_OK) return st;
+  float loss;
+  dx_tensor_read(ctx, out.loss, &loss, DX_F32);
+  if (!isfinite(loss))
+    return snprintf(tr->err, tr->errlen, "step %" PRId64 ": the loss is %s; lower train.lr or set train.clip_grad",
+                    step + 1, isnan(loss) ? "NaN" : "infinite"), DX_ERR_NUMERIC;
+  dx_tensor_read(ctx, out.per_sample, tr->per_sample, DX_F64);
+  dx_timestep_sampler_update(tr->ts, tr->N, tr->t, tr->per_sample);
+  dx_zero_grads(ctx, tr->params);
+  if (dx_backward(ctx, out.loss) != DX_OK) return ctx_fail(tr, "backward");
+  double gnorm = dx_clip_grad_norm(ctx, tr->params, tr->e->train.clip_grad);
+  if (!isfinite(gnorm))
+    return snprintf(tr->err, tr->errlen, "step %" PRId64 ": the gradient norm is not finite; lower train.lr", step + 1),
+           DX_ERR_NUMERIC;
+  if (dx_optim_step(tr->opt, dx_lr_at(&tr->lr, step)) != DX_OK) return ctx_fail(tr, "optimiser");
+  const dx_exp_ema *ema = &tr->e->train.ema;
+  if (step + 1 <= ema->start) dx_ema_update(tr->ema, tr->params, 0.0); /* follow the weights until start */
+  else if ((step + 1) % ema->every == 0) dx_ema_update(tr->ema, tr->params, ema->decay);
+  note_losses(tr, loss, gnorm);
+  return DX_OK;
+}
+
+static bool due(int64_t every, int64_t done, int64_t total) {
+  return done == total || (every > 0 && done % every == 0);
+}
+
+static dx_status loop(trainer *tr, int64_t start) {
+  dx_experiment *e = tr->e;
+  const dx_train_env *env = tr->env;
+  int64_t steps = e->train.steps;
+  tr->log.since = now(), tr->log.since_step = start;
+  for (int64_t step = start; step < steps; step++) {
+    dx_status st = train_step(tr, step);
+    if (st != DX_OK) return st;
+    int64_t done = step + 1;
+    bool stop = (env->stop && *env->stop) || done == env->stop_after;
+    if (due(e->log.every, done, steps) || stop) st = dx_trainer_report(tr, done);
+    if (st == DX_OK && e->sample.every > 0 && due(e->sample.every, done, steps) && !stop) st = dx_trainer_sample(tr, done);
+    if (st == DX_OK && e->eval.every > 0 && due(e->eval.every, done, steps) && !stop) st = dx_trainer_evaluate(tr, done);
+    if (st == DX_OK && (due(e->checkpoint.every, done, steps) || stop)) st = dx_trainer_checkpoint(tr, done);
+    if (st != DX_OK) return st;
+    if (stop) {
+      snprintf(tr->err, tr->errlen, "stopped after step %" PRId64 "; resume with: ddpmx resume %" PRId64, done,
+               env->run_id);
+      return DX_ERR_INTERRUPTED;
+    }
+  }
+  return DX_OK;
+}
+
+dx_status dx_train(dx_experiment *e, const dx_train_env *env, char *err, size_t errlen) {
+  trainer tr = {.e = e, .env = env, .err = err, .errlen = errlen};
+  err[0] = '\0';
+  int64_t start = 0;
+  dx_status st = dx_trainer_setup(&tr, &start);
+  if (st == DX_OK) st = loop(&tr, start);
+  dx_status fl = env->store ? dx_store_flush(env->store) : DX_OK;
+  if (st == DX_OK && fl != DX_OK) {
+    snprintf(err, errlen, "writing metrics: %s", dx_store_errmsg(env->store));
+    st = fl;
+  }
+  dx_trainer_teardown(&tr);
+  return st;
+}

@@ -1,0 +1,129 @@
+/* What happens every so many steps: metrics, sample grids, bits/dim,
+ * checkpoints. Grids and bits/dim use the EMA weights. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/checkpoint.h"
+#include "train/trainer_internal.h"
+
+static void progress(trainer *tr, int64_t done, double loss, double it_per_s, const char *event) {
+  if (!tr->env->progress) return;
+  int64_t steps = tr->e->train.steps;
+  dx_train_progress p = {done, steps, loss, dx_lr_at(&tr->lr, done - 1), it_per_s,
+                         it_per_s > 0 ? (double)(steps - done) / it_per_s : 0, event};
+  tr->env->progress(&p, tr->env->user);
+}
+
+static dx_status metric(trainer *tr, int64_t step, const char *name, double v) {
+  if (!tr->env->store) return DX_OK;
+  dx_status st = dx_store_log_metric(tr->env->store, tr->env->run_id, step, name, v);
+  if (st != DX_OK) snprintf(tr->err, tr->errlen, "writing metric %s: %s", name, dx_store_errmsg(tr->env->store));
+  return st;
+}
+
+dx_status dx_trainer_report(trainer *tr, int64_t done) {
+  logbook *l = &tr->log;
+  if (l->n == 0) return DX_OK;
+  double t = now(), it_per_s = (double)(done - l->since_step) / (t - l->since + 1e-9);
+  static const char *const qname[4] = {"loss_q1", "loss_q2", "loss_q3", "loss_q4"};
+  dx_status st = metric(tr, done, "loss", l->loss / (double)l->n);
+  if (st == DX_OK) st = metric(tr, done, "grad_norm", l->grad_norm / (double)l->n);
+  if (st == DX_OK) st = metric(tr, done, "lr", dx_lr_at(&tr->lr, done - 1));
+  if (st == DX_OK) st = metric(tr, done, "images_per_s", it_per_s * (double)tr->N);
+  for (int q = 0; q < 4 && st == DX_OK; q++)
+    if (l->qn[q]) st = metric(tr, done, qname[q], l->q[q] / (double)l->qn[q]);
+  progress(tr, done, l->loss / (double)l->n, it_per_s, NULL);
+  *l = (logbook){.since = now(), .since_step = done};
+  return st;
+}
+
+static dx_tensor *model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t) {
+  trainer *tr = user;
+  return dx_unet_forward(ctx, tr->net, x_t, t, false);
+}
+
+dx_status dx_trainer_sample(trainer *tr, int64_t done) {
+  const dx_exp_sample *sc = &tr->e->sample;
+  progress(tr, done, NAN, 0, "sampling");
+  int64_t shape[4] = {sc->count, tr->C, tr->H, tr->W}, n = sc->count * tr->C * tr->H * tr->W;
+  dx_tensor *x = dx_tensor_new_persistent(tr->ctx, DX_F32, 4, shape);
+  float *host = malloc((size_t)n * sizeof *host);
+  if (!x || !host) {
+    free(host);
+    return ctx_fail(tr, "sampling");
+  }
+  dx_sampler s = tr->sampler;
+  if (sc->steps > 0) s.cfg.steps = sc->steps;
+  dx_ema_swap(tr->ema, tr->params);
+  dx_status st = dx_sample(tr->ctx, &s, tr->d, tr->e->diffusion.predict, model_fn, tr,
+                           stream_seed((uint64_t)tr->e->seed, STREAM_SAMPLE), x);
+  dx_ema_swap(tr->ema, tr->params);
+  if (st != DX_OK) st = ctx_fail(tr, "sampling");
+  else dx_tensor_read(tr->ctx, x, host, DX_F32);
+  if (st == DX_OK && tr->env->store &&
+      (st = dx_store_add_grid(tr->env->store, tr->env->run_id, done, "ema", host, sc->count, tr->C, tr->H,
+                              tr->W, sc->nrow)) != DX_OK)
+    snprintf(tr->err, tr->errlen, "storing the sample grid: %s", dx_store_errmsg(tr->env->store));
+  dx_tensor_free(tr->ctx, x);
+  free(host);
+  tr->log.since = now(); /* sampling time is not training time */
+  return st;
+}
+
+/* The bound on one chunk of test images [first, first + n). */
+static dx_status bpd_chunk(trainer *tr, int64_t first, int64_t n, dx_bpd_result *r) {
+  int64_t shape[4] = {n, tr->C, tr->H, tr->W};
+  int64_t *idx = malloc((size_t)n * sizeof *idx);
+  float *host = malloc((size_t)(n * tr->C * tr->H * tr->W) * sizeof *host);
+  dx_tensor *x0 = dx_tensor_new_persistent(tr->ctx, DX_F32, 4, shape);
+  dx_data_transform tf = {false, tr->e->data.pad_pow2, 0, 0};
+  dx_status st = idx && host && x0 ? DX_OK : DX_ERR_NOMEM;
+  for (int64_t i = 0; i < n && st == DX_OK; i++) idx[i] = first + i;
+  if (st == DX_OK) st = dx_dataset_batch(tr->test, idx, n, &tf, host, tr->err, tr->errlen);
+  if (st == DX_OK) {
+    dx_tensor_write(tr->ctx, x0, host, DX_F32);
+    st = dx_bits_per_dim(tr->ctx, &tr->sampler, tr->d, tr->e->diffusion.predict, model_fn, tr, x0,
+                         stream_seed((uint64_t)tr->e->seed, STREAM_EVAL), r);
+    if (st != DX_OK) st = ctx_fail(tr, "bits/dim");
+  } else if (st == DX_ERR_NOMEM) {
+    snprintf(tr->err, tr->errlen, "out of memory evaluating bits/dim");
+  }
+  dx_tensor_free(tr->ctx, x0);
+  free(idx), free(host);
+  return st;
+}
+
+dx_status dx_trainer_evaluate(trainer *tr, int64_t done) {
+  const dx_exp_eval *ec = &tr->e->eval;
+  progress(tr, done, NAN, 0, "evaluating");
+  int64_t total = ec->images < dx_dataset_count(tr->test) ? ec->images : dx_dataset_count(tr->test);
+  double sum[3] = {0};
+  dx_status st = DX_OK;
+  dx_ema_swap(tr->ema, tr->params);
+  for (int64_t first = 0; first < total && st == DX_OK; first += ec->batch) {
+    int64_t n = total - first < ec->batch ? total - first : ec->batch;
+    dx_bpd_result r = {0};
+    st = bpd_chunk(tr, first, n, &r);
+    sum[0] += r.total * (double)n, sum[1] += r.prior * (double)n, sum[2] += r.decoder * (double)n;
+  }
+  dx_ema_swap(tr->ema, tr->params);
+  if (st == DX_OK) st = metric(tr, done, "bpd", sum[0] / (double)total);
+  if (st == DX_OK) st = metric(tr, done, "bpd_prior", sum[1] / (double)total);
+  if (st == DX_OK) st = metric(tr, done, "bpd_decoder", sum[2] / (double)total);
+  tr->log.since = now();
+  return st;
+}
+
+dx_status dx_trainer_checkpoint(trainer *tr, int64_t done) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/step-%08" PRId64 ".safetensors", tr->ckpt_dir, done);
+  progress(tr, done, NAN, 0, "checkpoint");
+  dx_train_state s = {tr->params, tr->ema, tr->opt, done};
+  dx_status st = dx_checkpoint_save(tr->ctx, path, &s, tr->json, tr->err, tr->errlen);
+  if (st == DX_OK && tr->env->store && (st = dx_store_add_checkpoint(tr->env->store, tr->env->run_id, done, path, NULL)))
+    snprintf(tr->err, tr->errlen, "recording checkpoint %s: %s", path, dx_store_errmsg(tr->env->store));
+  tr->log.since = now();
+  return st;
+}

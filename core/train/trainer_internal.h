@@ -1,0 +1,85 @@
+/* Private to the trainer's files: its state and small helpers. */
+#ifndef DX_TRAIN_TRAINER_INTERNAL_H
+#define DX_TRAIN_TRAINER_INTERNAL_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include "data/dataset.h"
+#include "ddpmx/loss.h"
+#include "ddpmx/sampler.h"
+#include "model/unet.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+
+/* Independent streams derived from the run's seed (splitmix64 finaliser). */
+enum { STREAM_T = 1, STREAM_EPS, STREAM_FLIP, STREAM_DROPOUT, STREAM_SAMPLE, STREAM_EVAL, STREAM_ORDER };
+
+static inline uint64_t stream_seed(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + stream * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+typedef struct logbook {
+  double loss, grad_norm, q[4];
+  int64_t n, qn[4];
+  double since; /* wall time of the last report */
+  int64_t since_step;
+} logbook;
+
+typedef struct trainer {
+  dx_experiment *e;
+  const dx_train_env *env;
+  dx_ctx *ctx;
+  dx_diffusion *d;
+  const dx_loss_ops *loss;
+  void *loss_state;
+  dx_sampler sampler;
+  dx_unet *net;
+  dx_param_list *params;
+  dx_optim *opt;
+  dx_ema *ema;
+  dx_lr_schedule lr;
+  dx_timestep_sampler *ts;
+  dx_dataset *train, *test;
+  dx_batch_order *order;
+  int64_t C, H, W, N;
+  float *x_host;
+  int64_t *idx, *t;
+  double *w, *t_host, *per_sample;
+  char *json;
+  char ckpt_dir[4096];
+  logbook log;
+  char *err;
+  size_t errlen;
+} trainer;
+
+static inline double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Copies the context's message into err and returns its status. */
+static inline dx_status ctx_fail(trainer *tr, const char *what) {
+  snprintf(tr->err, tr->errlen, "%s: %s", what, dx_error_message(tr->ctx));
+  return dx_status_of(tr->ctx) ? dx_status_of(tr->ctx) : DX_ERR_INTERNAL;
+}
+
+static inline const dx_bound_plugin *slot(trainer *tr, const char *role, int level) {
+  return dx_run_plugins_get(tr->env->plugins, role, level);
+}
+
+
+/* trainer_setup.c */
+dx_status dx_trainer_setup(trainer *tr, int64_t *start);
+void dx_trainer_teardown(trainer *tr);
+/* trainer_events.c: what happens every so many steps */
+dx_status dx_trainer_report(trainer *tr, int64_t done);
+dx_status dx_trainer_sample(trainer *tr, int64_t done);
+dx_status dx_trainer_evaluate(trainer *tr, int64_t done);
+dx_status dx_trainer_checkpoint(trainer *tr, int64_t done);
+
+#endif

@@ -1,0 +1,172 @@
+/* The U-Net against PyTorch: the peer network's float64 dumps
+ * (tests/data/unet/, written by make_unet_ref.py) give weights, inputs, the
+ * output and every gradient of sum(output * r). ddpmx's float32 network,
+ * loaded from those weights, must agree to 1e-4 as max|a - b| / max|b|
+ * (SOURCE.md: the peer itself in float32 reaches 5e-7 and 7e-6). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dx_test.h"
+#include "model/safetensors.h"
+#include "model/unet.h"
+#include "plugin/loader.h"
+
+#define TOL 1e-4
+
+typedef struct fixture {
+  dx_plugin_path *path;
+  dx_plugin *block, *attn, *mid;
+  dx_params *block_p, *attn_p, *mid_p;
+} fixture;
+
+static dx_params *params_for(dx_plugin *p, const char *key, const char *value) {
+  dx_plugin_arg arg = {(char *)key, (char *)value, DX_SCALAR_PLAIN, {"test", 1, 1}, {"test", 1, 1}};
+  dx_plugin_ref ref = {(char *)p->desc->name, {"test", 1, 1}, key ? &arg : NULL, key ? 1 : 0};
+  dx_params *out;
+  char err[512];
+  ck_assert_msg(dx_params_create(p->desc, &ref, &out, err, sizeof err) == DX_OK, "%s", err);
+  return out;
+}
+
+static dx_plugin *load(fixture *f, const char *name) {
+  dx_plugin *p;
+  char err[512];
+  ck_assert_msg(dx_plugin_load(f->path, name, DX_KIND_BLOCK, "model.block", &p, err, sizeof err) == DX_OK, "%s", err);
+  return p;
+}
+
+static void fixture_open(fixture *f, const char *block) {
+  f->path = dx_plugin_path_create(NULL, 0);
+  f->block = load(f, block);
+  f->attn = load(f, "attention_linear");
+  f->mid = load(f, "attention_full");
+  f->block_p = strcmp(block, "resnet") == 0 ? params_for(f->block, "groups", "4") : params_for(f->block, NULL, NULL);
+  f->attn_p = params_for(f->attn, NULL, NULL);
+  f->mid_p = params_for(f->mid, NULL, NULL);
+}
+
+static void fixture_close(fixture *f) {
+  dx_params_free(f->block_p), dx_params_free(f->attn_p), dx_params_free(f->mid_p);
+  dx_plugin_close(f->block), dx_plugin_close(f->attn), dx_plugin_close(f->mid);
+  dx_plugin_path_free(f->path);
+}
+
+static dx_unet *peer_net(dx_ctx *ctx, fixture *f) {
+  dx_unet_config c = {.in_channels = 1, .out_channels = 1, .dim = 8, .n_levels = 3,
+                      .mults = {1, 2, 4}, .image_size = 16};
+  c.block = (dx_block_spec){f->block->desc, f->block_p};
+  for (int i = 0; i < 3; i++) c.attention[i] = (dx_block_spec){f->attn->desc, f->attn_p};
+  c.mid_attention = (dx_block_spec){f->mid->desc, f->mid_p};
+  dx_unet *net = dx_unet_create(ctx, &c, 0);
+  ck_assert_msg(net != NULL, "%s", dx_error_message(ctx));
+  return net;
+}
+
+static dx_tensor *tensor_from(dx_ctx *ctx, const dx_safetensors *st, const char *name) {
+  const dx_st_entry *e = dx_safetensors_find(st, name);
+  ck_assert_msg(e != NULL, "%s missing from the reference", name);
+  dx_tensor *t = dx_tensor_new(ctx, DX_F32, e->ndim, e->shape);
+  ck_assert_int_eq(dx_safetensors_load(ctx, st, name, t), DX_OK);
+  return t;
+}
+
+static double compare(dx_ctx *ctx, const dx_tensor *got, const dx_safetensors *st, const char *name) {
+  const dx_st_entry *e = dx_safetensors_find(st, name);
+  ck_assert_msg(e != NULL, "%s missing from the reference", name);
+  int64_t n = dx_numel(got);
+  float *ref = malloc((size_t)n * sizeof *ref);
+  memcpy(ref, e->data, (size_t)n * sizeof *ref);
+  double *a = dxt_values(ctx, got), *b = malloc((size_t)n * sizeof *b);
+  for (int64_t i = 0; i < n; i++) b[i] = ref[i];
+  double err = dxt_rel_err(a, b, n, 1e-30);
+  free(ref), free(a), free(b);
+  return err;
+}
+
+static void check_against_peer(const char *block) {
+  char err[512], wpath[128], iopath[128];
+  snprintf(wpath, sizeof wpath, "data/unet/unet_%s.weights.safetensors", block);
+  snprintf(iopath, sizeof iopath, "data/unet/unet_%s.io.safetensors", block);
+  dx_safetensors *w, *io;
+  ck_assert_msg(dx_safetensors_read(wpath, &w, err, sizeof err) == DX_OK, "%s", err);
+  ck_assert_msg(dx_safetensors_read(iopath, &io, err, sizeof err) == DX_OK, "%s", err);
+  dx_ctx *ctx = dxt_ctx(0);
+  fixture f;
+  fixture_open(&f, block);
+  dx_unet *net = peer_net(ctx, &f);
+  dx_param_list *ps = dx_unet_params(net);
+  /* Same parameters, one for one, by name. */
+  ck_assert_int_eq(ps->n, w->n);
+  for (int64_t i = 0; i < ps->n; i++)
+    ck_assert_msg(dx_safetensors_load(ctx, w, ps->items[i]->name, ps->items[i]) == DX_OK, "%s: %s",
+                  ps->items[i]->name, dx_error_message(ctx));
+  dx_tensor *x = dx_requires_grad(tensor_from(ctx, io, "input/x"));
+  dx_tensor *t = tensor_from(ctx, io, "input/t"), *r = tensor_from(ctx, io, "input/r");
+  dx_tensor *y = dx_unet_forward(ctx, net, x, t, false);
+  ck_assert_msg(y != NULL, "forward: %s", dx_error_message(ctx));
+  double out_err = compare(ctx, y, io, "output");
+  ck_assert_msg(out_err <= TOL, "%s: output differs from PyTorch by %.3g", block, out_err);
+  ck_assert_int_eq(dx_backward_seed(ctx, y, r), DX_OK);
+  double worst = 0;
+  const char *worst_name = "";
+  for (int64_t i = 0; i < ps->n; i++) {
+    char name[256];
+    snprintf(name, sizeof name, "grad/%s", ps->items[i]->name);
+    double e = compare(ctx, ps->items[i]->grad, io, name);
+    if (e > worst) worst = e, worst_name = ps->items[i]->name;
+  }
+  double gx = compare(ctx, x->grad, io, "grad/input/x");
+  ck_assert_msg(worst <= TOL, "%s: gradient of %s differs by %.3g", block, worst_name, worst);
+  ck_assert_msg(gx <= TOL, "%s: gradient of the input differs by %.3g", block, gx);
+  fprintf(stderr, "unet %s vs PyTorch: output %.2g, worst parameter gradient %.2g (%s), input gradient %.2g\n",
+          block, out_err, worst, worst_name, gx);
+  dx_unet_free(net);
+  fixture_close(&f);
+  dx_ctx_free(ctx);
+  dx_safetensors_free(w), dx_safetensors_free(io);
+}
+
+START_TEST(resnet_unet_matches_pytorch) { check_against_peer("resnet"); }
+END_TEST
+
+START_TEST(convnext_unet_matches_pytorch) { check_against_peer("convnext"); }
+END_TEST
+
+START_TEST(init_is_seeded_and_follows_pytorch_bounds) {
+  dx_ctx *ctx = dxt_ctx(1);
+  fixture f;
+  fixture_open(&f, "resnet");
+  dx_unet *a = peer_net(ctx, &f), *b = peer_net(ctx, &f);
+  /* 210,817 parameters, as the peer network (SOURCE.md). */
+  ck_assert_int_eq(dx_param_list_numel(dx_unet_params(a)), 210817);
+  dx_tensor *wa = dx_param_list_find(dx_unet_params(a), "downs.1.0.block1.proj.weight");
+  dx_tensor *wb = dx_param_list_find(dx_unet_params(b), "downs.1.0.block1.proj.weight");
+  ck_assert_ptr_nonnull(wa);
+  double *va = dxt_values(ctx, wa), *vb = dxt_values(ctx, wb), bound = 1 / sqrt(8.0 * 9), mx = 0;
+  for (int64_t i = 0; i < dx_numel(wa); i++) {
+    ck_assert_double_eq(va[i], vb[i]);
+    ck_assert_double_le(fabs(va[i]), bound);
+    if (fabs(va[i]) > mx) mx = fabs(va[i]);
+  }
+  ck_assert_double_gt(mx, 0.9 * bound); /* 576 draws fill the interval */
+  double *g = dxt_values(ctx, dx_param_list_find(dx_unet_params(a), "downs.1.0.block1.norm.weight"));
+  ck_assert_double_eq(g[0], 1.0);
+  free(va), free(vb), free(g);
+  dx_unet_free(a), dx_unet_free(b);
+  fixture_close(&f);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("unet");
+  TCase *tc = tcase_create("unet");
+  tcase_set_timeout(tc, 120);
+  DXT_ADD(tc, init_is_seeded_and_follows_pytorch_bounds);
+  DXT_ADD(tc, resnet_unet_matches_pytorch);
+  DXT_ADD(tc, convnext_unet_matches_pytorch);
+  suite_add_tcase(s, tc);
+  return dxt_run(s);
+}
