@@ -284,6 +284,248 @@ START_TEST(vlb_terms_match_reference_on_host) {
 }
 END_TEST
 
+/* --- tensors ---------------------------------------------------------------------- */
+
+static dx_tensor *tensor_of(dx_ctx *ctx, const double *v, int64_t n, int64_t c, int64_t h,
+                            int64_t w) {
+  int64_t shape[4] = {n, c, h, w};
+  dx_tensor *t = dx_tensor_new(ctx, DX_F64, 4, shape);
+  ck_assert_ptr_nonnull(t);
+  dx_tensor_write(ctx, t, v, DX_F64);
+  return t;
+}
+
+static void assert_tensor(dx_ctx *ctx, const dx_tensor *t, const double *want, int64_t n,
+                          double tol, const char *what) {
+  ck_assert_msg(t != NULL, "%s: %s", what, dx_error_message(ctx));
+  ck_assert_int_eq(dx_numel(t), n);
+  double *v = dxt_values(ctx, t);
+  for (int64_t i = 0; i < n; i++)
+    ck_assert_msg(fabs(v[i] - want[i]) <= tol, "%s[%lld]: %.15g vs %.15g", what, (long long)i, v[i],
+                  want[i]);
+  free(v);
+}
+
+/* The reference's VLB terms through the tensor path: q_sample, x0 from
+ * eps, posterior mean, dx_vlb_terms and dx_prior_bpd. */
+START_TEST(vlb_terms_match_reference_on_tensors) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_json *ref = dxt_json_load(REF);
+  char p[128];
+  for (int s = 0; s < 3; s++) {
+    snprintf(p, sizeof p, "schedules.%s", SCHEDULES[s]);
+    const dx_json *sch = dxt_json_at(ref, p);
+    dx_diffusion *d = ref_diffusion(ctx, SCHEDULES[s], 1000);
+    int64_t n;
+    double *x0v = dxt_json_nums(sch, "x0", &n), *epsv = dxt_json_nums(sch, "eps", &n);
+    double *ehv = dxt_json_nums(sch, "eps_hat", &n);
+    for (int c = 0; c < dxt_json_len(sch, "cases"); c++) {
+      snprintf(p, sizeof p, "cases.%d", c);
+      const dx_json *cs = dxt_json_at(sch, p);
+      int64_t i = (int64_t)dxt_json_num(cs, "index"), t[2] = {i, i};
+      dx_step_reset(ctx);
+      dx_tensor *x0 = tensor_of(ctx, x0v, 2, 1, 2, 4), *eps = tensor_of(ctx, epsv, 2, 1, 2, 4);
+      dx_tensor *eh = tensor_of(ctx, ehv, 2, 1, 2, 4);
+      dx_tensor *xt = dx_q_sample(ctx, d, x0, t, eps);
+      double *want = dxt_json_nums(cs, "x_t", &n);
+      assert_tensor(ctx, xt, want, 16, 1e-12, "x_t");
+      free(want);
+      for (int clip = 0; clip < 2; clip++) {
+        dx_tensor *x0p = dx_predict_x0(ctx, d, DX_PREDICT_EPS, xt, t, eh, clip);
+        dx_tensor *mean = dx_posterior_mean(ctx, d, x0p, xt, t);
+        snprintf(p, sizeof p, "model_mean_%s", clip ? "clipped" : "unclipped");
+        want = dxt_json_nums(cs, p, &n);
+        assert_tensor(ctx, mean, want, 16, 1e-12, p);
+        free(want);
+        const double *tabs[2] = {d->log_beta_tilde_clipped, d->log_beta};
+        const char *var[2] = {"beta_tilde", "beta"};
+        for (int v = 0; v < 2; v++) {
+          dx_tensor *lv = dx_diffusion_gather(ctx, tabs[v], t, 2, DX_F64);
+          snprintf(p, sizeof p, "vlb_bits_per_dim_%s_%s", var[v], clip ? "clipped" : "unclipped");
+          want = dxt_json_nums(cs, p, &n);
+          assert_tensor(ctx, dx_vlb_terms(ctx, d, x0, xt, t, mean, lv), want, 2, 1e-9, p);
+          free(want);
+        }
+      }
+    }
+    dx_step_reset(ctx);
+    double *prior = dxt_json_nums(sch, "prior_bits_per_dim", &n);
+    assert_tensor(ctx, dx_prior_bpd(ctx, d, tensor_of(ctx, x0v, 2, 1, 2, 4)), prior, 2, 1e-9,
+                  "prior");
+    free(prior), free(x0v), free(epsv), free(ehv);
+    dx_diffusion_free(d);
+  }
+  dx_json_free(ref);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+/* Mixed t in one batch: each sample gets its own term (decoder at t = 0). */
+START_TEST(vlb_terms_mix_decoder_and_kl_per_sample) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = ref_diffusion(ctx, "linear", 100);
+  double x0v[8] = {-1, -0.5, 0.2, 1, 0.6, -0.1, 0.9, -0.9}, mv[8], xv[8];
+  for (int j = 0; j < 8; j++)
+    mv[j] = x0v[j] * 0.97 + 0.01, xv[j] = x0v[j] + 0.02 * (j - 4);
+  int64_t t[2] = {0, 7};
+  dx_tensor *x0 = tensor_of(ctx, x0v, 2, 1, 1, 4), *m = tensor_of(ctx, mv, 2, 1, 1, 4);
+  dx_tensor *xt = tensor_of(ctx, xv, 2, 1, 1, 4);
+  dx_tensor *lv = dx_diffusion_gather(ctx, d->log_beta, t, 2, DX_F64);
+  double want[2] = {0, 0};
+  for (int j = 0; j < 4; j++) {
+    want[0] -=
+        dx_discretized_gaussian_log_likelihood(x0v[j], mv[j], 0.5 * d->log_beta[0]) / (4 * M_LN2);
+    double pm = d->posterior_mean_coef1[7] * x0v[4 + j] + d->posterior_mean_coef2[7] * xv[4 + j];
+    want[1] +=
+        dx_normal_kl(pm, d->log_beta_tilde_clipped[7], mv[4 + j], d->log_beta[7]) / (4 * M_LN2);
+  }
+  assert_tensor(ctx, dx_vlb_terms(ctx, d, x0, xt, t, m, lv), want, 2, 1e-12, "mixed terms");
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(conversions_invert_each_other) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = ref_diffusion(ctx, "cosine", 1000);
+  int64_t shape[4] = {4, 2, 3, 3}, t[4] = {0, 17, 500, 999};
+  dx_tensor *x0 = dxt_param(ctx, DX_F64, 4, shape, -1, 1, 1);
+  dx_tensor *eps = dxt_param(ctx, DX_F64, 4, shape, -2, 2, 2);
+  dx_tensor *xt = dx_q_sample(ctx, d, x0, t, eps);
+  double *x0v = dxt_values(ctx, x0), *epsv = dxt_values(ctx, eps);
+  /* x0 -> eps is ill-conditioned where abar is tiny (t = T): compare on the
+   * scale the tables allow. */
+  assert_tensor(ctx, dx_x0_from_eps(ctx, d, xt, t, eps), x0v, 72, 1e-6, "x0 from eps");
+  assert_tensor(ctx, dx_eps_from_x0(ctx, d, xt, t, x0), epsv, 72, 1e-9, "eps from x0");
+  dx_tensor *v = dx_v_from(ctx, d, t, x0, eps);
+  assert_tensor(ctx, dx_x0_from_v(ctx, d, xt, t, v), x0v, 72, 1e-12, "x0 from v");
+  assert_tensor(ctx, dx_predict_x0(ctx, d, DX_PREDICT_V, xt, t, v, false), x0v, 72, 1e-12, "v");
+  assert_tensor(ctx, dx_predict_x0(ctx, d, DX_PREDICT_X0, xt, t, x0, false), x0v, 72, 0, "x0");
+  /* v on the host: sqrt(abar) eps - sqrt(1 - abar) x0. */
+  double *vv = dxt_values(ctx, v);
+  for (int k = 0; k < 72; k++) {
+    int64_t i = t[k / 18];
+    ck_assert_double_eq_tol(
+        vv[k], d->sqrt_alpha_bar[i] * epsv[k] - d->sqrt_one_minus_alpha_bar[i] * x0v[k], 1e-15);
+  }
+  /* The posterior mean of the true x0 and x_t is the x_{t-1} that q_sample
+   * would give with the posterior's own weights: check against eq. 7 on the
+   * host, and that q(x_{t-1} | x_t, x0) at t = 1 returns x0 itself. */
+  dx_tensor *pm = dx_posterior_mean(ctx, d, x0, xt, t);
+  double *pmv = dxt_values(ctx, pm), *xtv = dxt_values(ctx, xt);
+  for (int k = 0; k < 18; k++)
+    ck_assert_double_eq_tol(pmv[k], x0v[k], 1e-12);
+  for (int k = 18; k < 72; k++) {
+    int64_t i = t[k / 18];
+    double want = d->posterior_mean_coef1[i] * x0v[k] + d->posterior_mean_coef2[i] * xtv[k];
+    ck_assert_double_eq_tol(pmv[k], want, 1e-14);
+  }
+  free(x0v), free(epsv), free(vv), free(pmv), free(xtv);
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(tensor_gaussians_match_host) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[4] = {1, 1, 16, 16};
+  double xv[256], mv[256], lsv[256], m2v[256], lv2v[256];
+  for (int k = 0; k < 256; k++) {
+    xv[k] = k / 127.5 - 1;
+    mv[k] = xv[k] + 0.03 * sin(k);
+    lsv[k] = -4 + 3 * cos(0.3 * k);
+    m2v[k] = mv[k] - 0.2;
+    lv2v[k] = lsv[k] + 0.5;
+  }
+  dx_tensor *x = dx_tensor_new(ctx, DX_F64, 4, shape), *m = dx_tensor_new(ctx, DX_F64, 4, shape);
+  dx_tensor *ls = dx_tensor_new(ctx, DX_F64, 4, shape), *m2 = dx_tensor_new(ctx, DX_F64, 4, shape);
+  dx_tensor *lv2 = dx_tensor_new(ctx, DX_F64, 4, shape);
+  dx_tensor_write(ctx, x, xv, DX_F64), dx_tensor_write(ctx, m, mv, DX_F64);
+  dx_tensor_write(ctx, ls, lsv, DX_F64), dx_tensor_write(ctx, m2, m2v, DX_F64);
+  dx_tensor_write(ctx, lv2, lv2v, DX_F64);
+  double ll[256], kl[256];
+  for (int k = 0; k < 256; k++) {
+    ll[k] = dx_discretized_gaussian_log_likelihood(xv[k], mv[k], lsv[k]);
+    kl[k] = dx_normal_kl(mv[k], lsv[k], m2v[k], lv2v[k]);
+  }
+  assert_tensor(ctx, dx_discretized_gaussian_log_likelihood_tensor(ctx, x, m, ls), ll, 256, 1e-12,
+                "ll");
+  assert_tensor(ctx, dx_normal_kl_tensor(ctx, m, ls, m2, lv2), kl, 256, 1e-12, "kl");
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(uniform_timesteps_cover_the_range) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_timestep_sampler *ts = dx_timestep_sampler_create(ctx, DX_TIMESTEPS_UNIFORM, 10);
+  int64_t t[4000], t2[4000], count[10] = {0};
+  double w[4000];
+  ck_assert_int_eq(dx_timestep_sampler_draw(ctx, ts, 4000, 5, 0, t, w), DX_OK);
+  for (int k = 0; k < 4000; k++) {
+    ck_assert(t[k] >= 0 && t[k] < 10);
+    ck_assert_double_eq(w[k], 1.0);
+    count[t[k]]++;
+  }
+  for (int i = 0; i < 10; i++)
+    ck_assert_msg(count[i] > 300 && count[i] < 500, "t=%d drawn %lld times", i,
+                  (long long)count[i]);
+  ck_assert_int_eq(dx_timestep_sampler_draw(ctx, ts, 4000, 5, 0, t2, w), DX_OK);
+  ck_assert_mem_eq(t, t2, sizeof t);
+  dx_timestep_sampler_free(ts);
+  dx_timestep_kind kind;
+  ck_assert(dx_timesteps_parse("importance", &kind) && kind == DX_TIMESTEPS_IMPORTANCE);
+  ck_assert(!dx_timesteps_parse("sometimes", &kind));
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(importance_timesteps_follow_the_second_moment) {
+  dx_ctx *ctx = dxt_ctx(1);
+  enum { T = 8 };
+  dx_timestep_sampler *ts = dx_timestep_sampler_create(ctx, DX_TIMESTEPS_IMPORTANCE, T);
+  /* Losses 1..T at t = 0..T-1, alternating sign: the second moment is (t+1)^2. */
+  int64_t t[T];
+  double loss[T];
+  for (int round = 0; round < 10; round++) {
+    for (int i = 0; i < T; i++)
+      t[i] = i, loss[i] = (round % 2 ? -1 : 1) * (i + 1.0);
+    for (int i = 0; i < T; i++)
+      ck_assert_double_eq(dx_timestep_sampler_probs(ts)[i], 1.0 / T);
+    dx_timestep_sampler_update(ts, T, t, loss);
+  }
+  const double *p = dx_timestep_sampler_probs(ts);
+  double sum = 0;
+  for (int i = 0; i < T; i++) {
+    ck_assert_double_eq_tol(p[i], 0.999 * (i + 1) / 36.0 + 0.001 / T, 1e-15);
+    sum += p[i];
+  }
+  ck_assert_double_eq_tol(sum, 1.0, 1e-15);
+  /* A newer loss pushes out the oldest of the 10. */
+  int64_t one = 0;
+  double big = 101.0;
+  dx_timestep_sampler_update(ts, 1, &one, &big);
+  double rms0 = sqrt((9.0 + big * big) / 10.0);
+  ck_assert_double_eq_tol(
+      p[0] / p[1], (0.999 * rms0 / (rms0 + 35) + 0.001 / T) / (0.999 * 2 / (rms0 + 35) + 0.001 / T),
+      1e-12);
+  /* Draws follow p, weighted 1/(T p). */
+  int64_t td[20000], hits[T] = {0};
+  double w[20000];
+  ck_assert_int_eq(dx_timestep_sampler_draw(ctx, ts, 20000, 9, 0, td, w), DX_OK);
+  for (int k = 0; k < 20000; k++) {
+    hits[td[k]]++;
+    ck_assert_double_eq_tol(w[k], 1.0 / (T * p[td[k]]), 1e-12);
+  }
+  for (int i = 0; i < T; i++) {
+    double sd = sqrt(20000 * p[i] * (1 - p[i]));
+    ck_assert_msg(fabs(hits[i] - 20000 * p[i]) < 5 * sd + 1, "t=%d: %lld draws, expected %.0f", i,
+                  (long long)hits[i], 20000 * p[i]);
+  }
+  dx_timestep_sampler_free(ts);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("diffusion");
   TCase *host = tcase_create("host");
@@ -296,6 +538,14 @@ static Suite *suite(void) {
   DXT_ADD(host, discretized_likelihood_sums_to_one);
   DXT_ADD(host, vlb_terms_match_reference_on_host);
   suite_add_tcase(s, host);
+  TCase *tens = tcase_create("tensors");
+  DXT_ADD(tens, vlb_terms_match_reference_on_tensors);
+  DXT_ADD(tens, vlb_terms_mix_decoder_and_kl_per_sample);
+  DXT_ADD(tens, conversions_invert_each_other);
+  DXT_ADD(tens, tensor_gaussians_match_host);
+  DXT_ADD(tens, uniform_timesteps_cover_the_range);
+  DXT_ADD(tens, importance_timesteps_follow_the_second_moment);
+  suite_add_tcase(s, tens);
   return s;
 }
 

@@ -137,6 +137,32 @@ typedef dx_tensor *(*dx_model_fn)(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_te
 DX_API dx_status dx_split_output(dx_ctx *ctx, dx_tensor *out, int64_t C, dx_tensor **pred,
                                  dx_tensor **var);
 
+/* --- timesteps of a training batch ----------------------------------------------- */
+
+typedef enum dx_timestep_kind {
+  DX_TIMESTEPS_UNIFORM = 0,   /* t ~ U{0..T-1}, weights 1 */
+  DX_TIMESTEPS_IMPORTANCE = 1 /* p_t ~ sqrt(E[L_t^2]) (Nichol & Dhariwal 2021 sec. 3.3) */
+} dx_timestep_kind;
+
+/* "uniform" | "importance" -> *out; false for any other word. */
+DX_API bool dx_timesteps_parse(const char *word, dx_timestep_kind *out);
+
+typedef struct dx_timestep_sampler dx_timestep_sampler;
+DX_API dx_timestep_sampler *dx_timestep_sampler_create(dx_ctx *ctx, dx_timestep_kind kind,
+                                                       int64_t T);
+DX_API void dx_timestep_sampler_free(dx_timestep_sampler *ts);
+/* Draws n indices t and their loss weights w = 1/(T p_t) from the
+ * counter-based stream (seed, offset .. offset + n - 1). */
+DX_API dx_status dx_timestep_sampler_draw(dx_ctx *ctx, dx_timestep_sampler *ts, int64_t n,
+                                          uint64_t seed, uint64_t offset, int64_t *t, double *w);
+/* Feeds back the per-sample losses of a batch (dx_loss_output.per_sample).
+ * Importance sampling stays uniform until every t has 10 losses recorded;
+ * then p_t = 0.999 sqrt(mean of the last 10 L_t^2) / sum + 0.001 / T. */
+DX_API void dx_timestep_sampler_update(dx_timestep_sampler *ts, int64_t n, const int64_t *t,
+                                       const double *losses);
+/* The current distribution p[0..T-1]. */
+DX_API const double *dx_timestep_sampler_probs(const dx_timestep_sampler *ts);
+
 #ifdef __cplusplus
 }
 #endif

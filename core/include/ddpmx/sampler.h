@@ -1,0 +1,110 @@
+/* Sampler plugins (DX_KIND_SAMPLER): the reverse process p(x_{t-1} | x_t).
+ *
+ * A sampler says which variance the reverse process uses (log sigma^2 per
+ * step, possibly from the model's extra channels) and how one step goes from
+ * x_t to x_{t-1}. The host runs the loop (dx_sample): it respaces the
+ * schedule when the sampler asks for fewer steps, calls the model, draws the
+ * noise from a seeded counter-based stream, and adds none at the last step.
+ * The same log variance feeds the vlb losses and bits/dim (dx_bits_per_dim),
+ * so that the bound reported is the bound of the sampler in use.
+ *
+ * Each function returns NULL / a status with the error recorded in ctx. */
+#ifndef DDPMX_SAMPLER_H
+#define DDPMX_SAMPLER_H
+
+#include "diffusion.h"
+#include "plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a sampler tells the host when it is created. */
+typedef struct dx_sampler_config {
+  int64_t steps;        /* steps to sample with; 0 or >= T: all T */
+  bool clip;            /* clip the model's x0 to [-1, 1] (sampling and bits/dim) */
+  bool learns_variance; /* the model outputs 2C channels: prediction, then variance */
+} dx_sampler_config;
+
+/* One reverse step, as the host hands it to the sampler. */
+typedef struct dx_sampler_step {
+  const dx_diffusion *d; /* tables of the steps being sampled (respaced when steps < T) */
+  dx_predict predict;    /* what pred holds */
+  int64_t i;             /* index of x_t in d; the last step is i = 0 */
+  bool clip;             /* the sampler's cfg.clip: clip the model's x0 to [-1, 1] */
+  int64_t n;             /* batch size */
+  const int64_t *t;      /* n copies of i, for the per-sample helpers */
+  dx_tensor *x;          /* x_t (N,C,H,W) */
+  dx_tensor *pred;       /* the model's eps, x0 or v for x_t */
+  dx_tensor *var;        /* the model's variance channels (learns_variance), else NULL */
+  dx_tensor *noise;      /* standard normal draws shaped like x; to be ignored at i = 0 */
+} dx_sampler_step;
+
+typedef struct dx_sampler_ops {
+  /* Reads the parameters into private state and fills cfg. */
+  dx_status (*create)(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg, void **state);
+  void (*destroy)(void *state);
+  /* log sigma^2 of p(x_{t-1} | x_t) at indices t[0..n-1] of d, in dtype dt:
+   * (N,1,1,1) for a fixed variance, or like var (N,C,H,W) when learned. */
+  dx_tensor *(*log_variance)(dx_ctx *ctx, void *state, const dx_diffusion *d, const int64_t *t,
+                             int64_t n, dx_tensor *var, dx_dtype dt);
+  /* x_t -> x_{t-1}; at s->i == 0 the result is the sample, with no noise. */
+  dx_tensor *(*step)(dx_ctx *ctx, void *state, const dx_sampler_step *s);
+} dx_sampler_ops;
+
+/* A sampler plugin with its state, as the host holds it. */
+typedef struct dx_sampler {
+  const dx_sampler_ops *ops;
+  void *state;
+  dx_sampler_config cfg;
+} dx_sampler;
+
+/* Creates the plugin's state from its validated parameters. */
+DX_API dx_status dx_sampler_init(dx_ctx *ctx, dx_sampler *s, const dx_plugin_desc *desc,
+                                 const dx_params *p);
+DX_API void dx_sampler_release(dx_sampler *s);
+
+/* --- helpers a sampler plugin composes ----------------------------------------- */
+
+/* Reads the parameters every sampler declares, "steps" (int) and "clip"
+ * (bool), into cfg. */
+DX_API void dx_sampler_read_common(const dx_params *p, dx_sampler_config *cfg);
+
+/* The ancestral step of Ho et al. 2020 (Algorithm 2) with any variance:
+ * x_{t-1} = mu(x_t, x0_hat) + exp(logvar / 2) z, z = 0 at i = 0, where x0_hat
+ * comes from the prediction (clipped when s->clip) and mu is the posterior
+ * mean. */
+DX_API dx_tensor *dx_ancestral_step(dx_ctx *ctx, const dx_sampler_step *s, dx_tensor *logvar);
+
+/* --- the loop, bits/dim ---------------------------------------------------------- */
+
+/* Fills x (N,C,H,W), a persistent tensor, with samples: x_T ~ N(0, I) from
+ * (seed, 0), then one sampler step per kept timestep down to t = 1. Resets
+ * the step arena between steps; runs with grad mode off. Same seed, same
+ * samples. */
+DX_API dx_status dx_sample(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
+                           dx_predict predict, dx_model_fn model, void *user, uint64_t seed,
+                           dx_tensor *x);
+
+/* Bits per dimension of a set of images under the model: the full bound
+ * L_0 + L_1 + ... + L_{T-1} + L_prior, one term per t with fresh noise from
+ * (seed, t), with the sampler's variance and clipping (Ho et al. 2020 eq. 5;
+ * improved-diffusion's calc_bpd_loop). Averages over the images. */
+typedef struct dx_bpd_result {
+  double total;   /* sum of all terms */
+  double prior;   /* KL(q(x_T | x0) || N(0, I)) */
+  double decoder; /* -log p(x0 | x1), the t = 1 term */
+  double *per_t;  /* caller's array of d->T values, or NULL: the term at each t
+                     (per_t[0] = decoder) */
+} dx_bpd_result;
+
+/* x0 is a persistent (N,C,H,W) tensor of images on the 256-level grid in
+ * [-1, 1]. Resets the step arena between timesteps; grad mode off. */
+DX_API dx_status dx_bits_per_dim(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
+                                 dx_predict predict, dx_model_fn model, void *user,
+                                 const dx_tensor *x0, uint64_t seed, dx_bpd_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

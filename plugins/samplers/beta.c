@@ -1,0 +1,45 @@
+/* beta: ancestral sampling with the reverse variance sigma^2 = beta_t, the
+ * upper of Ho et al. 2020's two choices (sec. 3.2), optimal when x0 is
+ * N(0, I). At t = 1 the log variance is log beta_tilde at t = 2, as in
+ * improved-diffusion, so that the decoder term stays finite. */
+#include "ddpmx/sampler.h"
+
+static const dx_param_spec params[] = {
+    {"steps", DX_PARAM_INT, "0", "[0, inf)", "steps",
+     "sample on this many evenly spaced steps (beta recomputed); 0 uses all T"},
+    {"clip", DX_PARAM_BOOL, "true", NULL, NULL, "clip the predicted x0 to [-1, 1]"},
+};
+
+static dx_status create(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg, void **state) {
+  (void)ctx;
+  dx_sampler_read_common(p, cfg);
+  *state = NULL;
+  return DX_OK;
+}
+
+static void destroy(void *state) { (void)state; }
+
+static dx_tensor *log_variance(dx_ctx *ctx, void *state, const dx_diffusion *d, const int64_t *t,
+                               int64_t n, dx_tensor *var, dx_dtype dt) {
+  (void)state, (void)var;
+  return dx_diffusion_gather(ctx, d->log_beta, t, n, dt);
+}
+
+static dx_tensor *step(dx_ctx *ctx, void *state, const dx_sampler_step *s) {
+  return dx_ancestral_step(ctx, s, log_variance(ctx, state, s->d, s->t, s->n, NULL, s->x->dtype));
+}
+
+static const dx_sampler_ops ops = {create, destroy, log_variance, step};
+
+static const dx_plugin_desc desc = {
+    DX_PLUGIN_ABI_VERSION,
+    DX_KIND_SAMPLER,
+    "beta",
+    "1.0.0",
+    "ancestral sampling with sigma^2 = beta",
+    "x_{t-1} = mu(x_t, x0_hat) + sqrt(beta_t) z, z ~ N(0, I), z = 0 at t = 1",
+    params,
+    DX_COUNT(params),
+    &ops};
+
+DX_PLUGIN_DEFINE(desc)

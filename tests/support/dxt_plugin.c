@@ -1,0 +1,40 @@
+#include "dxt_plugin.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+dxt_plugin dxt_plugin_load(const char *name, dx_plugin_kind kind, const char *const *kv, int n) {
+  const char *dir = getenv("DDPMX_PLUGIN_DIR");
+  ck_assert_msg(dir != NULL, "DDPMX_PLUGIN_DIR is not set (run the tests with ctest)");
+  char path[1024], err[512] = "";
+  snprintf(path, sizeof path, "%s/%s.so", dir, name);
+  dxt_plugin p = {0};
+  ck_assert_msg(dx_plugin_open(path, &p.plugin, err, sizeof err) == DX_OK, "%s", err);
+  ck_assert_msg(p.plugin->desc->kind == kind, "%s is not a %s", name, dx_plugin_kind_name(kind));
+  dx_plugin_arg args[16];
+  ck_assert_int_le(n, 16);
+  for (int i = 0; i < n; i++) {
+    const char *eq = strchr(kv[i], '=');
+    ck_assert_msg(eq != NULL, "argument '%s' is not key=value", kv[i]);
+    args[i] = (dx_plugin_arg){.key = strndup(kv[i], (size_t)(eq - kv[i])),
+                              .value = strdup(eq + 1),
+                              .style = DX_SCALAR_PLAIN,
+                              .key_pos = {"<test>", 0, i + 1},
+                              .value_pos = {"<test>", 0, i + 1}};
+  }
+  dx_plugin_ref ref = {.plugin = (char *)name, .pos = {"<test>", 0, 0}, .args = args, .n_args = n};
+  dx_status st = dx_params_create(p.plugin->desc, &ref, &p.params, err, sizeof err);
+  for (int i = 0; i < n; i++)
+    free(args[i].key), free(args[i].value);
+  ck_assert_msg(st == DX_OK, "%s: %s", name, err);
+  p.ops = p.plugin->desc->ops;
+  return p;
+}
+
+void dxt_plugin_free(dxt_plugin *p) {
+  dx_params_free(p->params);
+  dx_plugin_close(p->plugin);
+  *p = (dxt_plugin){0};
+}
