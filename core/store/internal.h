@@ -1,0 +1,58 @@
+/* What the store's files share: the store object and SQLite helpers. */
+#ifndef DX_STORE_INTERNAL_H
+#define DX_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "store/store.h"
+
+/* ISO-8601 UTC with milliseconds, as SQL, so the database clock stamps rows. */
+#define DX_STORE_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+typedef struct pending_metric {
+  int64_t run_id, step;
+  double value, wall_time;
+  char name[DX_STORE_METRIC_NAME_MAX];
+} pending_metric;
+
+struct dx_store {
+  sqlite3 *db;
+  char *path;
+  char err[DX_ERRMSG_MAX];
+  pending_metric *rows; /* buffered metrics, oldest first */
+  size_t n_rows, cap_rows, batch;
+  int64_t known_run; /* the run last checked to exist; 0: none */
+};
+
+/* Sets the message (printf-style) and returns s. */
+dx_status dx_store_fail(dx_store *st, dx_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* DX_ERR_DB with "what: SQLite's message (path)". */
+dx_status dx_store_db_fail(dx_store *st, const char *what);
+
+dx_status dx_store_exec(dx_store *st, const char *sql, const char *what);
+/* BEGIN IMMEDIATE: takes the write lock up front, so a busy database makes us
+ * wait (busy_timeout) instead of failing half-way through a transaction. */
+dx_status dx_store_begin(dx_store *st, const char *what);
+dx_status dx_store_commit(dx_store *st, const char *what);
+/* Keeps the first error's message. */
+void dx_store_rollback(dx_store *st);
+
+dx_status dx_store_prepare(dx_store *st, const char *sql, sqlite3_stmt **stmt, const char *what);
+/* Steps a statement that returns no rows, then finalizes it. */
+dx_status dx_store_run_stmt(dx_store *st, sqlite3_stmt *stmt, const char *what);
+/* Binds text, or NULL for a NULL pointer. */
+int dx_store_bind_text(sqlite3_stmt *stmt, int i, const char *s);
+/* Column text, NULL for SQL NULL. */
+const char *dx_store_col_text(sqlite3_stmt *stmt, int i);
+
+/* Checks that a run exists, with a message naming it if not. */
+dx_status dx_store_check_run(dx_store *st, int64_t run_id);
+
+dx_run_status dx_store_parse_status(const char *s);
+
+/* Applies migrations until the file is at `target` (schema.c). */
+dx_status dx_store_migrate(dx_store *st, int target);
+
+#endif

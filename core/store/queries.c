@@ -1,0 +1,109 @@
+/* The reads the CLI and a resume need: find a run, list runs, the latest
+ * checkpoint. The CLI formats; nothing here prints. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "store/internal.h"
+
+static bool all_digits(const char *s) {
+  if (!*s) return false;
+  for (; *s; s++)
+    if (!isdigit((unsigned char)*s)) return false;
+  return true;
+}
+
+dx_status dx_store_find_run(dx_store *st, const char *ref, int64_t *run_id) {
+  if (!ref || !ref[0]) return dx_store_fail(st, DX_ERR_INVALID, "no run named");
+  if (all_digits(ref)) {
+    errno = 0;
+    long long id = strtoll(ref, NULL, 10);
+    dx_status s = errno ? dx_store_fail(st, DX_ERR_INVALID, "no run with id %s", ref)
+                        : dx_store_check_run(st, id);
+    if (s == DX_OK) *run_id = id;
+    return s;
+  }
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st, "SELECT id FROM runs WHERE name = ? ORDER BY id DESC LIMIT 1",
+                                 &q, "cannot look up a run");
+  if (s != DX_OK) return s;
+  dx_store_bind_text(q, 1, ref);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) *run_id = sqlite3_column_int64(q, 0);
+  else if (rc == SQLITE_DONE)
+    s = dx_store_fail(st, DX_ERR_INVALID, "no run named '%s' in %s (see ddpmx runs)", ref,
+                      st->path);
+  else s = dx_store_db_fail(st, "cannot look up a run");
+  sqlite3_finalize(q);
+  return s;
+}
+
+/* The last loss row is joined by rowid so that a NaN loss (stored as NULL)
+ * still shows as a row rather than as "no loss". */
+static const char list_sql[] =
+    "SELECT r.id, r.name, r.status, r.started_at, r.ended_at,"
+    "  (SELECT max(step) FROM metrics WHERE run_id = r.id), m.rowid IS NOT NULL, m.value"
+    " FROM runs r LEFT JOIN metrics m ON m.rowid = (SELECT rowid FROM metrics"
+    "   WHERE run_id = r.id AND name = 'loss' ORDER BY step DESC, rowid DESC LIMIT 1)"
+    " ORDER BY r.id";
+
+static void read_summary(sqlite3_stmt *q, dx_run_summary *r) {
+  r->id = sqlite3_column_int64(q, 0);
+  r->name = dx_store_col_text(q, 1);
+  r->status = dx_store_parse_status(dx_store_col_text(q, 2));
+  r->started_at = dx_store_col_text(q, 3);
+  r->ended_at = dx_store_col_text(q, 4);
+  r->has_step = sqlite3_column_type(q, 5) != SQLITE_NULL;
+  r->last_step = sqlite3_column_int64(q, 5);
+  r->has_loss = sqlite3_column_int(q, 6) != 0;
+  r->last_loss = sqlite3_column_type(q, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 7);
+}
+
+dx_status dx_store_list_runs(dx_store *st, dx_run_summary_fn fn, void *user) {
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st, list_sql, &q, "cannot list runs");
+  if (s != DX_OK) return s;
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    dx_run_summary r;
+    read_summary(q, &r);
+    if (fn(&r, user) != 0) break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = dx_store_db_fail(st, "cannot list runs");
+  sqlite3_finalize(q);
+  return s;
+}
+
+static dx_status copy_checkpoint(dx_store *st, sqlite3_stmt *q, dx_store_checkpoint *out) {
+  const char *path = dx_store_col_text(q, 1);
+  const char *sha = dx_store_col_text(q, 2);
+  if (snprintf(out->path, sizeof out->path, "%s", path ? path : "") >= (int)sizeof out->path)
+    return dx_store_fail(st, DX_ERR_INVALID, "checkpoint path longer than %zu bytes: %.64s...",
+                         sizeof out->path - 1, path);
+  snprintf(out->sha256, sizeof out->sha256, "%s", sha ? sha : "");
+  out->step = sqlite3_column_int64(q, 0);
+  return DX_OK;
+}
+
+dx_status dx_store_latest_checkpoint(dx_store *st, int64_t run_id, dx_store_checkpoint *out,
+                                     bool *found) {
+  *found = false;
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st,
+                                 "SELECT step, path, sha256 FROM checkpoints WHERE run_id = ?"
+                                 " ORDER BY step DESC LIMIT 1",
+                                 &q, "cannot read checkpoints");
+  if (s != DX_OK) return s;
+  sqlite3_bind_int64(q, 1, run_id);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    s = copy_checkpoint(st, q, out);
+    *found = s == DX_OK;
+  } else if (rc != SQLITE_DONE) {
+    s = dx_store_db_fail(st, "cannot read checkpoints");
+  }
+  sqlite3_finalize(q);
+  return s;
+}

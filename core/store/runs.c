@@ -1,0 +1,190 @@
+/* A run's life in the store: begin (RUNNING, with its params), the plugins
+ * and checkpoints it records, and its end. Each call is one transaction,
+ * committed before it returns, so the status a user sees is never stale by
+ * more than the metrics still buffered. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/internal.h"
+#include "store/sha256.h"
+
+#ifndef DDPMX_VERSION
+#define DDPMX_VERSION "unknown"
+#endif
+
+static dx_status insert_run(dx_store *st, const dx_run_info *in, int64_t *run_id) {
+  char host[256] = "";
+  if (!in->host && gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st,
+                                 "INSERT INTO runs (name, seed, experiment_yaml, experiment_json,"
+                                 " ddpmx_version, host, command_line) VALUES (?,?,?,?,?,?,?)",
+                                 &q, "cannot record the run");
+  if (s != DX_OK) return s;
+  dx_store_bind_text(q, 1, in->name);
+  sqlite3_bind_int64(q, 2, in->seed);
+  dx_store_bind_text(q, 3, in->experiment_yaml);
+  dx_store_bind_text(q, 4, in->experiment_json);
+  dx_store_bind_text(q, 5, in->ddpmx_version ? in->ddpmx_version : DDPMX_VERSION);
+  dx_store_bind_text(q, 6, in->host ? in->host : host);
+  dx_store_bind_text(q, 7, in->command_line);
+  s = dx_store_run_stmt(st, q, "cannot record the run");
+  *run_id = sqlite3_last_insert_rowid(st->db);
+  return s;
+}
+
+static dx_status insert_params(dx_store *st, const dx_run_info *in, int64_t run_id) {
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st, "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)",
+                                 &q, "cannot record the run's parameters");
+  for (size_t i = 0; s == DX_OK && i < in->n_params; i++) {
+    sqlite3_bind_int64(q, 1, run_id);
+    dx_store_bind_text(q, 2, in->param_keys[i]);
+    dx_store_bind_text(q, 3, in->param_values[i]);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+      char what[160];
+      snprintf(what, sizeof what, "cannot record parameter '%s'",
+               in->param_keys[i] ? in->param_keys[i] : "(null)");
+      s = dx_store_db_fail(st, what);
+    }
+    sqlite3_reset(q);
+  }
+  sqlite3_finalize(q);
+  return s;
+}
+
+dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64_t *run_id) {
+  if (!info->name || !info->name[0])
+    return dx_store_fail(st, DX_ERR_INVALID, "a run needs a name");
+  if (info->n_params && (!info->param_keys || !info->param_values))
+    return dx_store_fail(st, DX_ERR_INVALID, "%zu parameters given without keys or values",
+                         info->n_params);
+  int64_t id = 0;
+  dx_status s = dx_store_begin(st, "cannot record the run");
+  if (s == DX_OK) s = insert_run(st, info, &id);
+  if (s == DX_OK) s = insert_params(st, info, id);
+  if (s == DX_OK) s = dx_store_commit(st, "cannot commit the run");
+  else dx_store_rollback(st);
+  if (s == DX_OK) *run_id = id;
+  return s;
+}
+
+/* One UPDATE of one run, committed on its own; fails if the run is missing. */
+static dx_status update_run(dx_store *st, sqlite3_stmt *q, int64_t run_id, const char *what) {
+  int rc = sqlite3_step(q);
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) return dx_store_db_fail(st, what);
+  if (sqlite3_changes(st->db) == 0)
+    return dx_store_fail(st, DX_ERR_INVALID, "%s: no run with id %lld in %s", what,
+                         (long long)run_id, st->path);
+  return DX_OK;
+}
+
+dx_status dx_store_run_end(dx_store *st, int64_t run_id, dx_run_status status, const char *error) {
+  if (status == DX_RUN_RUNNING || (unsigned)status > DX_RUN_KILLED)
+    return dx_store_fail(st, DX_ERR_INVALID, "a run cannot end with status %s",
+                         dx_run_status_str(status));
+  /* The end is recorded even when the flush fails: a run must never stay
+   * RUNNING because its last metrics could not be written. */
+  dx_status flushed = dx_store_flush(st);
+  char flush_err[DX_ERRMSG_MAX];
+  snprintf(flush_err, sizeof flush_err, "%s", st->err);
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(
+      st, "UPDATE runs SET status = ?, error = ?, ended_at = " DX_STORE_NOW " WHERE id = ?", &q,
+      "cannot record the end of the run");
+  if (s == DX_OK) {
+    dx_store_bind_text(q, 1, dx_run_status_str(status));
+    dx_store_bind_text(q, 2, error);
+    sqlite3_bind_int64(q, 3, run_id);
+    s = update_run(st, q, run_id, "cannot record the end of the run");
+  }
+  if (s == DX_OK && flushed != DX_OK) {
+    snprintf(st->err, sizeof st->err, "%s", flush_err);
+    return flushed;
+  }
+  return s;
+}
+
+static dx_status delete_after(dx_store *st, const char *sql, int64_t run_id, int64_t step) {
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st, sql, &q, "cannot reopen the run");
+  if (s != DX_OK) return s;
+  sqlite3_bind_int64(q, 1, run_id);
+  sqlite3_bind_int64(q, 2, step);
+  return dx_store_run_stmt(st, q, "cannot reopen the run");
+}
+
+dx_status dx_store_run_reopen(dx_store *st, int64_t run_id, int64_t from_step) {
+  dx_status s = dx_store_flush(st);
+  if (s == DX_OK) s = dx_store_begin(st, "cannot reopen the run");
+  if (s != DX_OK) return s;
+  sqlite3_stmt *q;
+  s = dx_store_prepare(st,
+                       "UPDATE runs SET status = 'RUNNING', error = NULL, ended_at = NULL"
+                       " WHERE id = ?",
+                       &q, "cannot reopen the run");
+  if (s == DX_OK) {
+    sqlite3_bind_int64(q, 1, run_id);
+    s = update_run(st, q, run_id, "cannot reopen the run");
+  }
+  if (s == DX_OK)
+    s = delete_after(st, "DELETE FROM metrics WHERE run_id = ? AND step > ?", run_id, from_step);
+  if (s == DX_OK)
+    s = delete_after(st, "DELETE FROM samples WHERE run_id = ? AND step > ?", run_id, from_step);
+  if (s == DX_OK) return dx_store_commit(st, "cannot commit the reopened run");
+  dx_store_rollback(st);
+  return s;
+}
+
+/* The given checksum, or the file's own; "" when neither is to be had. */
+static dx_status checksum(dx_store *st, const char *given, const char *path, char hex[65]) {
+  hex[0] = '\0';
+  if (given) {
+    snprintf(hex, 65, "%s", given);
+    return DX_OK;
+  }
+  if (!path) return DX_OK;
+  return dx_sha256_file(path, hex, st->err, sizeof st->err);
+}
+
+dx_status dx_store_add_plugin(dx_store *st, int64_t run_id, const dx_store_plugin *p) {
+  if (!p->kind || !p->name)
+    return dx_store_fail(st, DX_ERR_INVALID, "a plugin record needs a kind and a name");
+  char hex[65];
+  dx_status s = checksum(st, p->sha256, p->path, hex);
+  sqlite3_stmt *q;
+  if (s == DX_OK)
+    s = dx_store_prepare(st,
+                         "INSERT OR IGNORE INTO plugins (run_id, kind, name, version, path, sha256)"
+                         " VALUES (?, ?, ?, ?, ?, ?)",
+                         &q, "cannot record a plugin");
+  if (s != DX_OK) return s;
+  sqlite3_bind_int64(q, 1, run_id);
+  dx_store_bind_text(q, 2, p->kind);
+  dx_store_bind_text(q, 3, p->name);
+  dx_store_bind_text(q, 4, p->version);
+  dx_store_bind_text(q, 5, p->path);
+  dx_store_bind_text(q, 6, hex[0] ? hex : NULL);
+  return dx_store_run_stmt(st, q, "cannot record a plugin");
+}
+
+dx_status dx_store_add_checkpoint(dx_store *st, int64_t run_id, int64_t step, const char *path,
+                                  const char *sha256) {
+  if (!path) return dx_store_fail(st, DX_ERR_INVALID, "a checkpoint record needs a path");
+  char hex[65];
+  dx_status s = checksum(st, sha256, path, hex);
+  sqlite3_stmt *q;
+  if (s == DX_OK)
+    s = dx_store_prepare(st,
+                         "INSERT OR REPLACE INTO checkpoints (run_id, step, path, sha256)"
+                         " VALUES (?, ?, ?, ?)",
+                         &q, "cannot record a checkpoint");
+  if (s != DX_OK) return s;
+  sqlite3_bind_int64(q, 1, run_id);
+  sqlite3_bind_int64(q, 2, step);
+  dx_store_bind_text(q, 3, path);
+  dx_store_bind_text(q, 4, hex);
+  return dx_store_run_stmt(st, q, "cannot record a checkpoint");
+}
