@@ -14,12 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "data/dataset.h"
 #include "ddpmx/ctx.h"
+#include "ddpmx/diffusion.h"
 #include "ddpmx/export.h"
 #include "ddpmx/plugin.h"
 #include "ddpmx/status.h"
-#include "data/dataset.h"
-#include "ddpmx/diffusion.h"
 #include "plugin/plugin_ref.h"
 
 #define DX_EXP_MAX_LEVELS 6 /* the most entries model.dim_mults takes */
@@ -128,9 +128,8 @@ typedef struct dx_experiment {
  * On failure *out is NULL and err holds the one-line reason: DX_ERR_IO (a
  * file cannot be read), DX_ERR_PARSE (YAML syntax), DX_ERR_CONFIG (keys and
  * values, overrides, extends cycles) or DX_ERR_NOMEM. */
-DX_API dx_status dx_experiment_load(const char *path, const char *const *overrides,
-                                    int n_overrides, dx_experiment **out, char *err,
-                                    size_t errlen);
+DX_API dx_status dx_experiment_load(const char *path, const char *const *overrides, int n_overrides,
+                                    dx_experiment **out, char *err, size_t errlen);
 DX_API void dx_experiment_free(dx_experiment *e);
 
 /* The resolved experiment (every key, defaults included, plugin arguments as
@@ -153,10 +152,10 @@ DX_API dx_status dx_experiment_flatten(const dx_experiment *e, dx_flat_fn fn, vo
 /* Every plugin the experiment names, for the plugin loader: the key it sits
  * under, the kind it must be, and the reference itself. */
 typedef struct dx_exp_plugin_slot {
-  const char *role;    /* "diffusion.schedule", "model.attention", ... */
-  int level;           /* model.attention: the level; -1 elsewhere */
+  const char *role; /* "diffusion.schedule", "model.attention", ... */
+  int level;        /* model.attention: the level; -1 elsewhere */
   dx_plugin_kind kind;
-  dx_plugin_ref *ref;  /* points into the experiment */
+  dx_plugin_ref *ref; /* points into the experiment */
 } dx_exp_plugin_slot;
 #define DX_EXP_MAX_PLUGIN_SLOTS (6 + DX_EXP_MAX_LEVELS)
 
