@@ -16,12 +16,17 @@
 
 typedef struct shape {
   int64_t c, hw, k;
+  int groups;
 } shape;
 
-/* Channels and size of each U-Net level (dim 28, mults 1,2,4), 3x3 and 1x1. */
-static const shape shapes[] = {{28, 28, 3}, {56, 14, 3}, {112, 7, 3},
-                               {28, 28, 1}, {56, 14, 1}, {112, 7, 1}};
+/* Channels and size of each U-Net level (dim 28, mults 1,2,4), 3x3 and 1x1:
+ * the issue's shapes, averaged. */
+static const shape shapes[] = {{28, 28, 3, 1}, {56, 14, 3, 1}, {112, 7, 3, 1},
+                               {28, 28, 1, 1}, {56, 14, 1, 1}, {112, 7, 1, 1}};
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
+/* ConvNeXt's depthwise 7x7 at the same levels: shown, not averaged. */
+static const shape depthwise[] = {{28, 28, 7, 28}, {56, 14, 7, 56}, {112, 7, 7, 112}};
+#define NDEPTHWISE (sizeof depthwise / sizeof depthwise[0])
 
 typedef struct opts {
   int threads, reps;
@@ -105,8 +110,8 @@ static double bench_conv(dx_ctx *ctx, const opts *o, const shape *sh, double *gf
   job j = {.be = ctx->be};
   j.d = (dx_conv2d_desc){.n = o->batch, .ci = sh->c, .h = sh->hw, .w = sh->hw, .co = sh->c,
                          .kh = sh->k, .kw = sh->k, .ho = sh->hw, .wo = sh->hw, .stride = 1,
-                         .pad = (int)(sh->k / 2), .groups = 1, .dtype = DX_F32};
-  int64_t xs[4] = {o->batch, sh->c, sh->hw, sh->hw}, ws[4] = {sh->c, sh->c, sh->k, sh->k};
+                         .pad = (int)(sh->k / 2), .groups = sh->groups, .dtype = DX_F32};
+  int64_t xs[4] = {o->batch, sh->c, sh->hw, sh->hw}, ws[4] = {sh->c, sh->c / sh->groups, sh->k, sh->k};
   int64_t bs[1] = {sh->c};
   j.x = randn(ctx, 4, xs, 3), j.w = randn(ctx, 4, ws, 4), j.b = randn(ctx, 1, bs, 5);
   j.y = randn(ctx, 4, xs, 6), j.dx = dx_tensor_zeros(ctx, DX_F32, 4, xs);
@@ -114,10 +119,10 @@ static double bench_conv(dx_ctx *ctx, const opts *o, const shape *sh, double *gf
   size_t wsb = ctx->be->conv2d_workspace(&j.d);
   j.ws = wsb ? dx_scratch(ctx, wsb) : NULL;
   if (dx_status_of(ctx) != DX_OK) return -1;
-  double gflop = 2.0 * (double)(o->batch * sh->c * sh->hw * sh->hw * sh->c * sh->k * sh->k) * 1e-9;
+  double gflop = 2.0 * (double)(o->batch * sh->c * sh->hw * sh->hw * (sh->c / sh->groups) * sh->k * sh->k) * 1e-9;
   char what[64];
-  snprintf(what, sizeof what, "%lldx%lldx%lldx%lld k%lld", (long long)o->batch, (long long)sh->c,
-           (long long)sh->hw, (long long)sh->hw, (long long)sh->k);
+  snprintf(what, sizeof what, "%lldx%lldx%lldx%lld k%lld%s", (long long)o->batch, (long long)sh->c,
+           (long long)sh->hw, (long long)sh->hw, (long long)sh->k, sh->groups > 1 ? " dw" : "");
   const char *names[3] = {"conv fwd", "conv bwd-data", "conv bwd-w"};
   job_fn fns[3] = {run_fwd, run_bwd_data, run_bwd_filter};
   double total = 0;
@@ -169,7 +174,11 @@ int main(int argc, char **argv) {
   }
   printf("\nconv fwd+bwd-data+bwd-w, GFLOP/s per shape averaged over the %zu shapes: %.1f\n",
          NSHAPES, mean);
-  printf("conv fwd+bwd-data+bwd-w, all FLOPs over all time:                  %.1f\n", flops / secs);
+  printf("conv fwd+bwd-data+bwd-w, all FLOPs over all time:                  %.1f\n\n", flops / secs);
+  for (size_t s = 0; s < NDEPTHWISE; s++) {
+    double gflop;
+    if (bench_conv(ctx, &o, &depthwise[s], &gflop) < 0) goto fail;
+  }
   dx_ctx_free(ctx);
   return 0;
 fail:

@@ -15,12 +15,13 @@
  * any size needs a bounded workspace. With fewer images than threads, images
  * run one after another and BLAS spreads each product over the threads. A
  * 1x1 convolution with stride 1 and no padding is already a product: it reads
- * x in place, with no im2col. */
+ * x in place, with no im2col. Depthwise convolutions have their own loops
+ * (conv_depthwise.c). */
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "backend/cpu/cpu.h"
+#include "backend/cpu/conv.h"
 
 /* Bytes of unrolled patches per band: about half a core's L2 cache. */
 #define BAND_BYTES ((size_t)512 << 10)
@@ -65,6 +66,7 @@ static void plan_of(const dx_conv2d_desc *d, plan *pl) {
 static int64_t slot_count(const plan *pl) { return pl->per_image ? pl->threads : 1; }
 
 static size_t cpu_conv2d_workspace(const dx_conv2d_desc *d) {
+  if (dx_conv_is_depthwise(d)) return dx_conv_depthwise_workspace(d);
   plan pl;
   plan_of(d, &pl);
   return (size_t)slot_count(&pl) * (pl.col_bytes + pl.dw_bytes);
@@ -120,16 +122,6 @@ static void fill_rows(dx_dtype dt, void *dst, int64_t rows, int64_t n, int64_t l
 
 /* --- im2col / col2im over a band of output rows ------------------------------ */
 
-/* Output columns ow whose input column ow*s - pad + kj lies in [0, w). */
-static void valid_cols(const dx_conv2d_desc *d, int64_t kj, int64_t *lo, int64_t *hi) {
-  int64_t s = d->stride, off = d->pad - kj;
-  *lo = off > 0 ? (off + s - 1) / s : 0;
-  int64_t last = d->w - 1 + off; /* ow*s <= last */
-  *hi = last < 0 ? 0 : last / s + 1;
-  if (*hi > d->wo) *hi = d->wo;
-  if (*lo > *hi) *lo = *hi;
-}
-
 /* x (Ci,H,W) -> col (Ci*kh*kw, (oh1-oh0)*Wo): rows (c,ki,kj), columns (oh,ow). */
 static void im2col(const plan *pl, const char *x, char *col, int64_t oh0, int64_t oh1) {
   const dx_conv2d_desc *d = pl->d;
@@ -139,7 +131,7 @@ static void im2col(const plan *pl, const char *x, char *col, int64_t oh0, int64_
     for (int64_t ki = 0; ki < d->kh; ki++)
       for (int64_t kj = 0; kj < d->kw; kj++) {
         int64_t lo, hi;
-        valid_cols(d, kj, &lo, &hi);
+        dx_conv_valid_range(d->w, d->wo, kj, d->stride, d->pad, &lo, &hi);
         char *row = col + (size_t)(((c * d->kh + ki) * d->kw + kj) * cols) * es;
         for (int64_t oh = oh0; oh < oh1; oh++, row += (size_t)d->wo * es) {
           int64_t ih = oh * d->stride - d->pad + ki;
@@ -165,7 +157,7 @@ static void col2im_add(const plan *pl, const char *col, char *dx, int64_t oh0, i
     for (int64_t ki = 0; ki < d->kh; ki++)
       for (int64_t kj = 0; kj < d->kw; kj++) {
         int64_t lo, hi;
-        valid_cols(d, kj, &lo, &hi);
+        dx_conv_valid_range(d->w, d->wo, kj, d->stride, d->pad, &lo, &hi);
         const char *row = col + (size_t)(((c * d->kh + ki) * d->kw + kj) * cols) * es;
         for (int64_t oh = oh0; oh < oh1; oh++, row += (size_t)d->wo * es) {
           int64_t ih = oh * d->stride - d->pad + ki;
@@ -201,6 +193,10 @@ static void fwd_band(const plan *pl, const char *x, const char *w, const void *b
 /* x (N,Ci,H,W), w (Co,Ci/groups,kh,kw), b (Co) or NULL -> y (N,Co,Ho,Wo) */
 static void cpu_conv2d_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *w,
                            const dx_tensor *b, dx_tensor *y, void *ws) {
+  if (dx_conv_is_depthwise(d)) {
+    dx_conv_depthwise_fwd(d, x, w, b, y);
+    return;
+  }
   plan pl;
   plan_of(d, &pl);
   size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
@@ -238,6 +234,10 @@ static void bwd_data_band(const plan *pl, const char *dy, const char *w, char *d
 /* dy (N,Co,Ho,Wo), w (Co,Ci/groups,kh,kw) -> dx (N,Ci,H,W) += */
 static void cpu_conv2d_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, const dx_tensor *w,
                                 dx_tensor *dx, void *ws) {
+  if (dx_conv_is_depthwise(d)) {
+    dx_conv_depthwise_bwd_data(d, dy, w, dx);
+    return;
+  }
   plan pl;
   plan_of(d, &pl);
   size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
@@ -276,7 +276,7 @@ static void bwd_filter_band(const plan *pl, const char *x, const char *dy, char 
 }
 
 /* dy (N,Co,Ho,Wo) -> db (Co) += sum over N, Ho, Wo */
-static void bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db) {
+void dx_conv_bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db) {
   int64_t p = d->ho * d->wo;
 #pragma omp parallel for if (d->n * d->co * p > DX_CPU_PAR_MIN)
   for (int64_t c = 0; c < d->co; c++) {
@@ -286,6 +286,7 @@ static void bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *d
       if (d->dtype == DX_F32) {
         const float *v = (const float *)dy->data + o;
         float part = 0;
+#pragma omp simd reduction(+ : part)
         for (int64_t q = 0; q < p; q++) part += v[q];
         s += part;
       } else {
@@ -306,10 +307,14 @@ static void add_to(dx_dtype dt, void *dst, const void *src, int64_t n) {
 /* x (N,Ci,H,W), dy (N,Co,Ho,Wo) -> dw (Co,Ci/groups,kh,kw) +=, db (Co) += */
 static void cpu_conv2d_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *dy,
                                   dx_tensor *dw, dx_tensor *db, void *ws) {
+  if (db) dx_conv_bias_grad(d, dy, db);
+  if (!dw) return;
+  if (dx_conv_is_depthwise(d)) {
+    dx_conv_depthwise_bwd_filter(d, x, dy, dw, ws);
+    return;
+  }
   plan pl;
   plan_of(d, &pl);
-  if (db) bias_grad(d, dy, db);
-  if (!dw) return;
   size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
   int64_t wn = d->co * pl.kg;
   /* Per image, threads sum into private copies of dw, added at the end:

@@ -1,0 +1,40 @@
+/* Private to the CPU convolution kernels (conv.c, conv_depthwise.c). */
+#ifndef DX_CPU_CONV_H
+#define DX_CPU_CONV_H
+
+#include "backend/cpu/cpu.h"
+
+/* Output positions [lo, hi) along one axis (input size in, output size out)
+ * whose input position o*stride - pad + k lies in [0, in): the rest read
+ * zero padding. */
+static inline void dx_conv_valid_range(int64_t in, int64_t out, int64_t k, int stride, int pad,
+                                       int64_t *lo, int64_t *hi) {
+  int64_t off = pad - k, last = in - 1 + off; /* o*stride - off in [0, in): off <= o*stride <= last */
+  if (stride == 1) { /* the common case, without divisions */
+    *lo = off > 0 ? off : 0;
+    *hi = last < 0 ? 0 : last + 1;
+  } else {
+    *lo = off > 0 ? (off + stride - 1) / stride : 0;
+    *hi = last < 0 ? 0 : last / stride + 1;
+  }
+  if (*hi > out) *hi = out;
+  if (*lo > *hi) *lo = *hi;
+}
+
+/* One filter per channel (groups = Ci = Co): a GEMM per channel would be a
+ * product with one row, so these loop directly over the planes. */
+static inline bool dx_conv_is_depthwise(const dx_conv2d_desc *d) {
+  return d->groups > 1 && d->groups == d->ci && d->co == d->ci;
+}
+void dx_conv_depthwise_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *w,
+                           const dx_tensor *b, dx_tensor *y);
+void dx_conv_depthwise_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, const dx_tensor *w,
+                                 dx_tensor *dx);
+void dx_conv_depthwise_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x,
+                                  const dx_tensor *dy, dx_tensor *dw, void *ws);
+size_t dx_conv_depthwise_workspace(const dx_conv2d_desc *d);
+
+/* dy (N,Co,Ho,Wo) -> db (Co) += sum over N, Ho, Wo */
+void dx_conv_bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db);
+
+#endif
