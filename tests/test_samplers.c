@@ -1,0 +1,284 @@
+/* Sampler plugins, one step at a time: the ancestral step against eq. 7 on
+ * the host, learned_range's interpolation, DDIM at eta = 1 equal to the
+ * beta_tilde step, clipping, no noise at the last step, and the loop's
+ * reproducibility. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddpmx/sampler.h"
+#include "dx_test.h"
+#include "dxt_plugin.h"
+
+enum { N = 2, C = 1, H = 2, W = 3, D = C * H * W, T = 30 };
+
+static dx_diffusion *schedule(dx_ctx *ctx) {
+  double b[T];
+  for (int i = 0; i < T; i++)
+    b[i] = 0.01 + 0.3 * i / (T - 1.0);
+  dx_diffusion *d = dx_diffusion_create(ctx, b, T);
+  ck_assert_ptr_nonnull(d);
+  return d;
+}
+
+typedef struct opened {
+  dxt_plugin p;
+  dx_sampler s;
+} opened;
+
+static void open_sampler(dx_ctx *ctx, opened *o, const char *name, const char *const *kv, int n) {
+  o->p = dxt_plugin_load(name, DX_KIND_SAMPLER, kv, n);
+  ck_assert_int_eq(dx_sampler_init(ctx, &o->s, o->p.plugin->desc, o->p.params), DX_OK);
+}
+
+static void close_sampler(opened *o) {
+  dx_sampler_release(&o->s);
+  dxt_plugin_free(&o->p);
+}
+
+static dx_tensor *filled(dx_ctx *ctx, double (*f)(int), int64_t c) {
+  int64_t shape[4] = {N, c, H, W};
+  double v[N * 2 * D];
+  for (int k = 0; k < N * c * H * W; k++)
+    v[k] = f(k);
+  dx_tensor *t = dx_tensor_new(ctx, DX_F64, 4, shape);
+  dx_tensor_write(ctx, t, v, DX_F64);
+  return t;
+}
+static double xt_of(int k) { return sin(0.9 * k) * 1.3; }
+static double pred_of(int k) { return cos(1.3 * k + 0.2); }
+static double noise_of(int k) { return sin(2.1 * k + 1) * 1.5; }
+static double var_of(int k) { return sin(0.7 * k) * 0.95; }
+static double big_of(int k) { return k % 2 ? 3.0 : -2.5; }
+
+static double *step_values(dx_ctx *ctx, opened *o, const dx_diffusion *d, int64_t i, dx_predict pr,
+                           double (*pred)(int), double (*noise)(int)) {
+  int64_t t[N] = {i, i};
+  dx_sampler_step st = {.d = d, .predict = pr, .i = i, .clip = o->s.cfg.clip, .n = N, .t = t};
+  st.x = filled(ctx, xt_of, C);
+  st.pred = filled(ctx, pred, C);
+  st.var = o->s.cfg.learns_variance ? filled(ctx, var_of, C) : NULL;
+  st.noise = filled(ctx, noise, C);
+  dx_tensor *y = o->s.ops->step(ctx, o->s.state, &st);
+  ck_assert_msg(y != NULL, "%s", dx_error_message(ctx));
+  ck_assert(dx_same_shape(y, st.x));
+  return dxt_values(ctx, y);
+}
+
+/* Ho et al. 2020 eq. 7 with x0 from eps, on the host. */
+static double host_ancestral(const dx_diffusion *d, int64_t i, int k, double lv, bool clip,
+                             bool noise) {
+  double x0 = (xt_of(k) - sqrt(1 - d->alpha_bar[i]) * pred_of(k)) / sqrt(d->alpha_bar[i]);
+  if (clip) x0 = fmin(fmax(x0, -1), 1);
+  double mean = d->posterior_mean_coef1[i] * x0 + d->posterior_mean_coef2[i] * xt_of(k);
+  return mean + (noise ? exp(0.5 * lv) * noise_of(k) : 0);
+}
+
+START_TEST(ancestral_steps_follow_the_posterior) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = schedule(ctx);
+  const char *names[3] = {"beta", "beta_tilde", "learned_range"};
+  const char *noclip[1] = {"clip=false"};
+  for (int s = 0; s < 3; s++)
+    for (int clip = 0; clip < 2; clip++) {
+      opened o;
+      open_sampler(ctx, &o, names[s], noclip, clip ? 0 : 1);
+      ck_assert(o.s.cfg.clip == (clip == 1));
+      int64_t steps[3] = {0, 1, 17};
+      for (int j = 0; j < 3; j++) {
+        int64_t i = steps[j];
+        double *y = step_values(ctx, &o, d, i, DX_PREDICT_EPS, pred_of, noise_of);
+        for (int k = 0; k < N * D; k++) {
+          double lv = s == 0   ? d->log_beta[i]
+                      : s == 1 ? d->log_beta_tilde_clipped[i]
+                               : (var_of(k) + 1) / 2 * log(d->beta[i]) +
+                                     (1 - (var_of(k) + 1) / 2) * d->log_beta_tilde_clipped[i];
+          ck_assert_double_eq_tol(y[k], host_ancestral(d, i, k, lv, clip, i > 0), 1e-12);
+        }
+        free(y);
+      }
+      close_sampler(&o);
+    }
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(learned_range_spans_beta_tilde_to_beta) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = schedule(ctx);
+  opened o;
+  open_sampler(ctx, &o, "learned_range", NULL, 0);
+  ck_assert(o.s.cfg.learns_variance);
+  int64_t t[N] = {5, 20};
+  for (int end = -1; end <= 1; end += 2) {
+    int64_t shape[4] = {N, C, H, W};
+    dx_tensor *v = dx_tensor_full(ctx, DX_F64, 4, shape, end);
+    double *lv = dxt_values(ctx, o.s.ops->log_variance(ctx, o.s.state, d, t, N, v, DX_F64));
+    for (int k = 0; k < N * D; k++) {
+      int64_t i = t[k / D];
+      ck_assert_double_eq_tol(lv[k], end > 0 ? log(d->beta[i]) : d->log_beta_tilde_clipped[i],
+                              1e-14);
+    }
+    free(lv);
+  }
+  /* Without variance channels it says what the model must output. */
+  ck_assert_ptr_null(o.s.ops->log_variance(ctx, o.s.state, d, t, N, NULL, DX_F64));
+  ck_assert_ptr_nonnull(strstr(dx_error_message(ctx), "2C channels"));
+  close_sampler(&o);
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+/* On the full schedule DDIM with eta = 1 is the ancestral sampler with
+ * sigma^2 = beta_tilde (Song et al. 2021 sec. 4.1): same mean, same noise. */
+START_TEST(ddim_at_eta_one_is_the_beta_tilde_step) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = schedule(ctx);
+  const char *kv[2] = {"eta=1", "steps=0"};
+  opened dd, bt;
+  open_sampler(ctx, &dd, "ddim", kv, 2);
+  open_sampler(ctx, &bt, "beta_tilde", NULL, 0);
+  for (int64_t i = 0; i < T; i += 7) {
+    dx_predict preds[3] = {DX_PREDICT_EPS, DX_PREDICT_X0, DX_PREDICT_V};
+    for (int p = 0; p < 3; p++) {
+      double *a = step_values(ctx, &dd, d, i, preds[p], pred_of, noise_of);
+      double *b = step_values(ctx, &bt, d, i, preds[p], pred_of, noise_of);
+      for (int k = 0; k < N * D; k++)
+        ck_assert_double_eq_tol(a[k], b[k], 1e-12);
+      free(a), free(b);
+    }
+  }
+  close_sampler(&dd), close_sampler(&bt);
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+/* DDIM at eta = 0 (Song et al. 2021 eq. 12) on the host; no noise used. */
+START_TEST(ddim_at_eta_zero_is_deterministic) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = schedule(ctx);
+  const char *kv[2] = {"eta=0", "clip=false"};
+  opened o;
+  open_sampler(ctx, &o, "ddim", kv, 2);
+  ck_assert_int_eq(o.s.cfg.steps, 50);
+  int64_t i = 12;
+  double *y = step_values(ctx, &o, d, i, DX_PREDICT_EPS, pred_of, noise_of);
+  double *z = step_values(ctx, &o, d, i, DX_PREDICT_EPS, pred_of, big_of);
+  for (int k = 0; k < N * D; k++) {
+    double a = d->alpha_bar[i], ap = d->alpha_bar_prev[i];
+    double x0 = (xt_of(k) - sqrt(1 - a) * pred_of(k)) / sqrt(a);
+    ck_assert_double_eq_tol(y[k], sqrt(ap) * x0 + sqrt(1 - ap) * pred_of(k), 1e-12);
+    ck_assert_double_eq(y[k], z[k]);
+  }
+  free(y), free(z);
+  close_sampler(&o);
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(last_step_adds_no_noise_and_clips) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = schedule(ctx);
+  const char *names[3] = {"beta", "beta_tilde", "ddim"};
+  for (int s = 0; s < 3; s++) {
+    opened o;
+    open_sampler(ctx, &o, names[s], NULL, 0);
+    ck_assert(o.s.cfg.clip); /* on by default, as improved-diffusion samples */
+    double *a = step_values(ctx, &o, d, 0, DX_PREDICT_X0, big_of, noise_of);
+    double *b = step_values(ctx, &o, d, 0, DX_PREDICT_X0, big_of, big_of);
+    for (int k = 0; k < N * D; k++) {
+      ck_assert_double_eq(a[k], b[k]);
+      /* At t = 1 the posterior mean is x0 itself: the clipped prediction. */
+      ck_assert_double_eq_tol(a[k], k % 2 ? 1.0 : -1.0, 1e-12);
+    }
+    free(a), free(b);
+    close_sampler(&o);
+  }
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+typedef struct counter {
+  int calls;
+  double last_t;
+} counter;
+
+/* A model that shrinks x_t a little and records the timesteps it sees. */
+static dx_tensor *shrink_model(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t) {
+  counter *c = user;
+  double tv[4];
+  dx_tensor_read(ctx, t, tv, DX_F64);
+  c->calls++;
+  c->last_t = tv[0];
+  return dx_scale(ctx, x_t, 0.3);
+}
+
+START_TEST(sampling_is_seeded_and_respaced) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = schedule(ctx);
+  const char *kv[1] = {"steps=7"};
+  opened o;
+  open_sampler(ctx, &o, "beta_tilde", kv, 1);
+  int64_t shape[4] = {3, 1, 4, 4};
+  dx_tensor *x1 = dx_tensor_new_persistent(ctx, DX_F32, 4, shape);
+  dx_tensor *x2 = dx_tensor_new_persistent(ctx, DX_F32, 4, shape);
+  counter c = {0, -1};
+  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, shrink_model, &c, 42, x1), DX_OK);
+  ck_assert_int_eq(c.calls, 7);
+  ck_assert_double_eq(c.last_t, 0.0);
+  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, shrink_model, &c, 42, x2), DX_OK);
+  double *a = dxt_values(ctx, x1), *b = dxt_values(ctx, x2);
+  ck_assert_mem_eq(a, b, 48 * sizeof(double));
+  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, shrink_model, &c, 43, x2), DX_OK);
+  free(b);
+  b = dxt_values(ctx, x2);
+  int same = 0;
+  for (int k = 0; k < 48; k++)
+    same += a[k] == b[k];
+  ck_assert_int_lt(same, 4);
+  free(a), free(b);
+  /* x must outlive the loop's arena resets. */
+  dx_step_reset(ctx);
+  dx_tensor *scratch = dx_tensor_new(ctx, DX_F32, 4, shape);
+  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, shrink_model, &c, 42, scratch),
+                   DX_ERR_INVALID);
+  dx_tensor_free(ctx, x1), dx_tensor_free(ctx, x2);
+  close_sampler(&o);
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(samplers_document_themselves) {
+  const char *names[4] = {"beta", "beta_tilde", "learned_range", "ddim"};
+  for (int i = 0; i < 4; i++) {
+    dxt_plugin p = dxt_plugin_load(names[i], DX_KIND_SAMPLER, NULL, 0);
+    const dx_plugin_desc *d = p.plugin->desc;
+    ck_assert(d->formula && strlen(d->formula) > 10 && !strchr(d->formula, '\n'));
+    for (size_t k = 0; k < d->n_params; k++)
+      ck_assert(d->params[k].help && *d->params[k].help);
+    dxt_plugin_free(&p);
+  }
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("samplers");
+  TCase *tc = tcase_create("samplers");
+  DXT_ADD(tc, ancestral_steps_follow_the_posterior);
+  DXT_ADD(tc, learned_range_spans_beta_tilde_to_beta);
+  DXT_ADD(tc, ddim_at_eta_one_is_the_beta_tilde_step);
+  DXT_ADD(tc, ddim_at_eta_zero_is_deterministic);
+  DXT_ADD(tc, last_step_adds_no_noise_and_clips);
+  DXT_ADD(tc, sampling_is_seeded_and_respaced);
+  DXT_ADD(tc, samplers_document_themselves);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return dxt_run(suite()); }
