@@ -137,15 +137,8 @@ END_TEST
 
 START_TEST(every_schedule_documents_itself) {
   const char *names[4] = {"linear", "cosine", "quadratic", "sigmoid"};
-  for (int s = 0; s < 4; s++) {
-    dxt_plugin p = dxt_plugin_load(names[s], DX_KIND_SCHEDULE, NULL, 0);
-    const dx_plugin_desc *d = p.plugin->desc;
-    ck_assert_str_eq(d->name, names[s]);
-    ck_assert(d->formula && strlen(d->formula) > 10 && !strchr(d->formula, '\n'));
-    for (size_t i = 0; i < d->n_params; i++)
-      ck_assert(d->params[i].help && *d->params[i].help);
-    dxt_plugin_free(&p);
-  }
+  for (int s = 0; s < 4; s++)
+    dxt_plugin_check_docs(names[s], DX_KIND_SCHEDULE);
 }
 END_TEST
 

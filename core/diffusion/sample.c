@@ -25,6 +25,17 @@ void dx_sampler_read_common(const dx_params *p, dx_sampler_config *cfg) {
   cfg->clip = dx_params_bool(p, "clip");
 }
 
+dx_status dx_sampler_create_stateless(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg,
+                                      void **state) {
+  (void)ctx;
+  dx_sampler_read_common(p, cfg);
+  cfg->learns_variance = false;
+  *state = NULL;
+  return DX_OK;
+}
+
+void dx_sampler_destroy_stateless(void *state) { (void)state; }
+
 dx_tensor *dx_ancestral_step(dx_ctx *ctx, const dx_sampler_step *s, dx_tensor *logvar) {
   dx_tensor *x0 = dx_predict_x0(ctx, s->d, s->predict, s->x, s->t, s->pred, s->clip);
   dx_tensor *mean = dx_posterior_mean(ctx, s->d, x0, s->x, s->t);

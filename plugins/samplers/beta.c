@@ -4,20 +4,7 @@
  * improved-diffusion, so that the decoder term stays finite. */
 #include "ddpmx/sampler.h"
 
-static const dx_param_spec params[] = {
-    {"steps", DX_PARAM_INT, "0", "[0, inf)", "steps",
-     "sample on this many evenly spaced steps (beta recomputed); 0 uses all T"},
-    {"clip", DX_PARAM_BOOL, "true", NULL, NULL, "clip the predicted x0 to [-1, 1]"},
-};
-
-static dx_status create(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg, void **state) {
-  (void)ctx;
-  dx_sampler_read_common(p, cfg);
-  *state = NULL;
-  return DX_OK;
-}
-
-static void destroy(void *state) { (void)state; }
+static const dx_param_spec params[] = {DX_SAMPLER_COMMON_PARAMS(0)};
 
 static dx_tensor *log_variance(dx_ctx *ctx, void *state, const dx_diffusion *d, const int64_t *t,
                                int64_t n, dx_tensor *var, dx_dtype dt) {
@@ -29,7 +16,8 @@ static dx_tensor *step(dx_ctx *ctx, void *state, const dx_sampler_step *s) {
   return dx_ancestral_step(ctx, s, log_variance(ctx, state, s->d, s->t, s->n, NULL, s->x->dtype));
 }
 
-static const dx_sampler_ops ops = {create, destroy, log_variance, step};
+static const dx_sampler_ops ops = {dx_sampler_create_stateless, dx_sampler_destroy_stateless,
+                                   log_variance, step};
 
 static const dx_plugin_desc desc = {
     DX_PLUGIN_ABI_VERSION,

@@ -11,9 +11,7 @@
 static const dx_param_spec params[] = {
     {"eta", DX_PARAM_FLOAT, "0.0", "[0, 1]", NULL,
      "noise scale: 0 deterministic, 1 as much noise as ancestral sampling"},
-    {"steps", DX_PARAM_INT, "50", "[0, inf)", "steps",
-     "sample on this many evenly spaced steps; 0 uses all T"},
-    {"clip", DX_PARAM_BOOL, "true", NULL, NULL, "clip the predicted x0 to [-1, 1]"},
+    DX_SAMPLER_COMMON_PARAMS(50),
 };
 
 typedef struct ddim {

@@ -38,3 +38,15 @@ void dxt_plugin_free(dxt_plugin *p) {
   dx_plugin_close(p->plugin);
   *p = (dxt_plugin){0};
 }
+
+void dxt_plugin_check_docs(const char *name, dx_plugin_kind kind) {
+  dxt_plugin p = dxt_plugin_load(name, kind, NULL, 0);
+  const dx_plugin_desc *d = p.plugin->desc;
+  ck_assert_str_eq(d->name, name);
+  ck_assert_msg(d->formula && strlen(d->formula) > 10 && !strchr(d->formula, '\n'),
+                "%s: the formula should be one line", name);
+  for (size_t i = 0; i < d->n_params; i++)
+    ck_assert_msg(d->params[i].help && *d->params[i].help, "%s: parameter %s has no help", name,
+                  d->params[i].name);
+  dxt_plugin_free(&p);
+}

@@ -15,5 +15,8 @@ typedef struct dxt_plugin {
 /* kv: n strings "key=value" (values as YAML would hold them), or NULL. */
 dxt_plugin dxt_plugin_load(const char *name, dx_plugin_kind kind, const char *const *kv, int n);
 void dxt_plugin_free(dxt_plugin *p);
+/* Checks what `ddpmx plugins NAME` shows: the name, a one-line formula and
+ * help for every parameter. */
+void dxt_plugin_check_docs(const char *name, dx_plugin_kind kind);
 
 #endif

@@ -66,9 +66,26 @@ DX_API void dx_sampler_release(dx_sampler *s);
 
 /* --- helpers a sampler plugin composes ----------------------------------------- */
 
-/* Reads the parameters every sampler declares, "steps" (int) and "clip"
- * (bool), into cfg. */
+/* The parameters every sampler declares, to open its spec with:
+ *   static const dx_param_spec params[] = {DX_SAMPLER_COMMON_PARAMS(0), ...}; */
+#define DX_SAMPLER_COMMON_PARAMS(default_steps)                                                    \
+  {"steps",                                                                                        \
+   DX_PARAM_INT,                                                                                   \
+   #default_steps,                                                                                 \
+   "[0, inf)",                                                                                     \
+   "steps",                                                                                        \
+   "sample on this many evenly spaced steps (beta recomputed from abar); 0 uses all T"},           \
+  {                                                                                                \
+    "clip", DX_PARAM_BOOL, "true", NULL, NULL, "clip the predicted x0 to [-1, 1]"                  \
+  }
+
+/* Reads DX_SAMPLER_COMMON_PARAMS into cfg. */
 DX_API void dx_sampler_read_common(const dx_params *p, dx_sampler_config *cfg);
+/* create and destroy for a sampler with no state of its own and a fixed
+ * variance: reads the common parameters. */
+DX_API dx_status dx_sampler_create_stateless(dx_ctx *ctx, const dx_params *p,
+                                             dx_sampler_config *cfg, void **state);
+DX_API void dx_sampler_destroy_stateless(void *state);
 
 /* The ancestral step of Ho et al. 2020 (Algorithm 2) with any variance:
  * x_{t-1} = mu(x_t, x0_hat) + exp(logvar / 2) z, z = 0 at i = 0, where x0_hat
