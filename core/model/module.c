@@ -12,6 +12,7 @@ struct dx_module {
   char *prefix;
   uint64_t seed;
   uint64_t *offset;
+  dx_dtype dtype;
 };
 
 dx_module *dx_module_create(dx_ctx *ctx, dx_param_list *list, const char *prefix, uint64_t seed,
@@ -26,8 +27,11 @@ dx_module *dx_module_create(dx_ctx *ctx, dx_param_list *list, const char *prefix
   m->list = list;
   m->seed = seed;
   m->offset = offset;
+  m->dtype = DX_F32;
   return m;
 }
+
+void dx_module_set_dtype(dx_module *m, dx_dtype dt) { m->dtype = dt; }
 
 void dx_module_free(dx_module *m) {
   if (!m) return;
@@ -79,7 +83,7 @@ dx_tensor *dx_module_param(dx_module *m, const char *name, int ndim, const int64
     dx_set_error(m->ctx, DX_ERR_INVALID, "parameter '%s' is declared twice", full);
     return NULL;
   }
-  dx_tensor *t = dx_param_new(m->ctx, DX_F32, ndim, shape, full);
+  dx_tensor *t = dx_param_new(m->ctx, m->dtype, ndim, shape, full);
   if (!t) return NULL;
   dx_status st = init == DX_INIT_FAN_IN_UNIFORM ? init_fan_in(m, t, fan_in)
                                                 : dx_tensor_fill(m->ctx, t, init == DX_INIT_ONES ? 1.0 : 0.0);

@@ -20,6 +20,8 @@ int64_t dx_param_list_numel(const dx_param_list *list);
  * each parameter's size, so a model built twice from one seed is identical. */
 dx_module *dx_module_create(dx_ctx *ctx, dx_param_list *list, const char *prefix, uint64_t seed,
                             uint64_t *offset);
+/* Parameters are float32 unless set otherwise (float64 for gradient checks). */
+void dx_module_set_dtype(dx_module *m, dx_dtype dt);
 void dx_module_free(dx_module *m);
 
 #endif

@@ -33,7 +33,9 @@ struct dx_unet {
 };
 
 static dx_module *scope(dx_unet *net, const char *prefix) {
-  return dx_module_create(net->ctx, &net->params, prefix, net->seed, &net->offset);
+  dx_module *m = dx_module_create(net->ctx, &net->params, prefix, net->seed, &net->offset);
+  if (m) dx_module_set_dtype(m, net->cfg.dtype);
+  return m;
 }
 
 static conv make_conv(dx_module *m, const char *name, int64_t o, int64_t i, int64_t k) {

@@ -25,6 +25,7 @@ typedef struct dx_unet_config {
   dx_block_spec block;
   dx_block_spec attention[DX_UNET_MAX_LEVELS];
   dx_block_spec mid_attention;
+  dx_dtype dtype;       /* of the parameters: DX_F32 (0) unless testing in float64 */
 } dx_unet_config;
 
 typedef struct dx_unet dx_unet;
