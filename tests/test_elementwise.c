@@ -304,14 +304,17 @@ static void check_binary_against_reference(dx_ctx *ctx, int op, pair p, dx_dtype
   dx_step_reset(ctx);
 }
 
-START_TEST(binary_matches_reference) {
-  dx_ctx *ctx = dxt_ctx(1);
+/* Every op on one pair of shapes, in float64 (tolerance tol64) and float32. */
+static void check_all_ops(int threads, pair p, double tol64) {
+  dx_ctx *ctx = dxt_ctx(threads);
   for (int op = 0; op < 4; op++) {
-    check_binary_against_reference(ctx, op, pairs[_i], DX_F64, 1e-14);
-    check_binary_against_reference(ctx, op, pairs[_i], DX_F32, 1e-5);
+    check_binary_against_reference(ctx, op, p, DX_F64, tol64);
+    check_binary_against_reference(ctx, op, p, DX_F32, 1e-5);
   }
   dx_ctx_free(ctx);
 }
+
+START_TEST(binary_matches_reference) { check_all_ops(1, pairs[_i], 1e-14); }
 END_TEST
 
 START_TEST(binary_gradients) {
@@ -339,14 +342,7 @@ static const pair large_pairs[] = {
     {{4, {4, 1, 40, 1}}, {4, {1, 8, 1, 40}}},
 };
 
-START_TEST(binary_large_threaded) {
-  dx_ctx *ctx = dxt_ctx(2);
-  for (int op = 0; op < 4; op++) {
-    check_binary_against_reference(ctx, op, large_pairs[_i], DX_F64, 1e-12);
-    check_binary_against_reference(ctx, op, large_pairs[_i], DX_F32, 1e-5);
-  }
-  dx_ctx_free(ctx);
-}
+START_TEST(binary_large_threaded) { check_all_ops(2, large_pairs[_i], 1e-12); }
 END_TEST
 
 /* Only one side requires a gradient: the other's is skipped, not written. */

@@ -52,25 +52,16 @@ static dx_tensor *binary(dx_ctx *ctx, dx_binary_op op, dx_tensor *a, dx_tensor *
   return y;
 }
 
-dx_tensor *dx_add(dx_ctx *ctx, dx_tensor *a, dx_tensor *b) {
-  DX_REQUIRE_INPUTS(ctx, a, b);
-  return binary(ctx, DX_BIN_ADD, a, b);
-}
-
-dx_tensor *dx_sub(dx_ctx *ctx, dx_tensor *a, dx_tensor *b) {
-  DX_REQUIRE_INPUTS(ctx, a, b);
-  return binary(ctx, DX_BIN_SUB, a, b);
-}
-
-dx_tensor *dx_mul(dx_ctx *ctx, dx_tensor *a, dx_tensor *b) {
-  DX_REQUIRE_INPUTS(ctx, a, b);
-  return binary(ctx, DX_BIN_MUL, a, b);
-}
-
-dx_tensor *dx_div(dx_ctx *ctx, dx_tensor *a, dx_tensor *b) {
-  DX_REQUIRE_INPUTS(ctx, a, b);
-  return binary(ctx, DX_BIN_DIV, a, b);
-}
+/* One public wrapper per arithmetic op. */
+#define DX_BINARY_OP(fn, op)                                                                       \
+  dx_tensor *fn(dx_ctx *ctx, dx_tensor *a, dx_tensor *b) {                                         \
+    DX_REQUIRE_INPUTS(ctx, a, b);                                                                  \
+    return binary(ctx, op, a, b);                                                                  \
+  }
+DX_BINARY_OP(dx_add, DX_BIN_ADD)
+DX_BINARY_OP(dx_sub, DX_BIN_SUB)
+DX_BINARY_OP(dx_mul, DX_BIN_MUL)
+DX_BINARY_OP(dx_div, DX_BIN_DIV)
 
 /* --- unary maps ------------------------------------------------------------------ */
 
