@@ -28,7 +28,8 @@ static float *make_batch(int64_t n, int64_t c, int64_t h, int64_t w) {
   for (int64_t k = 0; k < n; k++)
     for (int64_t ch = 0; ch < c; ch++)
       for (int64_t i = 0; i < h; i++)
-        for (int64_t j = 0; j < w; j++) x[((k * c + ch) * h + i) * w + j] = pattern(k, ch, i, j);
+        for (int64_t j = 0; j < w; j++)
+          x[((k * c + ch) * h + i) * w + j] = pattern(k, ch, i, j);
   return x;
 }
 
@@ -80,8 +81,8 @@ static void check_png(const uint8_t *png, size_t len, int64_t n, int64_t c, int6
         int got = px[(y * want_w + x) * c + ch];
         int want = expected_pixel(y, x, ch, n, c, h, w, ncol);
         if (got != want && bad++ < 5)
-          fprintf(stderr, "pixel (%lld, %lld, %lld): got %d, want %d\n", (long long)y,
-                  (long long)x, (long long)ch, got, want);
+          fprintf(stderr, "pixel (%lld, %lld, %lld): got %d, want %d\n", (long long)y, (long long)x,
+                  (long long)ch, got, want);
       }
   free(px);
   ck_assert_int_eq(bad, 0);
@@ -144,7 +145,8 @@ START_TEST(pixel_mapping) {
   dx_image img;
   char err[DX_ERRMSG_MAX];
   ck_assert_int_eq(dx_grid_make(x, 1, 1, 1, n, 1, &img, err, sizeof err), DX_OK);
-  for (int64_t j = 0; j < n; j++) ck_assert_int_eq(img.pixels[2 * img.width + 2 + j], want[j]);
+  for (int64_t j = 0; j < n; j++)
+    ck_assert_int_eq(img.pixels[2 * img.width + 2 + j], want[j]);
   dx_image_free(&img);
 }
 END_TEST

@@ -45,6 +45,18 @@ dx_status dx_store_prepare(dx_store *st, const char *sql, sqlite3_stmt **stmt, c
   return DX_OK;
 }
 
+dx_status dx_store_query_int(dx_store *st, const char *sql, int64_t *v, const char *what) {
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st, sql, &q, what);
+  if (s != DX_OK) return s;
+  if (sqlite3_step(q) == SQLITE_ROW)
+    *v = sqlite3_column_int64(q, 0);
+  else
+    s = dx_store_db_fail(st, what);
+  sqlite3_finalize(q);
+  return s;
+}
+
 dx_status dx_store_run_stmt(dx_store *st, sqlite3_stmt *stmt, const char *what) {
   int rc = sqlite3_step(stmt);
   dx_status s = rc == SQLITE_DONE || rc == SQLITE_ROW ? DX_OK : dx_store_db_fail(st, what);
@@ -88,4 +100,6 @@ dx_run_status dx_store_parse_status(const char *s) {
 
 const char *dx_store_errmsg(const dx_store *st) { return st ? st->err : "no store"; }
 
-struct sqlite3 *dx_store_db(dx_store *st) { return st->db; }
+struct sqlite3 *dx_store_db(dx_store *st) {
+  return st->db;
+}

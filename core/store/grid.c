@@ -13,8 +13,7 @@ void dx_image_free(dx_image *img) {
   img->width = img->height = img->channels = 0;
 }
 
-void dx_grid_size(int64_t n, int64_t h, int64_t w, int64_t nrow, int64_t *grid_h,
-                  int64_t *grid_w) {
+void dx_grid_size(int64_t n, int64_t h, int64_t w, int64_t nrow, int64_t *grid_h, int64_t *grid_w) {
   int64_t ncol = nrow < n ? nrow : n;
   int64_t nrows = (n + ncol - 1) / ncol;
   *grid_w = ncol * (w + DX_GRID_PADDING) + DX_GRID_PADDING;
@@ -39,7 +38,8 @@ static void place(const float *x, int64_t k, int64_t c, int64_t h, int64_t w, in
     for (int64_t i = 0; i < h; i++) {
       uint8_t *row = g->pixels + ((top + i) * g->width + left) * c + ch;
       const float *src = img + (ch * h + i) * w;
-      for (int64_t j = 0; j < w; j++) row[j * c] = to_byte(src[j]);
+      for (int64_t j = 0; j < w; j++)
+        row[j * c] = to_byte(src[j]);
     }
 }
 
@@ -64,6 +64,7 @@ dx_status dx_grid_make(const float *x, int64_t n, int64_t c, int64_t h, int64_t 
                (long long)out->height);
     return DX_ERR_NOMEM;
   }
-  for (int64_t k = 0; k < n; k++) place(x, k, c, h, w, ncol, out);
+  for (int64_t k = 0; k < n; k++)
+    place(x, k, c, h, w, ncol, out);
   return DX_OK;
 }

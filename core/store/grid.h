@@ -34,8 +34,7 @@ DX_API dx_status dx_grid_make(const float *x, int64_t n, int64_t c, int64_t h, i
 /* PNG: 8-bit grayscale for 1 channel, RGB for 3. The buffer is malloc'ed. */
 DX_API dx_status dx_png_encode(const dx_image *img, uint8_t **png, size_t *len, char *err,
                                size_t errlen);
-DX_API dx_status dx_png_write_file(const dx_image *img, const char *path, char *err,
-                                   size_t errlen);
+DX_API dx_status dx_png_write_file(const dx_image *img, const char *path, char *err, size_t errlen);
 /* Any PNG libpng reads, converted to 8-bit gray or RGB (alpha dropped). */
 DX_API dx_status dx_png_decode(const uint8_t *png, size_t len, dx_image *out, char *err,
                                size_t errlen);

@@ -40,6 +40,8 @@ dx_status dx_store_commit(dx_store *st, const char *what);
 void dx_store_rollback(dx_store *st);
 
 dx_status dx_store_prepare(dx_store *st, const char *sql, sqlite3_stmt **stmt, const char *what);
+/* The first column of the first row of sql, an integer. */
+dx_status dx_store_query_int(dx_store *st, const char *sql, int64_t *v, const char *what);
 /* Steps a statement that returns no rows, then finalizes it. */
 dx_status dx_store_run_stmt(dx_store *st, sqlite3_stmt *stmt, const char *what);
 /* Binds text, or NULL for a NULL pointer. */

@@ -15,8 +15,8 @@ static double wall_clock(void) {
 static dx_status insert_rows(dx_store *st) {
   sqlite3_stmt *ins;
   dx_status s = dx_store_prepare(
-      st, "INSERT INTO metrics (run_id, step, name, value, wall_time) VALUES (?, ?, ?, ?, ?)",
-      &ins, "cannot write metrics");
+      st, "INSERT INTO metrics (run_id, step, name, value, wall_time) VALUES (?, ?, ?, ?, ?)", &ins,
+      "cannot write metrics");
   for (size_t i = 0; s == DX_OK && i < st->n_rows; i++) {
     const pending_metric *m = &st->rows[i];
     sqlite3_bind_int64(ins, 1, m->run_id);
@@ -35,8 +35,10 @@ dx_status dx_store_flush(dx_store *st) {
   if (st->n_rows == 0) return DX_OK;
   dx_status s = dx_store_begin(st, "cannot write metrics");
   if (s == DX_OK) s = insert_rows(st);
-  if (s == DX_OK) s = dx_store_commit(st, "cannot commit metrics");
-  else dx_store_rollback(st);
+  if (s == DX_OK)
+    s = dx_store_commit(st, "cannot commit metrics");
+  else
+    dx_store_rollback(st);
   if (s == DX_OK) st->n_rows = 0;
   return s;
 }

@@ -8,25 +8,19 @@
 /* Long enough to ride out another run's batch or a checkpoint of the WAL. */
 #define BUSY_TIMEOUT_MS 10000
 
-static dx_status pragma_int(dx_store *st, const char *sql, int64_t *v) {
-  sqlite3_stmt *q;
-  dx_status s = dx_store_prepare(st, sql, &q, "cannot read the file header");
-  if (s != DX_OK) return s;
-  if (sqlite3_step(q) == SQLITE_ROW) *v = sqlite3_column_int64(q, 0);
-  else s = dx_store_db_fail(st, "cannot read the file header");
-  sqlite3_finalize(q);
-  return s;
-}
-
 /* Refuses, before writing anything, a file that some other program owns or
  * that a newer ddpmx has migrated past what this code understands. */
 static dx_status check_identity(dx_store *st) {
   int64_t app = 0, version = 0, objects = 0;
-  dx_status s = pragma_int(st, "PRAGMA application_id", &app);
+  dx_status s =
+      dx_store_query_int(st, "PRAGMA application_id", &app, "cannot read the file header");
   if (s == DX_ERR_DB && sqlite3_errcode(st->db) == SQLITE_NOTADB)
     return dx_store_fail(st, DX_ERR_DB, "%s is not an SQLite database", st->path);
-  if (s == DX_OK) s = pragma_int(st, "PRAGMA user_version", &version);
-  if (s == DX_OK) s = pragma_int(st, "SELECT count(*) FROM sqlite_master", &objects);
+  if (s == DX_OK)
+    s = dx_store_query_int(st, "PRAGMA user_version", &version, "cannot read the file header");
+  if (s == DX_OK)
+    s = dx_store_query_int(st, "SELECT count(*) FROM sqlite_master", &objects,
+                           "cannot read the schema");
   if (s != DX_OK) return s;
   if (app != DX_STORE_APPLICATION_ID && (app != 0 || version != 0 || objects != 0))
     return dx_store_fail(st, DX_ERR_DB,
@@ -38,6 +32,9 @@ static dx_status check_identity(dx_store *st) {
                          "%s has schema version %lld, newer than this ddpmx knows (%d); "
                          "use a newer ddpmx",
                          st->path, (long long)version, DX_STORE_SCHEMA_VERSION);
+  if (version < 0)
+    return dx_store_fail(st, DX_ERR_DB, "%s has schema version %lld, which no ddpmx writes",
+                         st->path, (long long)version);
   return DX_OK;
 }
 
@@ -49,8 +46,11 @@ static dx_status configure(dx_store *st) {
   if (s != DX_OK) return s;
   const char *mode = sqlite3_step(q) == SQLITE_ROW ? dx_store_col_text(q, 0) : NULL;
   if (!mode || strcmp(mode, "wal") != 0)
-    s = dx_store_fail(st, DX_ERR_DB, "cannot switch %s to WAL mode (got %s): %s", st->path,
-                      mode ? mode : "an error", sqlite3_errmsg(st->db));
+    s = mode ? dx_store_fail(st, DX_ERR_DB,
+                             "cannot switch %s to WAL mode (it stays in %s mode); is it on a"
+                             " network file system?",
+                             st->path, mode)
+             : dx_store_db_fail(st, "cannot switch to WAL mode");
   sqlite3_finalize(q);
   if (s != DX_OK) return s;
   return dx_store_exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
@@ -60,8 +60,7 @@ static dx_status configure(dx_store *st) {
 static dx_status open_connection(dx_store *st, const char *path, int version) {
   st->path = strdup(path);
   if (!st->path) return dx_store_fail(st, DX_ERR_NOMEM, "out of memory opening %s", path);
-  if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-      SQLITE_OK)
+  if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
     return dx_store_fail(st, DX_ERR_IO, "cannot open %s: %s", path,
                          st->db ? sqlite3_errmsg(st->db) : "out of memory");
   sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);

@@ -31,7 +31,8 @@ static void write_bytes(png_structp png, png_bytep data, png_size_t n) {
   png_io *io = png_get_io_ptr(png);
   if (io->len + n > io->cap) {
     size_t cap = io->cap ? io->cap : 4096;
-    while (cap < io->len + n) cap *= 2;
+    while (cap < io->len + n)
+      cap *= 2;
     uint8_t *grown = realloc(io->data, cap);
     if (!grown) png_error(png, "out of memory");
     io->data = grown;
@@ -66,8 +67,7 @@ static void encode_rows(png_structp png, png_infop info, const dx_image *img) {
   png_write_end(png, info);
 }
 
-dx_status dx_png_encode(const dx_image *img, uint8_t **out, size_t *len, char *err,
-                        size_t errlen) {
+dx_status dx_png_encode(const dx_image *img, uint8_t **out, size_t *len, char *err, size_t errlen) {
   *out = NULL;
   *len = 0;
   if ((img->channels != 1 && img->channels != 3) || img->width < 1 || img->height < 1 ||
@@ -122,13 +122,13 @@ static void decode_rows(png_structp png, png_infop info, dx_image *out, png_io *
   out->pixels = malloc(stride * (size_t)out->height);
   io->rows = malloc(sizeof *io->rows * (size_t)out->height);
   if (!out->pixels || !io->rows) png_error(png, "out of memory");
-  for (int64_t y = 0; y < out->height; y++) io->rows[y] = out->pixels + (size_t)y * stride;
+  for (int64_t y = 0; y < out->height; y++)
+    io->rows[y] = out->pixels + (size_t)y * stride;
   png_read_image(png, io->rows);
   png_read_end(png, NULL);
 }
 
-dx_status dx_png_decode(const uint8_t *data, size_t len, dx_image *out, char *err,
-                        size_t errlen) {
+dx_status dx_png_decode(const uint8_t *data, size_t len, dx_image *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (len < 8 || png_sig_cmp(data, 0, 8) != 0)
     return fail(err, errlen, DX_ERR_PARSE, "cannot decode PNG", "not a PNG");
@@ -201,8 +201,8 @@ static dx_status slurp(const char *path, uint8_t **data, size_t *len, char *err,
 }
 
 dx_status dx_png_read_file(const char *path, dx_image *out, char *err, size_t errlen) {
-  uint8_t *data;
-  size_t len;
+  uint8_t *data = NULL;
+  size_t len = 0;
   memset(out, 0, sizeof *out);
   dx_status s = slurp(path, &data, &len, err, errlen);
   if (s != DX_OK) return s;

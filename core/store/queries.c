@@ -31,11 +31,13 @@ dx_status dx_store_find_run(dx_store *st, const char *ref, int64_t *run_id) {
   if (s != DX_OK) return s;
   dx_store_bind_text(q, 1, ref);
   int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW) *run_id = sqlite3_column_int64(q, 0);
+  if (rc == SQLITE_ROW)
+    *run_id = sqlite3_column_int64(q, 0);
   else if (rc == SQLITE_DONE)
     s = dx_store_fail(st, DX_ERR_INVALID, "no run named '%s' in %s (see ddpmx runs)", ref,
                       st->path);
-  else s = dx_store_db_fail(st, "cannot look up a run");
+  else
+    s = dx_store_db_fail(st, "cannot look up a run");
   sqlite3_finalize(q);
   return s;
 }

@@ -36,8 +36,8 @@ static dx_status insert_run(dx_store *st, const dx_run_info *in, int64_t *run_id
 
 static dx_status insert_params(dx_store *st, const dx_run_info *in, int64_t run_id) {
   sqlite3_stmt *q;
-  dx_status s = dx_store_prepare(st, "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)",
-                                 &q, "cannot record the run's parameters");
+  dx_status s = dx_store_prepare(st, "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", &q,
+                                 "cannot record the run's parameters");
   for (size_t i = 0; s == DX_OK && i < in->n_params; i++) {
     sqlite3_bind_int64(q, 1, run_id);
     dx_store_bind_text(q, 2, in->param_keys[i]);
@@ -55,8 +55,7 @@ static dx_status insert_params(dx_store *st, const dx_run_info *in, int64_t run_
 }
 
 dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64_t *run_id) {
-  if (!info->name || !info->name[0])
-    return dx_store_fail(st, DX_ERR_INVALID, "a run needs a name");
+  if (!info->name || !info->name[0]) return dx_store_fail(st, DX_ERR_INVALID, "a run needs a name");
   if (info->n_params && (!info->param_keys || !info->param_values))
     return dx_store_fail(st, DX_ERR_INVALID, "%zu parameters given without keys or values",
                          info->n_params);
@@ -64,8 +63,10 @@ dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64_t *run
   dx_status s = dx_store_begin(st, "cannot record the run");
   if (s == DX_OK) s = insert_run(st, info, &id);
   if (s == DX_OK) s = insert_params(st, info, id);
-  if (s == DX_OK) s = dx_store_commit(st, "cannot commit the run");
-  else dx_store_rollback(st);
+  if (s == DX_OK)
+    s = dx_store_commit(st, "cannot commit the run");
+  else
+    dx_store_rollback(st);
   if (s == DX_OK) *run_id = id;
   return s;
 }
@@ -149,17 +150,23 @@ static dx_status checksum(dx_store *st, const char *given, const char *path, cha
   return dx_sha256_file(path, hex, st->err, sizeof st->err);
 }
 
+/* The checksum first: hashing a missing file fails before any SQL runs. */
+static dx_status prepare_record(dx_store *st, const char *sql, const char *given, const char *path,
+                                char hex[65], sqlite3_stmt **q, const char *what) {
+  dx_status s = checksum(st, given, path, hex);
+  return s == DX_OK ? dx_store_prepare(st, sql, q, what) : s;
+}
+
 dx_status dx_store_add_plugin(dx_store *st, int64_t run_id, const dx_store_plugin *p) {
   if (!p->kind || !p->name)
     return dx_store_fail(st, DX_ERR_INVALID, "a plugin record needs a kind and a name");
   char hex[65];
-  dx_status s = checksum(st, p->sha256, p->path, hex);
   sqlite3_stmt *q;
-  if (s == DX_OK)
-    s = dx_store_prepare(st,
-                         "INSERT OR IGNORE INTO plugins (run_id, kind, name, version, path, sha256)"
-                         " VALUES (?, ?, ?, ?, ?, ?)",
-                         &q, "cannot record a plugin");
+  dx_status s = prepare_record(st,
+                               "INSERT OR IGNORE INTO plugins"
+                               " (run_id, kind, name, version, path, sha256)"
+                               " VALUES (?, ?, ?, ?, ?, ?)",
+                               p->sha256, p->path, hex, &q, "cannot record a plugin");
   if (s != DX_OK) return s;
   sqlite3_bind_int64(q, 1, run_id);
   dx_store_bind_text(q, 2, p->kind);
@@ -174,13 +181,11 @@ dx_status dx_store_add_checkpoint(dx_store *st, int64_t run_id, int64_t step, co
                                   const char *sha256) {
   if (!path) return dx_store_fail(st, DX_ERR_INVALID, "a checkpoint record needs a path");
   char hex[65];
-  dx_status s = checksum(st, sha256, path, hex);
   sqlite3_stmt *q;
-  if (s == DX_OK)
-    s = dx_store_prepare(st,
-                         "INSERT OR REPLACE INTO checkpoints (run_id, step, path, sha256)"
-                         " VALUES (?, ?, ?, ?)",
-                         &q, "cannot record a checkpoint");
+  dx_status s = prepare_record(st,
+                               "INSERT OR REPLACE INTO checkpoints (run_id, step, path, sha256)"
+                               " VALUES (?, ?, ?, ?)",
+                               sha256, path, hex, &q, "cannot record a checkpoint");
   if (s != DX_OK) return s;
   sqlite3_bind_int64(q, 1, run_id);
   sqlite3_bind_int64(q, 2, step);

@@ -37,7 +37,8 @@ dx_status dx_store_add_grid(dx_store *st, int64_t run_id, int64_t step, const ch
   dx_status s = dx_grid_make(images, n, c, h, w, nrow, &img, st->err, sizeof st->err);
   if (s != DX_OK) return s;
   s = dx_png_encode(&img, &png, &len, st->err, sizeof st->err);
-  if (s == DX_OK) s = dx_store_add_sample(st, run_id, step, tag, png, len, img.width, img.height, n);
+  if (s == DX_OK)
+    s = dx_store_add_sample(st, run_id, step, tag, png, len, img.width, img.height, n);
   free(png);
   dx_image_free(&img);
   return s;
@@ -93,8 +94,10 @@ dx_status dx_store_get_sample(dx_store *st, int64_t run_id, int64_t step, const 
   dx_status s = query_sample(st, run_id, step, tag, &q);
   if (s != DX_OK) return s;
   int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW) s = copy_row(st, q, out);
-  else if (rc != SQLITE_DONE) s = dx_store_db_fail(st, "cannot read a sample grid");
+  if (rc == SQLITE_ROW)
+    s = copy_row(st, q, out);
+  else if (rc != SQLITE_DONE)
+    s = dx_store_db_fail(st, "cannot read a sample grid");
   sqlite3_finalize(q);
   return rc == SQLITE_DONE ? not_found(st, run_id, step, tag) : s;
 }

@@ -88,31 +88,22 @@ static const char *const migrations[DX_STORE_SCHEMA_VERSION] = {
     "  FROM runs r;",
 };
 
-static dx_status read_version(dx_store *st, int *version) {
-  sqlite3_stmt *q;
-  dx_status s = dx_store_prepare(st, "PRAGMA user_version", &q, "cannot read the schema version");
-  if (s != DX_OK) return s;
-  if (sqlite3_step(q) == SQLITE_ROW) *version = sqlite3_column_int(q, 0);
-  else s = dx_store_db_fail(st, "cannot read the schema version");
-  sqlite3_finalize(q);
-  return s;
-}
-
 /* One step in its own transaction. The version is read again under the
  * write lock: another process may have migrated the file meanwhile. */
 static dx_status migrate_step(dx_store *st, int target, bool *done) {
   dx_status s = dx_store_begin(st, "cannot start a migration");
-  int v = 0;
-  if (s == DX_OK) s = read_version(st, &v);
-  if (s == DX_OK && v > DX_STORE_SCHEMA_VERSION)
-    s = dx_store_fail(st, DX_ERR_DB, "%s has schema version %d, newer than this ddpmx knows (%d)",
-                      st->path, v, DX_STORE_SCHEMA_VERSION);
+  int64_t v = 0;
+  if (s == DX_OK)
+    s = dx_store_query_int(st, "PRAGMA user_version", &v, "cannot read the schema version");
+  if (s == DX_OK && (v < 0 || v > DX_STORE_SCHEMA_VERSION))
+    s = dx_store_fail(st, DX_ERR_DB, "%s has schema version %lld; this ddpmx knows 0 to %d",
+                      st->path, (long long)v, DX_STORE_SCHEMA_VERSION);
   *done = s == DX_OK && v >= target;
   if (s == DX_OK && !*done) {
     char what[64], pragma[96];
-    snprintf(what, sizeof what, "cannot migrate the schema to version %d", v + 1);
-    snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = %d",
-             DX_STORE_APPLICATION_ID, v + 1);
+    snprintf(what, sizeof what, "cannot migrate the schema to version %lld", (long long)v + 1);
+    snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = %lld",
+             DX_STORE_APPLICATION_ID, (long long)v + 1);
     s = dx_store_exec(st, migrations[v], what);
     if (s == DX_OK) s = dx_store_exec(st, pragma, what);
   }

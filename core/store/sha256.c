@@ -76,9 +76,11 @@ void dx_sha256_final(dx_sha256 *c, uint8_t digest[32]) {
   uint64_t bits = c->bytes * 8;
   uint8_t pad[72] = {0x80};
   size_t npad = (c->fill < 56 ? 56 : 120) - c->fill;
-  for (int i = 0; i < 8; i++) pad[npad + i] = (uint8_t)(bits >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++)
+    pad[npad + i] = (uint8_t)(bits >> (56 - 8 * i));
   dx_sha256_update(c, pad, npad + 8);
-  for (int i = 0; i < 32; i++) digest[i] = (uint8_t)(c->h[i / 4] >> (24 - 8 * (i % 4)));
+  for (int i = 0; i < 32; i++)
+    digest[i] = (uint8_t)(c->h[i / 4] >> (24 - 8 * (i % 4)));
 }
 
 static void to_hex(const uint8_t digest[32], char hex[65]) {
@@ -109,7 +111,8 @@ dx_status dx_sha256_file(const char *path, char hex[65], char *err, size_t errle
   dx_sha256_init(&c);
   uint8_t buf[65536];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) dx_sha256_update(&c, buf, n);
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    dx_sha256_update(&c, buf, n);
   int failed = ferror(f);
   int saved = errno;
   fclose(f);

@@ -11,8 +11,8 @@
 
 typedef struct dx_sha256 {
   uint32_t h[8];
-  uint64_t bytes;     /* message length so far */
-  uint8_t block[64];  /* a partial block waiting for more input */
+  uint64_t bytes;    /* message length so far */
+  uint8_t block[64]; /* a partial block waiting for more input */
   size_t fill;
 } dx_sha256;
 
