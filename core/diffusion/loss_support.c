@@ -16,6 +16,11 @@ dx_tensor *dx_mean_per_sample(dx_ctx *ctx, dx_tensor *x) {
   return dx_reshape(ctx, m, 1, &n);
 }
 
+dx_tensor *dx_prediction_error(dx_ctx *ctx, const dx_loss_input *in) {
+  dx_tensor *target = dx_predict_target(ctx, in->d, in->predict, in->t, in->x0, in->eps);
+  return dx_sub(ctx, in->pred, target);
+}
+
 /* Hang et al. 2023, "Efficient diffusion training via Min-SNR weighting",
  * eq. 8 and its eps / v forms: each weight makes the loss min(SNR, gamma)
  * times the error in x0 space. */

@@ -38,8 +38,7 @@ static dx_tensor *smooth_l1(dx_ctx *ctx, dx_tensor *e, double delta) {
 
 static dx_status forward(dx_ctx *ctx, void *state, const dx_loss_input *in, dx_loss_output *out) {
   const huber *s = state;
-  dx_tensor *target = dx_predict_target(ctx, in->d, in->predict, in->t, in->x0, in->eps);
-  dx_tensor *err = dx_sub(ctx, in->pred, target);
+  dx_tensor *err = dx_prediction_error(ctx, in);
   dx_tensor *per_sample = dx_mean_per_sample(ctx, smooth_l1(ctx, err, s->delta));
   if (s->gamma > 0) per_sample = dx_mul(ctx, per_sample, dx_min_snr_weights(ctx, in, s->gamma));
   return dx_loss_finish(ctx, in, per_sample, out);

@@ -27,8 +27,7 @@ static void destroy(void *state) { free(state); }
 
 static dx_status forward(dx_ctx *ctx, void *state, const dx_loss_input *in, dx_loss_output *out) {
   const hybrid *s = state;
-  dx_tensor *target = dx_predict_target(ctx, in->d, in->predict, in->t, in->x0, in->eps);
-  dx_tensor *simple = dx_mean_per_sample(ctx, dx_square(ctx, dx_sub(ctx, in->pred, target)));
+  dx_tensor *simple = dx_mean_per_sample(ctx, dx_square(ctx, dx_prediction_error(ctx, in)));
   dx_tensor *vlb = dx_loss_vlb_terms(ctx, in, true);
   dx_tensor *per_sample = dx_add(ctx, simple, dx_scale(ctx, vlb, s->lambda * (double)in->d->T));
   return dx_loss_finish(ctx, in, per_sample, out);

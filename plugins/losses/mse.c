@@ -1,7 +1,7 @@
 /* mse: the simple loss of Ho et al. 2020 (eq. 14), the mean squared error
  * between what the model predicts and its true value. The model predicts
- * eps, x0 or v (diffusion.predict); dx_predict_target gives the matching
- * truth, so the same code serves all three. With min_snr_gamma > 0 each
+ * eps, x0 or v (diffusion.predict); dx_prediction_error compares it with the
+ * matching truth, so the same code serves all three. With min_snr_gamma > 0 each
  * sample is reweighted by Min-SNR-gamma (Hang et al. 2023).
  *
  * This is the file to copy for a new loss: a descriptor, private state
@@ -32,8 +32,7 @@ static void destroy(void *state) { free(state); }
 
 static dx_status forward(dx_ctx *ctx, void *state, const dx_loss_input *in, dx_loss_output *out) {
   const mse *s = state;
-  dx_tensor *target = dx_predict_target(ctx, in->d, in->predict, in->t, in->x0, in->eps);
-  dx_tensor *err = dx_sub(ctx, in->pred, target);
+  dx_tensor *err = dx_prediction_error(ctx, in);
   dx_tensor *per_sample = dx_mean_per_sample(ctx, dx_square(ctx, err));
   if (s->gamma > 0) per_sample = dx_mul(ctx, per_sample, dx_min_snr_weights(ctx, in, s->gamma));
   return dx_loss_finish(ctx, in, per_sample, out);

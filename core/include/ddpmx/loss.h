@@ -46,6 +46,9 @@ typedef struct dx_loss_ops {
 
 /* --- helpers a loss plugin composes --------------------------------------------- */
 
+/* pred - target, the target being eps, x0 or v as in->predict says. */
+DX_API dx_tensor *dx_prediction_error(dx_ctx *ctx, const dx_loss_input *in);
+
 /* Mean over every dim but the first: (N,C,H,W) -> (N). */
 DX_API dx_tensor *dx_mean_per_sample(dx_ctx *ctx, dx_tensor *x);
 
