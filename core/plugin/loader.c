@@ -8,6 +8,7 @@
 
 #include "plugin/internal.h"
 #include "plugin/loader.h"
+#include "store/sha256.h"
 
 static dx_status refuse(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -83,6 +84,10 @@ static dx_status wrap(const char *path, void *handle, const dx_plugin_desc *d, d
     return DX_ERR_NOMEM;
   }
   *p = (dx_plugin){.desc = d, .path = copy, .handle = handle};
+  /* The checksum ties a result to the exact binary; a file that loaded but
+   * cannot be read again (removed meanwhile) keeps "" rather than fail. */
+  char why[256];
+  if (dx_sha256_file(copy, p->sha256, why, sizeof why) != DX_OK) p->sha256[0] = '\0';
   *out = p;
   return DX_OK;
 }

@@ -1,0 +1,26 @@
+/* Ctrl-C and SIGTERM ask a run to stop: the handler only records the
+ * signal, and the training loop looks at the flag between steps, so the run
+ * ends KILLED with its metrics flushed and a checkpoint written. */
+#include <signal.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* A handler can reach nothing but a global; this one flag is the CLI's only
+ * global state, and the library sees it only as a pointer. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+volatile sig_atomic_t *dx_cli_catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  /* SA_RESETHAND: a second Ctrl-C is not caught, for a user who will not
+   * wait for the checkpoint. */
+  sa.sa_flags = SA_RESTART | SA_RESETHAND;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  return &stop_signal;
+}

@@ -1,0 +1,441 @@
+/* The ddpmx binary, run as a user runs it: exit codes and the lines it
+ * prints, on the fixtures in data/cli/. Each test works in a fresh temporary
+ * folder, so the default database results/ddpmx.db lands there. */
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ddpmx/plugin.h"
+#include "dx_test.h"
+
+#define MAX_ARGS 16
+
+static char bin[PATH_MAX + 16], build[PATH_MAX], fixtures[PATH_MAX], workdir[64];
+
+static void setup(void) {
+  const char *b = getenv("DDPMX_BUILD_DIR");
+  ck_assert_msg(b != NULL, "DDPMX_BUILD_DIR is not set (run through ctest)");
+  ck_assert_ptr_nonnull(realpath(b, build));
+  snprintf(bin, sizeof bin, "%s/ddpmx", build);
+  ck_assert_ptr_nonnull(realpath("data/cli", fixtures));
+  snprintf(workdir, sizeof workdir, "/tmp/dx_cli_XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(workdir));
+  ck_assert_int_eq(chdir(workdir), 0);
+  unsetenv("DDPMX_PLUGIN_PATH");
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+static void teardown(void) { nftw(workdir, remove_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* --- running the binary ------------------------------------------------------------- */
+
+typedef struct result {
+  int code;
+  char *out, *err;
+} result;
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+static void redirect(const char *path, int fd) {
+  int f = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (f < 0 || dup2(f, fd) < 0) _exit(127);
+  close(f);
+}
+
+/* Runs `ddpmx args...` (NULL-terminated), stdout and stderr into files. */
+static result ddpmx(const char *first, ...) {
+  const char *argv[MAX_ARGS + 2] = {bin};
+  va_list ap;
+  va_start(ap, first);
+  int n = 1;
+  for (const char *a = first; a && n <= MAX_ARGS; a = va_arg(ap, const char *))
+    argv[n++] = a;
+  va_end(ap);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    redirect("cli.out", 1);
+    redirect("cli.err", 2);
+    execv(bin, (char *const *)argv);
+    _exit(127);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status), "ddpmx %s died of signal %d", first ? first : "",
+                WTERMSIG(status));
+  return (result){WEXITSTATUS(status), slurp("cli.out"), slurp("cli.err")};
+}
+
+static void result_free(result *r) {
+  free(r->out);
+  free(r->err);
+}
+
+#define HAS(text, part)                                                                            \
+  ck_assert_msg(strstr((text), (part)) != NULL, "missing:\n%s\nin:\n%s", (part), (text))
+
+static const char *fixture(const char *name) {
+  static char path[2][PATH_MAX + 64];
+  static int k;
+  k ^= 1;
+  snprintf(path[k], sizeof path[k], "%s/%s", fixtures, name);
+  return path[k];
+}
+
+static const char *data_path(void) {
+  static char arg[PATH_MAX + 64];
+  snprintf(arg, sizeof arg, "data.path=%s/images", fixtures);
+  return arg;
+}
+
+/* --- version, help, usage ----------------------------------------------------------- */
+
+/* The version from the top-level CMakeLists.txt, read independently. */
+static void project_version(char *buf, size_t len) {
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/../../../CMakeLists.txt", fixtures);
+  char *cm = slurp(path), *v = strstr(cm, "project(ddpmx VERSION ");
+  ck_assert_ptr_nonnull(v);
+  v += strlen("project(ddpmx VERSION ");
+  size_t n = strcspn(v, " )");
+  snprintf(buf, len, "%.*s", (int)n, v);
+  free(cm);
+}
+
+START_TEST(version_and_help) {
+  char want[64], version[32];
+  project_version(version, sizeof version);
+  snprintf(want, sizeof want, "ddpmx %s\n", version);
+  result r = ddpmx("--version", NULL);
+  ck_assert_int_eq(r.code, 0);
+  ck_assert_str_eq(r.out, want);
+  result_free(&r);
+  const char *cmds[] = {"run", "runs", "show", "export", "plugins"};
+  for (size_t i = 0; i < 5; i++) {
+    r = ddpmx(cmds[i], "--help", NULL);
+    ck_assert_int_eq(r.code, 0);
+    snprintf(want, sizeof want, "usage: ddpmx %s", cmds[i]);
+    ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
+    result_free(&r);
+  }
+  r = ddpmx("--help", NULL);
+  ck_assert_int_eq(r.code, 0);
+  for (size_t i = 0; i < 5; i++)
+    HAS(r.out, cmds[i]);
+  result_free(&r);
+}
+END_TEST
+
+static const struct {
+  const char *args[5];
+  const char *err; /* the first line of stderr */
+} usage_errors[] = {
+    {{NULL}, "usage: ddpmx COMMAND [ARGS...]"},
+    {{"frobnicate"}, "ddpmx: unknown command 'frobnicate'"},
+    {{"run"}, "ddpmx run: no experiment file given"},
+    {{"run", "x.yaml", "--bogus"}, "ddpmx run: unknown option '--bogus'"},
+    {{"run", "a.yaml", "b.yaml"},
+     "ddpmx run: 'b.yaml' is not KEY=VALUE (one experiment file per run)"},
+    {{"runs", "--db"}, "ddpmx runs: option --db needs a value"},
+    {{"runs", "extra"}, "ddpmx runs: unexpected argument 'extra'"},
+    {{"show"}, "ddpmx show: which run? (an id or a name; see ddpmx runs)"},
+    {{"export", "1"}, "ddpmx export: where to? (-o FILE.png)"},
+    {{"export", "1", "-o", "x.png", "--step"}, "ddpmx export: option --step needs a value"},
+    {{"export", "1", "-o", "x.png", "--step=abc"},
+     "ddpmx export: --step needs a step number, not 'abc'"},
+    {{"plugins", "a", "b"}, "ddpmx plugins: one plugin at a time ('b')"},
+};
+
+START_TEST(usage_error) {
+  const char *const *a = usage_errors[_i].args;
+  result r = ddpmx(a[0], a[1], a[2], a[3], a[4], NULL);
+  ck_assert_int_eq(r.code, 2);
+  size_t n = strcspn(r.err, "\n");
+  ck_assert_msg(strlen(usage_errors[_i].err) == n && strncmp(r.err, usage_errors[_i].err, n) == 0,
+                "want: %s\ngot: %s", usage_errors[_i].err, r.err);
+  result_free(&r);
+}
+END_TEST
+
+/* --- checking an experiment ---------------------------------------------------------- */
+
+START_TEST(broken_experiments) {
+  char want[2 * PATH_MAX];
+  result r = ddpmx("run", fixture("bad_param.yaml"), NULL);
+  ck_assert_int_eq(r.code, 3);
+  snprintf(want, sizeof want,
+           "ddpmx run: %s:3:33: parameter 's' of plugin 'cosine' is 1.5, outside [0, 1)\n",
+           fixture("bad_param.yaml"));
+  ck_assert_str_eq(r.err, want);
+  result_free(&r);
+
+  r = ddpmx("run", fixture("wrong_kind.yaml"), "--dry-run", NULL);
+  ck_assert_int_eq(r.code, 4);
+  snprintf(want, sizeof want,
+           "ddpmx run: %s:3:18: plugin 'linear' is a schedule, but diffusion.loss needs a loss\n",
+           fixture("wrong_kind.yaml"));
+  ck_assert_str_eq(r.err, want);
+  result_free(&r);
+
+  r = ddpmx("run", fixture("bad_key.yaml"), NULL);
+  ck_assert_int_eq(r.code, 3);
+  snprintf(want, sizeof want, "ddpmx run: %s:4:3: unknown key 'lossy'", fixture("bad_key.yaml"));
+  ck_assert_msg(strncmp(r.err, want, strlen(want)) == 0, "%s", r.err);
+  result_free(&r);
+
+  r = ddpmx("run", fixture("tiny.yaml"), "diffusion.schedule.plugin=cosin", NULL);
+  ck_assert_int_eq(r.code, 4);
+  HAS(r.err, "ddpmx run: <command line>:1: plugin 'cosin' not found (did you mean 'cosine'?)");
+  result_free(&r);
+
+  r = ddpmx("run", fixture("no_such_file.yaml"), NULL);
+  ck_assert_int_eq(r.code, 3);
+  result_free(&r);
+  ck_assert_int_ne(access("results", F_OK), 0); /* nothing was recorded */
+}
+END_TEST
+
+START_TEST(dry_run_prints_the_resolved_experiment) {
+  char want[PATH_MAX + 128];
+  result r = ddpmx("run", fixture("tiny.yaml"), data_path(), "--dry-run", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  HAS(r.out, "name: tiny\n");
+  HAS(r.out, "s: 0.008"); /* the schedule's default, filled in */
+  HAS(r.out, "# plugins resolved:\n");
+  snprintf(want, sizeof want,
+           "#   diffusion.schedule: cosine 1.0.0 (schedule) %s/plugins/cosine.so\n", build);
+  HAS(r.out, want);
+  HAS(r.err, "dry run of 'tiny'");
+  ck_assert_int_ne(access("results", F_OK), 0);
+  result_free(&r);
+}
+END_TEST
+
+/* --- a run, and reading it back ------------------------------------------------------- */
+
+/* An independent checksum, from coreutils. */
+static void sha256sum(const char *path, char hex[65]) {
+  char cmd[2 * PATH_MAX];
+  snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  ck_assert_int_eq(fscanf(p, "%64s", hex), 1);
+  pclose(p);
+}
+
+/* Width and height from a PNG's IHDR chunk, read by hand. */
+static void png_size(const char *path, unsigned *w, unsigned *h) {
+  unsigned char b[24];
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fread(b, 1, 24, f), 24);
+  fclose(f);
+  ck_assert(memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(b + 12, "IHDR", 4) == 0);
+  *w = (unsigned)b[16] << 24 | (unsigned)b[17] << 16 | (unsigned)b[18] << 8 | b[19];
+  *h = (unsigned)b[20] << 24 | (unsigned)b[21] << 16 | (unsigned)b[22] << 8 | b[23];
+}
+
+START_TEST(run_then_runs_show_export) {
+  result r = ddpmx("run", fixture("tiny.yaml"), data_path(), NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  HAS(r.err, "run 1 'tiny' recorded\n");
+  HAS(r.err, "run 1 FINISHED\n");
+  result_free(&r);
+  ck_assert_int_eq(access("results/ddpmx.db", F_OK), 0);
+
+  r = ddpmx("runs", NULL);
+  ck_assert_int_eq(r.code, 0);
+  ck_assert_msg(strncmp(r.out, "ID  NAME  STATUS    STARTED", 27) == 0, "%s", r.out);
+  char name[32], status[32], step[32];
+  const char *line = strchr(r.out, '\n') + 1;
+  ck_assert_int_eq(sscanf(line, "1 %31s %31s %*s %*s %31s", name, status, step), 3);
+  ck_assert_str_eq(name, "tiny");
+  ck_assert_str_eq(status, "FINISHED");
+  ck_assert_str_eq(step, "4");
+  result_free(&r);
+
+  char want[2 * PATH_MAX], hex[65], so[PATH_MAX + 32];
+  r = ddpmx("show", "tiny", NULL);
+  ck_assert_int_eq(r.code, 0);
+  HAS(r.out, "run 1: tiny\n  status   FINISHED\n");
+  HAS(r.out, "  diffusion.schedule.plugin = cosine\n");
+  HAS(r.out, "  diffusion.schedule.s = 0.008\n");
+  snprintf(want, sizeof want, "  command  ddpmx run %s %s\n", fixture("tiny.yaml"), data_path());
+  HAS(r.out, want);
+  snprintf(so, sizeof so, "%s/plugins/cosine.so", build);
+  sha256sum(so, hex);
+  snprintf(want, sizeof want, "  schedule  cosine 1.0.0  %s  sha256 %s\n", so, hex);
+  HAS(r.out, want);
+  HAS(r.out, "\nsamples\n  step 4 ");
+  result_free(&r);
+
+  /* 4 images of 8x8, 2 a row, 2 pixels of padding around each: 22x22. */
+  r = ddpmx("export", "1", "-o", "grid.png", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  unsigned w, h;
+  png_size("grid.png", &w, &h);
+  ck_assert_uint_eq(w, 22);
+  ck_assert_uint_eq(h, 22);
+  result_free(&r);
+
+  r = ddpmx("export", "1", "--step", "3", "-o", "none.png", NULL);
+  ck_assert_int_eq(r.code, 5);
+  ck_assert_int_ne(access("none.png", F_OK), 0);
+  result_free(&r);
+  r = ddpmx("show", "7", NULL);
+  ck_assert_int_eq(r.code, 5);
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(failed_run_is_recorded) {
+  result r =
+      ddpmx("run", fixture("tiny.yaml"), "data.path=/nonexistent/images", "--db", "x.db", NULL);
+  ck_assert_int_eq(r.code, 1);
+  HAS(r.err, "ddpmx run: run 1 FAILED: ");
+  result_free(&r);
+  ck_assert_int_ne(access("results", F_OK), 0); /* --db, not the default */
+  r = ddpmx("show", "1", "--db=x.db", NULL);
+  ck_assert_int_eq(r.code, 0);
+  HAS(r.out, "  status   FAILED: ");
+  HAS(r.out, "/nonexistent/images");
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(runs_without_database) {
+  result r = ddpmx("runs", NULL);
+  ck_assert_int_eq(r.code, 5);
+  ck_assert_str_eq(r.err, "ddpmx runs: no results database at results/ddpmx.db (run an "
+                          "experiment first, or name one with --db)\n");
+  result_free(&r);
+  ck_assert_int_ne(access("results", F_OK), 0);
+}
+END_TEST
+
+/* A long run, stopped by a signal once it reports its first step (no
+ * sleeping: the test waits for that line). */
+static int interrupted_run(int sig) {
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(fds[1], 2);
+    close(fds[0]);
+    redirect("cli.out", 1);
+    const char *argv[] = {bin, "run", fixture("tiny.yaml"), data_path(), "train.steps=1000000",
+                          NULL};
+    execv(bin, (char *const *)argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  FILE *err = fdopen(fds[0], "r");
+  char line[1024];
+  bool signalled = false;
+  while (fgets(line, sizeof line, err))
+    if (!signalled && strncmp(line, "step 1/", 7) == 0) signalled = kill(pid, sig) == 0;
+  fclose(err);
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(signalled && WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+START_TEST(signal_ends_run_killed) {
+  ck_assert_int_eq(interrupted_run(SIGINT), 130);
+  ck_assert_int_eq(interrupted_run(SIGTERM), 143);
+  result r = ddpmx("runs", NULL);
+  HAS(r.out, "KILLED");
+  result_free(&r);
+  r = ddpmx("show", "1", NULL);
+  HAS(r.out, "  status   KILLED: interrupted by SIGINT\n");
+  HAS(r.out, "\ncheckpoints\n  step ");
+  result_free(&r);
+  r = ddpmx("show", "2", NULL);
+  HAS(r.out, "  status   KILLED: interrupted by SIGTERM\n");
+  result_free(&r);
+}
+END_TEST
+
+/* --- plugins ------------------------------------------------------------------------------ */
+
+START_TEST(plugins_lists_good_and_broken) {
+  char dir[PATH_MAX + 32], want[2 * PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/tests/plugins", build);
+  setenv("DDPMX_PLUGIN_PATH", dir, 1);
+  result r = ddpmx("plugins", NULL);
+  ck_assert_int_eq(r.code, 0);
+  ck_assert_msg(strncmp(r.out, "KIND ", 5) == 0, "%s", r.out);
+  /* Columns are padded to the widest cell: compare field by field. */
+  const char *line = strstr(r.out, "\nschedule  good_sched ");
+  ck_assert_ptr_nonnull(line);
+  char kind[32], name[64], version[32], path[PATH_MAX], summary[64];
+  ck_assert_int_eq(
+      sscanf(line, " %31s %63s %31s %4095s %63[^\n]", kind, name, version, path, summary), 5);
+  snprintf(want, sizeof want, "%s/good_sched.so", dir);
+  ck_assert_str_eq(version, "1.2.3");
+  ck_assert_str_eq(path, want);
+  ck_assert_str_eq(summary, "a schedule for tests");
+  HAS(r.out, "\nbroken (refused by the loader):\n");
+  snprintf(want, sizeof want,
+           "\n  %s/wrong_abi.so: built for plugin ABI version 99, but this ddpmx uses version 1; "
+           "rebuild the plugin against this ddpmx\n",
+           dir);
+  HAS(r.out, want);
+  snprintf(want, sizeof want, "\n  %s/bad.so: not a shared object (invalid ELF header)\n", dir);
+  HAS(r.out, want);
+  result_free(&r);
+
+  r = ddpmx("plugins", "good_sched", NULL);
+  ck_assert_int_eq(r.code, 0);
+  HAS(r.out, "NAME\n    good_sched - a schedule for tests\n");
+  HAS(r.out, "    steps\n        int, default 10, range [1, 1000], unit: steps\n");
+  result_free(&r);
+
+  r = ddpmx("plugins", "wrong_abi", NULL);
+  ck_assert_int_eq(r.code, 4);
+  HAS(r.err, "rebuild the plugin against this ddpmx\n");
+  result_free(&r);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("cli");
+  TCase *tc = tcase_create("cli");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, version_and_help);
+  tcase_add_loop_test(tc, usage_error, 0, DX_COUNT(usage_errors));
+  tcase_add_test(tc, broken_experiments);
+  tcase_add_test(tc, dry_run_prints_the_resolved_experiment);
+  tcase_add_test(tc, run_then_runs_show_export);
+  tcase_add_test(tc, failed_run_is_recorded);
+  tcase_add_test(tc, runs_without_database);
+  tcase_add_test(tc, signal_ends_run_killed);
+  tcase_add_test(tc, plugins_lists_good_and_broken);
+  suite_add_tcase(s, tc);
+  return dxt_run(s);
+}
