@@ -72,13 +72,13 @@ static void ck_arg(const dx_plugin_ref *r, const char *key, const char *value) {
 
 /* ---- broken experiments: one exact message each -------------------------- */
 
-typedef struct broken {
-  const char *yaml;
+typedef struct error_case {
+  const char *input; /* YAML, or one override */
   dx_status status;
-  const char *message; /* after "<path>:" */
-} broken;
+  const char *message; /* for YAML: what follows "<path>:" */
+} error_case;
 
-static const broken broken_cases[] = {
+static const error_case broken_cases[] = {
     {"name: x\ntrain:\n  lrr: 0.1\n", DX_ERR_CONFIG,
      "3:3: unknown key 'lrr' in train; did you mean 'lr'?"},
     {"name: x\nsed: 3\n", DX_ERR_CONFIG, "2:1: unknown top-level key 'sed'; did you mean 'seed'?"},
@@ -168,9 +168,9 @@ static const broken broken_cases[] = {
 };
 
 START_TEST(broken_experiment) {
-  const broken *c = &broken_cases[_i];
+  const error_case *c = &broken_cases[_i];
   tmp_yaml t;
-  tmp_write(&t, c->yaml);
+  tmp_write(&t, c->input);
   char want[DX_ERRMSG_MAX];
   snprintf(want, sizeof want, "%s:%s", t.path, c->message);
   load_fails(t.path, NULL, 0, c->status, want);
@@ -493,13 +493,8 @@ START_TEST(overrides_of_plugins) {
 }
 END_TEST
 
-typedef struct bad_override {
-  const char *text;
-  dx_status status;
-  const char *message;
-} bad_override;
-
-static const bad_override bad_overrides[] = {
+/* Same form as broken_cases: the override, its status and its message. */
+static const error_case bad_overrides[] = {
     {"train.lrr=1", DX_ERR_CONFIG,
      "<command line>:2: unknown key 'train.lrr'; did you mean 'train.lr'?"},
     {"trian.lr=1", DX_ERR_CONFIG, "<command line>:2: unknown key 'trian'; did you mean 'train'?"},
@@ -536,8 +531,8 @@ static const bad_override bad_overrides[] = {
 };
 
 START_TEST(override_errors) {
-  const bad_override *c = &bad_overrides[_i];
-  const char *ov[] = {"seed=1", c->text};
+  const error_case *c = &bad_overrides[_i];
+  const char *ov[] = {"seed=1", c->input};
   load_fails(DATA "full.yaml", ov, 2, c->status, c->message);
 }
 END_TEST

@@ -46,7 +46,7 @@ dx_status dx_plugin_ref_copy(const dx_plugin_ref *src, dx_plugin_ref *dst) {
 
 dx_status dx_plugin_ref_add_default(dx_plugin_ref *ref, const char *key, const char *value,
                                     dx_scalar_style style) {
-  if (strcmp(key, "plugin") == 0) return DX_ERR_INVALID;
+  if (!key || !value || strcmp(key, "plugin") == 0) return DX_ERR_INVALID;
   for (int i = 0; i < ref->n_args; i++)
     if (strcmp(ref->args[i].key, key) == 0) return DX_OK;
   dx_srcpos pos = {DX_POS_DEFAULT, 0, 0};

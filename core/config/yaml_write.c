@@ -95,7 +95,7 @@ char *dx_experiment_to_yaml(const dx_experiment *e) {
     yaml_emitter_set_output(&em, write_out, &b);
     yaml_emitter_set_unicode(&em, 1);
     yaml_emitter_set_indent(&em, 2);
-    yaml_emitter_set_width(&em, 100);
+    yaml_emitter_set_width(&em, -1); /* one line per plugin, however long */
     ok = document(&em, tree);
     yaml_emitter_delete(&em);
   }
