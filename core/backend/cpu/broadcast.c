@@ -92,55 +92,74 @@ static void add_offsets(const dx_bcast *g, const dim_set *s, int64_t index,
   }
 }
 
-/* The focus advances along the innermost dim: a task is one chunk of the run
- * at one kept index, repeated over every reduced index (which accumulate into
- * the same focus elements, in order, within the task). */
-static void walk_runs(const dx_bcast *g, int focus, const dx_bcast_fns *fns, void *arg) {
-  dim_set kept, reduced;
-  split_outer(g, focus, &kept, &reduced);
-  int in = g->nd - 1;
-  int64_t inner = g->size[in], chunks = (inner + RUN_CHUNK - 1) / RUN_CHUNK;
-  int64_t tasks = kept.count * chunks;
-#pragma omp parallel for schedule(static) if (g->numel > DX_CPU_PAR_MIN && tasks > 1)
-  for (int64_t t = 0; t < tasks; t++) {
-    int64_t lo = t % chunks * RUN_CHUNK, n = inner - lo < RUN_CHUNK ? inner - lo : RUN_CHUNK;
-    int64_t base[DX_BCAST_OPERANDS];
-    for (int k = 0; k < DX_BCAST_OPERANDS; k++)
-      base[k] = lo * g->stride[k][in];
-    add_offsets(g, &kept, t / chunks, base);
-    for (int64_t r = 0; r < reduced.count; r++) {
-      int64_t off[DX_BCAST_OPERANDS] = {base[0], base[1], base[2]};
-      add_offsets(g, &reduced, r, off);
-      fns->run(arg, off, n);
-    }
+void dx_cpu_for(int64_t n, bool parallel, void (*task)(const void *ctx, int64_t t),
+                const void *ctx) {
+  if (parallel && n > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < n; t++)
+      task(ctx, t);
+  } else {
+    for (int64_t t = 0; t < n; t++)
+      task(ctx, t);
   }
 }
 
-/* The focus is stretched along the innermost dim: a task owns one focus
- * element and sums every run that maps onto it. */
-static void walk_sums(const dx_bcast *g, int focus, const dx_bcast_fns *fns, void *arg) {
+/* One walk: the geometry split around its focus, and the callbacks. */
+typedef struct walk {
+  const dx_bcast *g;
+  int focus;
   dim_set kept, reduced;
-  split_outer(g, focus, &kept, &reduced);
-  int64_t inner = g->size[g->nd - 1];
-#pragma omp parallel for schedule(static) if (g->numel > DX_CPU_PAR_MIN && kept.count > 1)
-  for (int64_t t = 0; t < kept.count; t++) {
-    int64_t base[DX_BCAST_OPERANDS] = {0, 0, 0};
-    add_offsets(g, &kept, t, base);
-    double total = 0;
-    for (int64_t r = 0; r < reduced.count; r++) {
-      int64_t off[DX_BCAST_OPERANDS] = {base[0], base[1], base[2]};
-      add_offsets(g, &reduced, r, off);
-      total += fns->sum(arg, off, inner);
-    }
-    fns->put(arg, base[focus], total);
+  int64_t chunks; /* pieces of the innermost run per kept index */
+  const dx_bcast_fns *fns;
+  void *arg;
+} walk;
+
+/* The focus advances along the innermost dim: task t is one chunk of the run
+ * at one kept index, repeated over every reduced index (which accumulate into
+ * the same focus elements, in order, within the task). */
+static void run_task(const void *p, int64_t t) {
+  const walk *w = p;
+  const dx_bcast *g = w->g;
+  int in = g->nd - 1;
+  int64_t inner = g->size[in], lo = t % w->chunks * RUN_CHUNK;
+  int64_t n = inner - lo < RUN_CHUNK ? inner - lo : RUN_CHUNK;
+  int64_t base[DX_BCAST_OPERANDS];
+  for (int k = 0; k < DX_BCAST_OPERANDS; k++)
+    base[k] = lo * g->stride[k][in];
+  add_offsets(g, &w->kept, t / w->chunks, base);
+  for (int64_t r = 0; r < w->reduced.count; r++) {
+    int64_t off[DX_BCAST_OPERANDS] = {base[0], base[1], base[2]};
+    add_offsets(g, &w->reduced, r, off);
+    w->fns->run(w->arg, off, n);
   }
+}
+
+/* The focus is stretched along the innermost dim: task t owns one focus
+ * element and sums every run that maps onto it. */
+static void sum_task(const void *p, int64_t t) {
+  const walk *w = p;
+  const dx_bcast *g = w->g;
+  int64_t base[DX_BCAST_OPERANDS] = {0, 0, 0};
+  add_offsets(g, &w->kept, t, base);
+  double total = 0;
+  for (int64_t r = 0; r < w->reduced.count; r++) {
+    int64_t off[DX_BCAST_OPERANDS] = {base[0], base[1], base[2]};
+    add_offsets(g, &w->reduced, r, off);
+    total += w->fns->sum(w->arg, off, g->size[g->nd - 1]);
+  }
+  w->fns->put(w->arg, base[w->focus], total);
 }
 
 void dx_bcast_walk(const dx_bcast *g, int focus, const dx_bcast_fns *fns, void *arg) {
-  if (dx_bcast_focus_runs(g, focus))
-    walk_runs(g, focus, fns, arg);
-  else
-    walk_sums(g, focus, fns, arg);
+  walk w = {.g = g, .focus = focus, .fns = fns, .arg = arg};
+  split_outer(g, focus, &w.kept, &w.reduced);
+  bool parallel = g->numel > DX_CPU_PAR_MIN;
+  if (dx_bcast_focus_runs(g, focus)) {
+    w.chunks = (g->size[g->nd - 1] + RUN_CHUNK - 1) / RUN_CHUNK;
+    dx_cpu_for(w.kept.count * w.chunks, parallel, run_task, &w);
+  } else {
+    dx_cpu_for(w.kept.count, parallel, sum_task, &w);
+  }
 }
 
 /* --- typed primitives -------------------------------------------------------- */

@@ -52,6 +52,13 @@ static inline bool dx_bcast_focus_runs(const dx_bcast *g, int k) {
   return g->stride[k][g->nd - 1] != 0;
 }
 
+/* task(ctx, t) for t in [0, n), spread over the OpenMP team when parallel.
+ * The serial case never enters a parallel region: libgomp allocates a fresh
+ * one-thread team for a region whose if() clause is false, and a warm
+ * training step must not allocate. */
+void dx_cpu_for(int64_t n, bool parallel, void (*task)(const void *ctx, int64_t t),
+                const void *ctx);
+
 /* Typed primitives shared by the kernel families. */
 /* y (n) += c * x (n, stride sx in {0, 1}) */
 void dx_cpu_axpy_run(dx_dtype dt, void *y, double c, const void *x, int64_t sx, int64_t n);

@@ -2,31 +2,42 @@
  * as used for the timestep in Ho et al. 2020, appendix B). */
 #include <math.h>
 
-#include "backend/cpu/cpu.h"
+#include "backend/cpu/broadcast.h"
 
-/* t (N), y (N, dim): y[n, k] = sin(t_n f_k), y[n, half + k] = cos(t_n f_k),
- * f_k = exp(-k ln(10000) / (half - 1)), half = dim / 2 (DESIGN 6). Computed
- * in double whatever the dtype: t reaches 1000, where a float32 product
- * t * f_k would already be off by ~1e-4 rad before the sine. */
-static void cpu_time_embedding(const dx_tensor *t, dx_tensor *y) {
-  int64_t n = t->shape[0], half = y->shape[1] / 2;
-  double step = log(10000.0) / (double)(half - 1);
-  bool f32 = y->dtype == DX_F32;
-#pragma omp parallel for if (n * half > DX_CPU_PAR_MIN / 8)
-  for (int64_t i = 0; i < n; i++) {
-    double ti = f32 ? (double)((const float *)t->data)[i] : ((const double *)t->data)[i];
-    for (int64_t k = 0; k < half; k++) {
-      double e = ti * exp(-(double)k * step), s = sin(e), c = cos(e);
-      int64_t at = i * 2 * half + k;
-      if (f32) {
-        ((float *)y->data)[at] = (float)s;
-        ((float *)y->data)[at + half] = (float)c;
-      } else {
-        ((double *)y->data)[at] = s;
-        ((double *)y->data)[at + half] = c;
-      }
+typedef struct emb_args {
+  const dx_tensor *t;
+  dx_tensor *y;
+  int64_t half;
+  double step; /* ln(10000) / (half - 1) */
+} emb_args;
+
+/* Row i of y: sin(t_i f_k) then cos(t_i f_k), in double whatever the dtype:
+ * t reaches 1000, where a float32 product t * f_k would already be off by
+ * ~1e-4 rad before the sine. */
+static void emb_row(const void *p, int64_t i) {
+  const emb_args *a = p;
+  bool f32 = a->y->dtype == DX_F32;
+  double ti = f32 ? (double)((const float *)a->t->data)[i] : ((const double *)a->t->data)[i];
+  for (int64_t k = 0; k < a->half; k++) {
+    double e = ti * exp(-(double)k * a->step), s = sin(e), c = cos(e);
+    int64_t at = i * 2 * a->half + k;
+    if (f32) {
+      ((float *)a->y->data)[at] = (float)s;
+      ((float *)a->y->data)[at + a->half] = (float)c;
+    } else {
+      ((double *)a->y->data)[at] = s;
+      ((double *)a->y->data)[at + a->half] = c;
     }
   }
+}
+
+/* t (N), y (N, dim): y[n, k] = sin(t_n f_k), y[n, half + k] = cos(t_n f_k),
+ * f_k = exp(-k ln(10000) / (half - 1)), half = dim / 2 (DESIGN 6). */
+static void cpu_time_embedding(const dx_tensor *t, dx_tensor *y) {
+  int64_t n = t->shape[0], half = y->shape[1] / 2;
+  emb_args a = {t, y, half, log(10000.0) / (double)(half - 1)};
+  /* a sine costs some 20 flops: parallel from a few thousand of them */
+  dx_cpu_for(n, n * half > DX_CPU_PAR_MIN / 8, emb_row, &a);
 }
 
 void dx_cpu_init_embedding(dx_backend *be) { be->time_embedding = cpu_time_embedding; }
