@@ -81,16 +81,20 @@ static int this_slot(const plan *pl) { return pl->per_image ? omp_get_thread_num
 
 /* --- element helpers: the only places that know float from double --------- */
 
-/* dst[i*stride] += src[i], i < n */
-static void add_strided(dx_dtype dt, void *dst, int64_t stride, const void *src, int64_t n) {
+/* dst[i*ds] += a * src[i*ss], i < n */
+void dx_conv_axpy(dx_dtype dt, void *dst, int64_t ds, double a, const void *src, int64_t ss,
+                  int64_t n) {
   if (dt == DX_F32) {
-    float *y = dst;
+    float *y = dst, af = (float)a;
     const float *x = src;
-    for (int64_t i = 0; i < n; i++) y[i * stride] += x[i];
+    if (ds == 1 && ss == 1) /* the common case, vectorised */
+      for (int64_t i = 0; i < n; i++) y[i] += af * x[i];
+    else
+      for (int64_t i = 0; i < n; i++) y[i * ds] += af * x[i * ss];
   } else {
     double *y = dst;
     const double *x = src;
-    for (int64_t i = 0; i < n; i++) y[i * stride] += x[i];
+    for (int64_t i = 0; i < n; i++) y[i * ds] += a * x[i * ss];
   }
 }
 
@@ -163,10 +167,57 @@ static void col2im_add(const plan *pl, const char *col, char *dx, int64_t oh0, i
           int64_t ih = oh * d->stride - d->pad + ki;
           if (ih < 0 || ih >= d->h || lo == hi) continue;
           char *dst = dx + (size_t)((c * d->h + ih) * d->w + lo * d->stride - d->pad + kj) * es;
-          add_strided(d->dtype, dst, d->stride, row + lo * es, hi - lo);
+          dx_conv_axpy(d->dtype, dst, d->stride, 1.0, row + lo * es, 1, hi - lo);
         }
       }
 }
+
+/* The patches of output rows [oh0, oh1) of image x as a matrix (Ci*kh*kw,
+ * cols) with leading dimension *ld: x itself for a direct 1x1, else
+ * unrolled into colbuf. */
+static const char *patches(const plan *pl, const char *x, char *colbuf, int64_t oh0, int64_t oh1,
+                           int64_t *ld) {
+  if (pl->direct) {
+    *ld = pl->p;
+    return x + (size_t)(oh0 * pl->d->wo) * pl->es;
+  }
+  im2col(pl, x, colbuf, oh0, oh1);
+  *ld = (oh1 - oh0) * pl->d->wo;
+  return colbuf;
+}
+
+/* --- images and bands ------------------------------------------------------------ */
+
+/* The operands of one pass, per image: `in` and `aux` are read, `out` is
+ * written; each advances by its step (bytes) per image, 0 when shared. */
+typedef struct operands {
+  const char *in, *aux;
+  char *out;
+  size_t in_step, aux_step, out_step;
+  const void *bias;
+} operands;
+
+/* A pass over output rows [oh0, oh1) of one image. */
+typedef void (*band_fn)(const plan *pl, const char *in, const char *aux, const void *bias,
+                        char *out, char *colbuf, int64_t oh0, int64_t oh1);
+
+static void image_bands(const plan *pl, band_fn fn, const operands *o, int64_t i, char *colbuf) {
+  for (int64_t j = 0; j < pl->nbands; j++) {
+    int64_t oh0 = j * pl->band_rows, oh1 = oh0 + pl->band_rows;
+    fn(pl, o->in + (size_t)i * o->in_step, o->aux + (size_t)i * o->aux_step, o->bias,
+       o->out + (size_t)i * o->out_step, colbuf, oh0, oh1 < pl->d->ho ? oh1 : pl->d->ho);
+  }
+}
+
+/* Every image, a thread per image when there are enough of them. A thread
+ * owns whole images: bands of one image overlap in dx (a kernel's halo). */
+static void all_images(const plan *pl, band_fn fn, const operands *o, void *ws) {
+#pragma omp parallel for schedule(dynamic) num_threads(pl->threads) if (pl->per_image)
+  for (int64_t i = 0; i < pl->d->n; i++) image_bands(pl, fn, o, i, slot_col(pl, ws, this_slot(pl)));
+}
+
+static size_t image_bytes(const plan *pl) { return (size_t)(pl->d->ci * pl->d->h * pl->d->w) * pl->es; }
+static size_t out_image_bytes(const plan *pl) { return (size_t)(pl->d->co * pl->p) * pl->es; }
 
 /* --- forward ------------------------------------------------------------------- */
 
@@ -175,13 +226,8 @@ static void fwd_band(const plan *pl, const char *x, const char *w, const void *b
                      char *colbuf, int64_t oh0, int64_t oh1) {
   const dx_conv2d_desc *d = pl->d;
   size_t es = pl->es;
-  int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo;
-  const char *col = x + (size_t)off * es;
-  int64_t ldcol = pl->p;
-  if (!pl->direct) {
-    im2col(pl, x, colbuf, oh0, oh1);
-    col = colbuf, ldcol = cols;
-  }
+  int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo, ldcol;
+  const char *col = patches(pl, x, colbuf, oh0, oh1, &ldcol);
   if (b) fill_rows(d->dtype, y + (size_t)off * es, d->co, cols, pl->p, b);
   for (int64_t g = 0; g < d->groups; g++)
     dx_cpu_gemm(d->dtype, false, false, pl->cog, cols, pl->kg, 1.0,
@@ -199,24 +245,17 @@ static void cpu_conv2d_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx
   }
   plan pl;
   plan_of(d, &pl);
-  size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
-  const void *bias = b ? b->data : NULL;
-#pragma omp parallel for schedule(dynamic) num_threads(pl.threads) if (pl.per_image)
-  for (int64_t i = 0; i < d->n; i++) {
-    char *colbuf = slot_col(&pl, ws, this_slot(&pl));
-    for (int64_t j = 0; j < pl.nbands; j++) {
-      int64_t oh0 = j * pl.band_rows, oh1 = oh0 + pl.band_rows < d->ho ? oh0 + pl.band_rows : d->ho;
-      fwd_band(&pl, (const char *)x->data + i * xs, w->data, bias, (char *)y->data + i * ys,
-               colbuf, oh0, oh1);
-    }
-  }
+  operands o = {.in = x->data, .in_step = image_bytes(&pl), .aux = w->data,
+                .bias = b ? b->data : NULL, .out = y->data, .out_step = out_image_bytes(&pl)};
+  all_images(&pl, fwd_band, &o, ws);
 }
 
 /* --- backward: data ---------------------------------------------------------------- */
 
 /* dy (Co,Ho,Wo) rows [oh0,oh1), w (Co,Cig,kh,kw) -> dx (Ci,H,W) += */
-static void bwd_data_band(const plan *pl, const char *dy, const char *w, char *dx, char *colbuf,
-                          int64_t oh0, int64_t oh1) {
+static void bwd_data_band(const plan *pl, const char *dy, const char *w, const void *unused,
+                          char *dx, char *colbuf, int64_t oh0, int64_t oh1) {
+  (void)unused;
   const dx_conv2d_desc *d = pl->d;
   size_t es = pl->es;
   int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo;
@@ -240,34 +279,21 @@ static void cpu_conv2d_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, co
   }
   plan pl;
   plan_of(d, &pl);
-  size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
-  /* Bands of one image overlap in dx (a kernel's halo), so a thread owns
-   * whole images. */
-#pragma omp parallel for schedule(dynamic) num_threads(pl.threads) if (pl.per_image)
-  for (int64_t i = 0; i < d->n; i++) {
-    char *colbuf = slot_col(&pl, ws, this_slot(&pl));
-    for (int64_t j = 0; j < pl.nbands; j++) {
-      int64_t oh0 = j * pl.band_rows, oh1 = oh0 + pl.band_rows < d->ho ? oh0 + pl.band_rows : d->ho;
-      bwd_data_band(&pl, (const char *)dy->data + i * ys, w->data, (char *)dx->data + i * xs,
-                    colbuf, oh0, oh1);
-    }
-  }
+  operands o = {.in = dy->data, .in_step = out_image_bytes(&pl), .aux = w->data, .out = dx->data,
+                .out_step = image_bytes(&pl)};
+  all_images(&pl, bwd_data_band, &o, ws);
 }
 
 /* --- backward: filter and bias -------------------------------------------------------- */
 
 /* x (Ci,H,W), dy (Co,Ho,Wo) rows [oh0,oh1) -> dw (Co,Cig*kh*kw) += dy col^T */
-static void bwd_filter_band(const plan *pl, const char *x, const char *dy, char *dw, char *colbuf,
-                            int64_t oh0, int64_t oh1) {
+static void bwd_filter_band(const plan *pl, const char *x, const char *dy, const void *unused,
+                            char *dw, char *colbuf, int64_t oh0, int64_t oh1) {
+  (void)unused;
   const dx_conv2d_desc *d = pl->d;
   size_t es = pl->es;
-  int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo;
-  const char *col = x + (size_t)off * es;
-  int64_t ldcol = pl->p;
-  if (!pl->direct) {
-    im2col(pl, x, colbuf, oh0, oh1);
-    col = colbuf, ldcol = cols;
-  }
+  int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo, ldcol;
+  const char *col = patches(pl, x, colbuf, oh0, oh1, &ldcol);
   for (int64_t g = 0; g < d->groups; g++)
     dx_cpu_gemm(d->dtype, false, true, pl->cog, pl->kg, cols, 1.0,
                 dy + (size_t)(g * pl->cog * pl->p + off) * es, pl->p,
@@ -299,11 +325,6 @@ void dx_conv_bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *
   }
 }
 
-/* dst (n) += src (n) */
-static void add_to(dx_dtype dt, void *dst, const void *src, int64_t n) {
-  add_strided(dt, dst, 1, src, n);
-}
-
 /* x (N,Ci,H,W), dy (N,Co,Ho,Wo) -> dw (Co,Ci/groups,kh,kw) +=, db (Co) += */
 static void cpu_conv2d_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *dy,
                                   dx_tensor *dw, dx_tensor *db, void *ws) {
@@ -315,25 +336,20 @@ static void cpu_conv2d_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, c
   }
   plan pl;
   plan_of(d, &pl);
-  size_t xs = (size_t)(d->ci * d->h * d->w) * pl.es, ys = (size_t)(d->co * pl.p) * pl.es;
   int64_t wn = d->co * pl.kg;
   /* Per image, threads sum into private copies of dw, added at the end:
    * the products then need no locks. */
 #pragma omp parallel num_threads(pl.threads) if (pl.per_image)
   {
     int t = this_slot(&pl);
-    char *acc = pl.per_image ? slot_dw(&pl, ws, t) : dw->data;
-    if (pl.per_image) memset(acc, 0, (size_t)wn * pl.es);
+    operands o = {.in = x->data, .in_step = image_bytes(&pl), .aux = dy->data,
+                  .aux_step = out_image_bytes(&pl), .out = pl.per_image ? slot_dw(&pl, ws, t) : dw->data};
+    if (pl.per_image) memset(o.out, 0, (size_t)wn * pl.es);
 #pragma omp for schedule(dynamic)
-    for (int64_t i = 0; i < d->n; i++)
-      for (int64_t j = 0; j < pl.nbands; j++) {
-        int64_t oh0 = j * pl.band_rows, oh1 = oh0 + pl.band_rows < d->ho ? oh0 + pl.band_rows : d->ho;
-        bwd_filter_band(&pl, (const char *)x->data + i * xs, (const char *)dy->data + i * ys, acc,
-                        slot_col(&pl, ws, t), oh0, oh1);
-      }
+    for (int64_t i = 0; i < d->n; i++) image_bands(&pl, bwd_filter_band, &o, i, slot_col(&pl, ws, t));
   }
   if (pl.per_image)
-    for (int t = 0; t < pl.threads; t++) add_to(d->dtype, dw->data, slot_dw(&pl, ws, t), wn);
+    for (int t = 0; t < pl.threads; t++) dx_conv_axpy(d->dtype, dw->data, 1, 1.0, slot_dw(&pl, ws, t), 1, wn);
 }
 
 void dx_cpu_init_conv(dx_backend *be) {

@@ -34,6 +34,10 @@ void dx_conv_depthwise_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x,
                                   const dx_tensor *dy, dx_tensor *dw, void *ws);
 size_t dx_conv_depthwise_workspace(const dx_conv2d_desc *d);
 
+/* dst[i*ds] += a * src[i*ss], i < n (conv.c) */
+void dx_conv_axpy(dx_dtype dt, void *dst, int64_t ds, double a, const void *src, int64_t ss,
+                  int64_t n);
+
 /* dy (N,Co,Ho,Wo) -> db (Co) += sum over N, Ho, Wo */
 void dx_conv_bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db);
 

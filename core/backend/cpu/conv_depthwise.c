@@ -39,43 +39,15 @@ static tap tap_of(const dx_conv2d_desc *d, int64_t ki, int64_t kj) {
   return t;
 }
 
-/* y[out] += a * x[in] over a tap's rows (forward) */
-static void tap_axpy(dx_dtype dt, const tap *t, double a, const void *x, void *y) {
-  int64_t s = t->stride;
+/* Forward: dst[out] += a * src[in] over a tap's rows, src the input plane
+ * and dst the output plane. Backward-data, its adjoint: dst[in] += a *
+ * src[out], src the output gradient and dst the input gradient. */
+static void tap_axpy(dx_dtype dt, const tap *t, double a, const void *src, void *dst, bool forward) {
+  size_t es = dx_dtype_size(dt);
   for (int64_t r = 0; r < t->rows; r++) {
-    int64_t i0 = t->in0 + r * t->in_step, o0 = t->out0 + r * t->out_step;
-    if (dt == DX_F32) {
-      const float *xf = (const float *)x + i0, af = (float)a;
-      float *yf = (float *)y + o0;
-      if (s == 1)
-        for (int64_t i = 0; i < t->len; i++) yf[i] += af * xf[i];
-      else
-        for (int64_t i = 0; i < t->len; i++) yf[i] += af * xf[i * s];
-    } else {
-      const double *xd = (const double *)x + i0;
-      double *yd = (double *)y + o0;
-      for (int64_t i = 0; i < t->len; i++) yd[i] += a * xd[i * s];
-    }
-  }
-}
-
-/* x[in] += a * y[out] over a tap's rows (backward-data: the adjoint) */
-static void tap_axpy_back(dx_dtype dt, const tap *t, double a, const void *y, void *x) {
-  int64_t s = t->stride;
-  for (int64_t r = 0; r < t->rows; r++) {
-    int64_t i0 = t->in0 + r * t->in_step, o0 = t->out0 + r * t->out_step;
-    if (dt == DX_F32) {
-      const float *yf = (const float *)y + o0, af = (float)a;
-      float *xf = (float *)x + i0;
-      if (s == 1)
-        for (int64_t i = 0; i < t->len; i++) xf[i] += af * yf[i];
-      else
-        for (int64_t i = 0; i < t->len; i++) xf[i * s] += af * yf[i];
-    } else {
-      const double *yd = (const double *)y + o0;
-      double *xd = (double *)x + i0;
-      for (int64_t i = 0; i < t->len; i++) xd[i * s] += a * yd[i];
-    }
+    size_t in = (size_t)(t->in0 + r * t->in_step) * es, out = (size_t)(t->out0 + r * t->out_step) * es;
+    if (forward) dx_conv_axpy(dt, (char *)dst + out, 1, a, (const char *)src + in, t->stride, t->len);
+    else dx_conv_axpy(dt, (char *)dst + in, t->stride, a, (const char *)src + out, 1, t->len);
   }
 }
 
@@ -108,7 +80,7 @@ static void fwd_plane(const dx_conv2d_desc *d, const void *x, const void *w, dou
   for (int64_t ki = 0; ki < d->kh; ki++)
     for (int64_t kj = 0; kj < d->kw; kj++) {
       tap t = tap_of(d, ki, kj);
-      tap_axpy(d->dtype, &t, load(d->dtype, w, ki * d->kw + kj), x, y);
+      tap_axpy(d->dtype, &t, load(d->dtype, w, ki * d->kw + kj), x, y, true);
     }
 }
 
@@ -130,7 +102,7 @@ static void bwd_data_plane(const dx_conv2d_desc *d, const void *dy, const void *
   for (int64_t ki = 0; ki < d->kh; ki++)
     for (int64_t kj = 0; kj < d->kw; kj++) {
       tap t = tap_of(d, ki, kj);
-      tap_axpy_back(d->dtype, &t, load(d->dtype, w, ki * d->kw + kj), dy, dx);
+      tap_axpy(d->dtype, &t, load(d->dtype, w, ki * d->kw + kj), dy, dx, false);
     }
 }
 
