@@ -24,9 +24,31 @@ typedef struct dx_train_env {
   const char *resume_from;      /* a checkpoint to continue from, or NULL */
   volatile sig_atomic_t *stop;  /* non-zero: stop at the next step boundary */
   int64_t stop_after;           /* > 0: stop (as if signalled) after this step; for tests */
+  bool test_data;               /* open the test split even when eval.every is 0 */
   void (*progress)(const dx_train_progress *p, void *user);
   void *user;
 } dx_train_env;
+
+/* --- using a trained run: samples and bits/dim from a checkpoint ----------------- */
+
+typedef struct dx_infer_opts {
+  const char *checkpoint;          /* required */
+  const dx_plugin_desc *sampler;   /* another sampler, or NULL for the run's */
+  const dx_params *sampler_params;
+  int64_t steps;                   /* > 0: sample with this many respaced steps */
+  int64_t n;                       /* images to sample, or to evaluate */
+  int64_t batch;                   /* bits/dim: images per forward pass */
+  uint64_t seed;
+} dx_infer_opts;
+
+/* Samples o->n images with the checkpoint's EMA weights. *images (n, C, H, W)
+ * floats in [-1, 1] is malloc'ed; shape receives (n, C, H, W). */
+dx_status dx_infer_sample(dx_experiment *e, const dx_run_plugins *rp, const dx_infer_opts *o,
+                          float **images, int64_t shape[4], char *err, size_t errlen);
+/* Bits/dim of the first o->n test images under the checkpoint's EMA
+ * weights: the full bound, as the run's eval logs it. */
+dx_status dx_infer_bpd(dx_experiment *e, const dx_run_plugins *rp, const dx_infer_opts *o,
+                       double *total, double *prior, double *decoder, char *err, size_t errlen);
 
 /* Runs the experiment to its last step, or until *stop is set. Returns DX_OK
  * when it finished, DX_ERR_INTERRUPTED when stopped (a checkpoint is written

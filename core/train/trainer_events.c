@@ -44,29 +44,31 @@ static dx_tensor *model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t
   return dx_unet_forward(ctx, tr->net, x_t, t, false);
 }
 
-dx_status dx_trainer_sample(trainer *tr, int64_t done) {
-  const dx_exp_sample *sc = &tr->e->sample;
-  progress(tr, done, NAN, 0, "sampling");
-  int64_t shape[4] = {sc->count, tr->C, tr->H, tr->W}, n = sc->count * tr->C * tr->H * tr->W;
+dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed, float *host) {
+  int64_t shape[4] = {n, tr->C, tr->H, tr->W};
   dx_tensor *x = dx_tensor_new_persistent(tr->ctx, DX_F32, 4, shape);
-  float *host = malloc((size_t)n * sizeof *host);
-  if (!x || !host) {
-    free(host);
-    return ctx_fail(tr, "sampling");
-  }
-  dx_sampler s = tr->sampler;
-  if (sc->steps > 0) s.cfg.steps = sc->steps;
+  if (!x) return ctx_fail(tr, "sampling");
   dx_ema_swap(tr->ema, tr->params);
-  dx_status st = dx_sample(tr->ctx, &s, tr->d, tr->e->diffusion.predict, model_fn, tr,
-                           stream_seed((uint64_t)tr->e->seed, STREAM_SAMPLE), x);
+  dx_status st = dx_sample(tr->ctx, s, tr->d, tr->e->diffusion.predict, model_fn, tr, seed, x);
   dx_ema_swap(tr->ema, tr->params);
   if (st != DX_OK) st = ctx_fail(tr, "sampling");
   else dx_tensor_read(tr->ctx, x, host, DX_F32);
+  dx_tensor_free(tr->ctx, x);
+  return st;
+}
+
+dx_status dx_trainer_sample(trainer *tr, int64_t done) {
+  const dx_exp_sample *sc = &tr->e->sample;
+  progress(tr, done, NAN, 0, "sampling");
+  float *host = malloc((size_t)(sc->count * tr->C * tr->H * tr->W) * sizeof *host);
+  if (!host) return snprintf(tr->err, tr->errlen, "out of memory sampling"), DX_ERR_NOMEM;
+  dx_sampler s = tr->sampler;
+  if (sc->steps > 0) s.cfg.steps = sc->steps;
+  dx_status st = dx_trainer_draw(tr, &s, sc->count, stream_seed((uint64_t)tr->e->seed, STREAM_SAMPLE), host);
   if (st == DX_OK && tr->env->store &&
       (st = dx_store_add_grid(tr->env->store, tr->env->run_id, done, "ema", host, sc->count, tr->C, tr->H,
                               tr->W, sc->nrow)) != DX_OK)
     snprintf(tr->err, tr->errlen, "storing the sample grid: %s", dx_store_errmsg(tr->env->store));
-  dx_tensor_free(tr->ctx, x);
   free(host);
   tr->log.since = now(); /* sampling time is not training time */
   return st;
@@ -95,23 +97,29 @@ static dx_status bpd_chunk(trainer *tr, int64_t first, int64_t n, dx_bpd_result 
   return st;
 }
 
-dx_status dx_trainer_evaluate(trainer *tr, int64_t done) {
-  const dx_exp_eval *ec = &tr->e->eval;
-  progress(tr, done, NAN, 0, "evaluating");
-  int64_t total = ec->images < dx_dataset_count(tr->test) ? ec->images : dx_dataset_count(tr->test);
-  double sum[3] = {0};
+dx_status dx_trainer_bpd(trainer *tr, int64_t images, int64_t batch, double out[3]) {
+  int64_t total = images < dx_dataset_count(tr->test) ? images : dx_dataset_count(tr->test);
   dx_status st = DX_OK;
+  out[0] = out[1] = out[2] = 0;
   dx_ema_swap(tr->ema, tr->params);
-  for (int64_t first = 0; first < total && st == DX_OK; first += ec->batch) {
-    int64_t n = total - first < ec->batch ? total - first : ec->batch;
+  for (int64_t first = 0; first < total && st == DX_OK; first += batch) {
+    int64_t n = total - first < batch ? total - first : batch;
     dx_bpd_result r = {0};
     st = bpd_chunk(tr, first, n, &r);
-    sum[0] += r.total * (double)n, sum[1] += r.prior * (double)n, sum[2] += r.decoder * (double)n;
+    double share = (double)n / (double)total;
+    out[0] += r.total * share, out[1] += r.prior * share, out[2] += r.decoder * share;
   }
   dx_ema_swap(tr->ema, tr->params);
-  if (st == DX_OK) st = metric(tr, done, "bpd", sum[0] / (double)total);
-  if (st == DX_OK) st = metric(tr, done, "bpd_prior", sum[1] / (double)total);
-  if (st == DX_OK) st = metric(tr, done, "bpd_decoder", sum[2] / (double)total);
+  return st;
+}
+
+dx_status dx_trainer_evaluate(trainer *tr, int64_t done) {
+  progress(tr, done, NAN, 0, "evaluating");
+  double v[3];
+  dx_status st = dx_trainer_bpd(tr, tr->e->eval.images, tr->e->eval.batch, v);
+  if (st == DX_OK) st = metric(tr, done, "bpd", v[0]);
+  if (st == DX_OK) st = metric(tr, done, "bpd_prior", v[1]);
+  if (st == DX_OK) st = metric(tr, done, "bpd_decoder", v[2]);
   tr->log.since = now();
   return st;
 }

@@ -81,5 +81,10 @@ dx_status dx_trainer_report(trainer *tr, int64_t done);
 dx_status dx_trainer_sample(trainer *tr, int64_t done);
 dx_status dx_trainer_evaluate(trainer *tr, int64_t done);
 dx_status dx_trainer_checkpoint(trainer *tr, int64_t done);
+/* n samples with the EMA weights and sampler s into host (n*C*H*W floats). */
+dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed, float *host);
+/* Mean bits/dim of the first `images` test images, in chunks of `batch`:
+ * out[0] total, out[1] prior, out[2] decoder. EMA weights. */
+dx_status dx_trainer_bpd(trainer *tr, int64_t images, int64_t batch, double out[3]);
 
 #endif

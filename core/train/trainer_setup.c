@@ -41,7 +41,7 @@ static dx_status open_data(trainer *tr) {
   const dx_exp_data *dc = &tr->e->data;
   dx_status st = dx_dataset_open(dc->dataset, dc->path, DX_SPLIT_TRAIN, tr->err, tr->errlen, &tr->train);
   if (st != DX_OK) return st;
-  if (tr->e->eval.every > 0) {
+  if (tr->e->eval.every > 0 || tr->env->test_data) {
     st = dx_dataset_open(dc->dataset, dc->path, DX_SPLIT_TEST, tr->err, tr->errlen, &tr->test);
     if (st != DX_OK) return st;
   }
@@ -132,7 +132,7 @@ dx_status dx_trainer_setup(trainer *tr, int64_t *start) {
   if (st == DX_OK) st = host_buffers(tr);
   snprintf(tr->ckpt_dir, sizeof tr->ckpt_dir, "%s/%s-%lld", tr->e->checkpoint.dir, tr->e->name,
            (long long)tr->env->run_id);
-  if (st == DX_OK) st = make_dirs(tr, tr->ckpt_dir);
+  if (st == DX_OK && tr->env->store) st = make_dirs(tr, tr->ckpt_dir);
   if (st == DX_OK && tr->env->resume_from) {
     dx_train_state s = {tr->params, tr->ema, tr->opt, 0};
     st = dx_checkpoint_load(tr->ctx, tr->env->resume_from, &s, tr->err, tr->errlen);
