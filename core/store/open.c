@@ -8,19 +8,33 @@
 /* Long enough to ride out another run's batch or a checkpoint of the WAL. */
 #define BUSY_TIMEOUT_MS 10000
 
+/* The three facts that say whose file this is, read in one statement so that
+ * they come from one snapshot: read one by one, they could straddle another
+ * process's first migration and describe a file that never existed. */
+static dx_status read_header(dx_store *st, int64_t *app, int64_t *version, int64_t *objects) {
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT a.application_id, v.user_version,"
+                         " (SELECT count(*) FROM sqlite_master)"
+                         " FROM pragma_application_id AS a, pragma_user_version AS v",
+                         -1, &q, NULL) != SQLITE_OK) {
+    if (sqlite3_errcode(st->db) == SQLITE_NOTADB)
+      return dx_store_fail(st, DX_ERR_DB, "%s is not an SQLite database", st->path);
+    return dx_store_db_fail(st, "cannot read the file header");
+  }
+  int rc = sqlite3_step(q);
+  *app = sqlite3_column_int64(q, 0);
+  *version = sqlite3_column_int64(q, 1);
+  *objects = sqlite3_column_int64(q, 2);
+  sqlite3_finalize(q);
+  return rc == SQLITE_ROW ? DX_OK : dx_store_db_fail(st, "cannot read the file header");
+}
+
 /* Refuses, before writing anything, a file that some other program owns or
  * that a newer ddpmx has migrated past what this code understands. */
 static dx_status check_identity(dx_store *st) {
   int64_t app = 0, version = 0, objects = 0;
-  dx_status s =
-      dx_store_query_int(st, "PRAGMA application_id", &app, "cannot read the file header");
-  if (s == DX_ERR_DB && sqlite3_errcode(st->db) == SQLITE_NOTADB)
-    return dx_store_fail(st, DX_ERR_DB, "%s is not an SQLite database", st->path);
-  if (s == DX_OK)
-    s = dx_store_query_int(st, "PRAGMA user_version", &version, "cannot read the file header");
-  if (s == DX_OK)
-    s = dx_store_query_int(st, "SELECT count(*) FROM sqlite_master", &objects,
-                           "cannot read the schema");
+  dx_status s = read_header(st, &app, &version, &objects);
   if (s != DX_OK) return s;
   if (app != DX_STORE_APPLICATION_ID && (app != 0 || version != 0 || objects != 0))
     return dx_store_fail(st, DX_ERR_DB,
@@ -38,20 +52,33 @@ static dx_status check_identity(dx_store *st) {
   return DX_OK;
 }
 
+/* On a new file that two processes open at once, the switch to WAL (which
+ * needs an exclusive lock) can fail BUSY without SQLite's busy handler being
+ * asked, so wait for it here, as long as the busy timeout would. */
+static dx_status switch_to_wal(dx_store *st) {
+  for (int waited = 0;; waited += 10) {
+    sqlite3_stmt *q;
+    dx_status s = dx_store_prepare(st, "PRAGMA journal_mode = WAL", &q, "cannot switch to WAL");
+    if (s != DX_OK) return s;
+    int rc = sqlite3_step(q);
+    const char *mode = rc == SQLITE_ROW ? dx_store_col_text(q, 0) : NULL;
+    if (mode && strcmp(mode, "wal") != 0)
+      s = dx_store_fail(st, DX_ERR_DB,
+                        "cannot switch %s to WAL mode (it stays in %s mode); is it on a network"
+                        " file system?",
+                        st->path, mode);
+    else if (!mode && (rc != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS))
+      s = dx_store_db_fail(st, "cannot switch to WAL mode");
+    sqlite3_finalize(q);
+    if (mode || s != DX_OK) return s;
+    sqlite3_sleep(10);
+  }
+}
+
 /* WAL lets readers and one writer work at once; synchronous=FULL makes each
  * commit reach the disk before it returns, so a status change is durable. */
 static dx_status configure(dx_store *st) {
-  sqlite3_stmt *q;
-  dx_status s = dx_store_prepare(st, "PRAGMA journal_mode = WAL", &q, "cannot switch to WAL");
-  if (s != DX_OK) return s;
-  const char *mode = sqlite3_step(q) == SQLITE_ROW ? dx_store_col_text(q, 0) : NULL;
-  if (!mode || strcmp(mode, "wal") != 0)
-    s = mode ? dx_store_fail(st, DX_ERR_DB,
-                             "cannot switch %s to WAL mode (it stays in %s mode); is it on a"
-                             " network file system?",
-                             st->path, mode)
-             : dx_store_db_fail(st, "cannot switch to WAL mode");
-  sqlite3_finalize(q);
+  dx_status s = switch_to_wal(st);
   if (s != DX_OK) return s;
   return dx_store_exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
                        "cannot configure the connection");

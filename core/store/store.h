@@ -9,7 +9,8 @@
  * Errors: every function returns a dx_status and leaves one line in the
  * store's message (dx_store_errmsg); dx_store_open, which has no store yet,
  * writes into the caller's buffer. Strings handed to callbacks are valid only
- * during the call. */
+ * during the call. A store serves one thread at a time, and never a signal
+ * handler: let the handler set a flag and end the run from the main loop. */
 #ifndef DX_STORE_H
 #define DX_STORE_H
 
@@ -43,8 +44,8 @@ DX_API const char *dx_run_status_str(dx_run_status s);
 
 /* ---- opening ---------------------------------------------------------- */
 
-/* Opens path, creating it (and its folder's file, not the folder) or
- * migrating it forward to DX_STORE_SCHEMA_VERSION. Refuses a file that is not
+/* Opens path, creating the file (its folder must exist) or migrating it
+ * forward to DX_STORE_SCHEMA_VERSION. Refuses a file that is not
  * SQLite, belongs to another program, or has a newer schema than this code. */
 DX_API dx_status dx_store_open(const char *path, dx_store **out, char *err, size_t errlen);
 /* As dx_store_open but stops migrating at `version` (1..latest): for tests
