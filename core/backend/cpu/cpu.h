@@ -27,6 +27,19 @@ void dx_philox4x32(uint32_t ctr[4], const uint32_t key[2]);
 double dx_philox_uniform(uint64_t seed, uint64_t index);
 double dx_philox_normal(uint64_t seed, uint64_t index);
 
+/* Runs the loop (the variadic part: one `for` statement) on the OpenMP team
+ * when cond holds, else on this thread without entering a parallel region.
+ * An if() clause would read better, but libgomp allocates a one-thread team
+ * for every region whose if() is false, and a warm step must not allocate. */
+#define DX_PAR_IF(cond, pragma, ...)                                             \
+  do {                                                                           \
+    if (cond) {                                                                  \
+      _Pragma(pragma) __VA_ARGS__                                                \
+    } else {                                                                     \
+      __VA_ARGS__                                                                \
+    }                                                                            \
+  } while (0)
+
 /* Loops shorter than this run on one thread: a parallel region costs a few
  * microseconds, which is more than a small element-wise loop. */
 #define DX_CPU_PAR_MIN 32768

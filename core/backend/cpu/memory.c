@@ -22,13 +22,13 @@ static void convert(void *dst, dx_dtype dst_dt, const void *src, dx_dtype src_dt
   } else if (dst_dt == DX_F32) {
     float *d = dst;
     const double *s = src;
-#pragma omp parallel for if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) d[i] = (float)s[i];
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for",
+              for (int64_t i = 0; i < n; i++) d[i] = (float)s[i];);
   } else {
     double *d = dst;
     const float *s = src;
-#pragma omp parallel for if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) d[i] = s[i];
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for",
+              for (int64_t i = 0; i < n; i++) d[i] = s[i];);
   }
 }
 
@@ -63,13 +63,13 @@ static void cpu_axpy(dx_tensor *y, double a, const dx_tensor *x) {
   if (y->dtype == DX_F32) {
     float *yd = y->data, af = (float)a;
     const float *xd = x->data;
-#pragma omp parallel for simd if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) yd[i] += af * xd[i];
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
+              for (int64_t i = 0; i < n; i++) yd[i] += af * xd[i];);
   } else {
     double *yd = y->data;
     const double *xd = x->data;
-#pragma omp parallel for simd if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) yd[i] += a * xd[i];
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
+              for (int64_t i = 0; i < n; i++) yd[i] += a * xd[i];);
   }
 }
 

@@ -12,12 +12,12 @@
     const T *restrict gd = g->data;                                                            \
     const T b1 = (T)a->beta1, b2 = (T)a->beta2, ss = (T)a->step_size, eh = (T)a->eps_hat;      \
     const T dec = (T)a->decay, l2 = (T)a->l2;                                                  \
-    _Pragma("omp parallel for simd if (n > DX_CPU_PAR_MIN)") for (int64_t i = 0; i < n; i++) { \
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd", for (int64_t i = 0; i < n; i++) {  \
       T gi = gd[i] + l2 * pd[i];                                                               \
       md[i] = b1 * md[i] + (1 - b1) * gi;                                                      \
       vd[i] = b2 * vd[i] + (1 - b2) * gi * gi;                                                 \
       pd[i] -= dec * pd[i] + ss * md[i] / (sqrt(vd[i]) + eh);                                  \
-    }                                                                                          \
+    });                                                                                        \
   } while (0)
 
 static void cpu_adam(dx_tensor *p, const dx_tensor *g, dx_tensor *m, dx_tensor *v, const dx_adam_args *a) {
@@ -32,12 +32,12 @@ static double cpu_sum_squares(const dx_tensor *t) {
   double s = 0;
   if (t->dtype == DX_F32) {
     const float *d = t->data;
-#pragma omp parallel for simd reduction(+ : s) if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) s += (double)d[i] * d[i];
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd reduction(+ : s)",
+              for (int64_t i = 0; i < n; i++) s += (double)d[i] * d[i];);
   } else {
     const double *d = t->data;
-#pragma omp parallel for simd reduction(+ : s) if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) s += d[i] * d[i];
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd reduction(+ : s)",
+              for (int64_t i = 0; i < n; i++) s += d[i] * d[i];);
   }
   return s;
 }
@@ -47,12 +47,10 @@ static void cpu_scale_inplace(dx_tensor *t, double s) {
   int64_t n = dx_numel(t);
   if (t->dtype == DX_F32) {
     float *d = t->data, f = (float)s;
-#pragma omp parallel for simd if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) d[i] *= f;
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd", for (int64_t i = 0; i < n; i++) d[i] *= f;);
   } else {
     double *d = t->data;
-#pragma omp parallel for simd if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) d[i] *= s;
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd", for (int64_t i = 0; i < n; i++) d[i] *= s;);
   }
 }
 
@@ -62,13 +60,13 @@ static void cpu_lerp(dx_tensor *y, const dx_tensor *x, double w) {
   if (y->dtype == DX_F32) {
     float *yd = y->data, f = (float)w;
     const float *xd = x->data;
-#pragma omp parallel for simd if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) yd[i] += f * (xd[i] - yd[i]);
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
+              for (int64_t i = 0; i < n; i++) yd[i] += f * (xd[i] - yd[i]););
   } else {
     double *yd = y->data;
     const double *xd = x->data;
-#pragma omp parallel for simd if (n > DX_CPU_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) yd[i] += w * (xd[i] - yd[i]);
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
+              for (int64_t i = 0; i < n; i++) yd[i] += w * (xd[i] - yd[i]););
   }
 }
 

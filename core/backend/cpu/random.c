@@ -60,13 +60,12 @@ double dx_philox_normal(uint64_t seed, uint64_t index) {
 static void cpu_rand(dx_tensor *t, dx_rand_dist dist, uint64_t seed, uint64_t offset) {
   int64_t n = dx_numel(t);
   bool f32 = t->dtype == DX_F32;
-#pragma omp parallel for if (n > 4096)
-  for (int64_t i = 0; i < n; i++) {
+  DX_PAR_IF(n > 4096, "omp parallel for", for (int64_t i = 0; i < n; i++) {
     double v = dist == DX_RAND_NORMAL ? dx_philox_normal(seed, offset + (uint64_t)i)
                                       : dx_philox_uniform(seed, offset + (uint64_t)i);
     if (f32) ((float *)t->data)[i] = (float)v;
     else ((double *)t->data)[i] = v;
-  }
+  });
 }
 
 /* mask (n) <- (u >= p) / (1 - p) */
@@ -74,12 +73,11 @@ static void cpu_dropout_mask(dx_tensor *mask, double p, uint64_t seed, uint64_t 
   int64_t n = dx_numel(mask);
   double keep = 1.0 / (1.0 - p);
   bool f32 = mask->dtype == DX_F32;
-#pragma omp parallel for if (n > 4096)
-  for (int64_t i = 0; i < n; i++) {
+  DX_PAR_IF(n > 4096, "omp parallel for", for (int64_t i = 0; i < n; i++) {
     double v = dx_philox_uniform(seed, offset + (uint64_t)i) >= p ? keep : 0.0;
     if (f32) ((float *)mask->data)[i] = (float)v;
     else ((double *)mask->data)[i] = v;
-  }
+  });
 }
 
 void dx_cpu_init_random(dx_backend *be) {

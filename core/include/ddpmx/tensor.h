@@ -127,7 +127,8 @@ DX_API dx_tensor *dx_sqrt(dx_ctx *ctx, dx_tensor *x);
 DX_API dx_tensor *dx_square(dx_ctx *ctx, dx_tensor *x);
 DX_API dx_tensor *dx_abs(dx_ctx *ctx, dx_tensor *x);
 DX_API dx_tensor *dx_tanh(dx_ctx *ctx, dx_tensor *x);
-/* Gradient passes where lo < x < hi and is 0 outside (PyTorch's clamp). */
+/* Gradient passes where lo < x < hi and is 0 elsewhere, the bounds included
+ * (PyTorch also passes it at x == lo and x == hi; the two differ only there). */
 DX_API dx_tensor *dx_clamp(dx_ctx *ctx, dx_tensor *x, double lo, double hi);
 
 typedef enum dx_cmp_op { DX_CMP_LT, DX_CMP_LE, DX_CMP_GT, DX_CMP_GE } dx_cmp_op;
