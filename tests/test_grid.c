@@ -224,6 +224,7 @@ START_TEST(bad_input) {
   uint8_t *png;
   size_t len;
   ck_assert_int_eq(dx_png_encode(&img, &png, &len, err, sizeof err), DX_OK);
+  dx_image_free(&img);
   ck_assert_int_eq(dx_png_decode(png, len / 2, &img, err, sizeof err), DX_ERR_PARSE);
   ck_assert_ptr_nonnull(strstr(err, "cannot decode PNG"));
   ck_assert_ptr_null(img.pixels);
