@@ -33,13 +33,18 @@ static void synopsis(const dx_cli_command *c, FILE *f) {
   fprintf(f, "%.*s\n", end ? (int)(end - c->help) : (int)strlen(c->help), c->help);
 }
 
+/* "ddpmx CMD: <message>" on stderr. */
+static void report(const dx_cli_command *c, const char *fmt, va_list ap) {
+  fprintf(stderr, "ddpmx %s: ", c->name);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+}
+
 int dx_cli_usage(const dx_cli_command *c, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "ddpmx %s: ", c->name);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  report(c, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "\n");
   synopsis(c, stderr);
   fprintf(stderr, "Try 'ddpmx %s --help'.\n", c->name);
   return DX_EXIT_USAGE;
@@ -64,10 +69,8 @@ int dx_cli_exit_code(dx_status st) {
 
 int dx_cli_fail(const dx_cli_command *c, dx_status st, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "ddpmx %s: ", c->name);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  report(c, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "\n");
   return dx_cli_exit_code(st);
 }

@@ -46,10 +46,6 @@ bool dx_choice_has(const char *choices, const char *word);
 dx_status dx_params_check(const dx_plugin_desc *d, const dx_plugin_ref *ref, char *err,
                           size_t errlen);
 
-/* The candidate closest to `word` if it is a plausible misspelling (at most
- * two edits, fewer than the word's length); NULL otherwise. */
-const char *dx_suggest(const char *word, const char *const *cands, size_t n);
-
 /* The *.so file names in dir, sorted; 0 if it cannot be read. Free with
  * dx_free_names. */
 size_t dx_dir_plugins(const char *dir, char ***names);

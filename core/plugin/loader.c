@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/errors.h"
 #include "plugin/internal.h"
 #include "plugin/loader.h"
 #include "store/sha256.h"
@@ -151,7 +152,7 @@ dx_status dx_plugin_resolve(const dx_plugin_path *sp, const dx_plugin_ref *ref, 
   *params = NULL;
   dx_status st = dx_plugin_load(sp, ref->plugin, kind, role, plugin, why, sizeof why);
   if (st != DX_OK) {
-    snprintf(err, errlen, "%s: %s", dx_srcpos_str(ref->pos, pos, sizeof pos), why);
+    snprintf(err, errlen, "%s: %s", dx_cfg_pos_format(&ref->pos, pos, sizeof pos), why);
     return st;
   }
   st = dx_params_create((*plugin)->desc, ref, params, err, errlen);

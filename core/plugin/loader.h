@@ -15,10 +15,11 @@
 
 /* --- the search path --------------------------------------------------------- */
 
-/* Folders searched in order: the build tree's plugin folder, the install's,
- * each entry of $DDPMX_PLUGIN_PATH (colon-separated), then `extra` (the
- * experiment's plugin_path). Folders that do not exist are kept: they are
- * skipped when searching but still named in "not found" messages. */
+/* Folders searched in order: the build tree's plugin folder, the install's
+ * (as configured, then <libdir>/ddpmx/plugins beside the loaded libddpmx if
+ * that differs and exists), each entry of $DDPMX_PLUGIN_PATH
+ * (colon-separated), then `extra` (the experiment's plugin_path). Folders that do not exist are
+ * kept: they are skipped when searching but still named in "not found" messages. */
 typedef struct dx_plugin_path dx_plugin_path;
 
 /* Returns NULL only when out of memory. */
@@ -85,10 +86,6 @@ DX_API dx_param_type dx_params_type(const dx_params *p, size_t i);
 /* The value as text: integers in decimal, floats with %.17g, bools as
  * true/false, strings as given. */
 DX_API const char *dx_params_text(const dx_params *p, size_t i);
-
-/* "FILE:LINE:COL", "<command line>:N" for the N-th override, or just the
- * file when there is no position, into buf; returns buf. */
-DX_API const char *dx_srcpos_str(dx_srcpos pos, char *buf, size_t len);
 
 /* --- listing and documentation ------------------------------------------------------ */
 

@@ -1,12 +1,14 @@
 /* The plugin search path (DESIGN 4): build tree, install, $DDPMX_PLUGIN_PATH,
  * then the experiment's plugin_path, first match winning. */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/suggest.h"
 #include "plugin/internal.h"
 #include "plugin/loader.h"
 
@@ -62,6 +64,26 @@ static bool push_list(dx_plugin_path *sp, const char *list) {
   return true;
 }
 
+/* The plugins installed beside this very library, <libdir>/ddpmx/plugins,
+ * found from where it was loaded: an install that was moved, or made with
+ * `cmake --install --prefix`, still finds its own plugins. Only added when
+ * the folder exists (the build tree has none there). */
+static bool push_beside_library(dx_plugin_path *sp) {
+  Dl_info info;
+  if (!dladdr((void *)dx_plugin_path_create, &info) || !info.dli_fname) return true;
+  const char *lib = info.dli_fname, *slash = strrchr(lib, '/');
+  char dir[PATH_MAX];
+  if (!slash ||
+      snprintf(dir, sizeof dir, "%.*s/ddpmx/plugins", (int)(slash - lib), lib) >= (int)sizeof dir)
+    return true;
+  /* The loader may have reached the library through "bin/../lib". */
+  char *real = realpath(dir, NULL);
+  struct stat st;
+  bool ok = !real || stat(real, &st) != 0 || !S_ISDIR(st.st_mode) || push(sp, real, strlen(real));
+  free(real);
+  return ok;
+}
+
 dx_plugin_path *dx_plugin_path_create(const char *const *extra, size_t n_extra) {
   dx_plugin_path *sp = calloc(1, sizeof *sp);
   if (!sp) return NULL;
@@ -72,6 +94,7 @@ dx_plugin_path *dx_plugin_path_create(const char *const *extra, size_t n_extra) 
 #ifdef DDPMX_INSTALL_PLUGIN_DIR
   ok = ok && push(sp, DDPMX_INSTALL_PLUGIN_DIR, strlen(DDPMX_INSTALL_PLUGIN_DIR));
 #endif
+  ok = ok && push_beside_library(sp);
   ok = ok && push_list(sp, getenv("DDPMX_PLUGIN_PATH"));
   for (size_t i = 0; ok && i < n_extra; i++)
     ok = extra[i] && push(sp, extra[i], strlen(extra[i]));
@@ -144,7 +167,7 @@ static void add_suggestion(const dx_plugin_path *sp, const char *name, char *err
     size_t n = dx_dir_plugins(sp->real[i], &files);
     for (size_t j = 0; j < n; j++)
       files[j][strlen(files[j]) - 3] = '\0';
-    const char *hint = dx_suggest(name, (const char *const *)files, n);
+    const char *hint = dx_cfg_suggest(name, (const char *const *)files, n);
     if (hint) dx_appendf(err, errlen, " (did you mean '%s'?)", hint);
     dx_free_names(files, n);
     if (hint) return;
