@@ -62,6 +62,7 @@ static const struct {
                      "plugin against this ddpmx"},
     {"bad_kind.so", "plugin 'bad_kind' has an unknown kind 9"},
     {"no_ops.so", "plugin 'no_ops' has no ops table"},
+    {"no_name.so", "the descriptor has no name"},
     {"misnamed.so", "the plugin is named 'other_name', so its file must be other_name.so"},
     {"spec_name.so", "plugin 'spec_name': parameter 2 has an invalid name 'Bad-Name' (lowercase "
                      "letters, digits and _; not 'plugin')"},
