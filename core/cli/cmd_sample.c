@@ -1,0 +1,136 @@
+/* `ddpmx sample RUN [--sampler NAME] [--steps N] [--n N] [--seed S] [-o FILE.png]`:
+ * draws a grid from a trained run's latest checkpoint (EMA weights) and
+ * stores it with the run under a tag of its own. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/stored_run.h"
+#include "store/grid.h"
+#include "train/trainer.h"
+
+static int main_sample(int argc, char **argv);
+
+const dx_cli_command dx_cli_sample = {
+    "sample", "draw samples from a trained run's latest checkpoint",
+    "usage: ddpmx sample RUN [--sampler NAME] [--steps N] [--n N] [--seed S] [--nrow N]\n"
+    "                   [-o FILE.png] [--tag T] [--db PATH]\n"
+    "\n"
+    "Loads run RUN (an id or a name) from its latest checkpoint and samples\n"
+    "with its EMA weights. The grid is stored with the run (see ddpmx show)\n"
+    "and, with -o, written to FILE.png.\n"
+    "\n"
+    "  --sampler NAME  another sampler plugin (its default parameters), e.g. ddim\n"
+    "  --steps N       sample with N respaced steps (default: the sampler's)\n"
+    "  --n N           how many images (default 64)\n"
+    "  --seed S        the noise's seed (default 0): same seed, same images\n"
+    "  --nrow N        images per row of the grid (default 8)\n"
+    "  -o FILE.png     also write the grid here\n"
+    "  --tag T         the stored grid's tag (default sample-SAMPLER-STEPS)\n"
+    "  --db PATH       results database (default " DX_CLI_DEFAULT_DB ")\n",
+    main_sample};
+
+typedef struct sample_args {
+  const char *db, *ref, *sampler, *out, *tag;
+  int64_t steps, n, seed, nrow;
+} sample_args;
+
+static int number(int argc, char **argv, int *i, const char *name, int64_t *v) {
+  const char *s;
+  int r = dx_cli_option(&dx_cli_sample, argc, argv, i, name, &s);
+  if (r <= 0) return r;
+  if (dx_cli_parse_count(s, v)) return 1;
+  dx_cli_usage(&dx_cli_sample, "%s needs a whole number, not '%s'", name, s);
+  return -1;
+}
+
+static int option(int argc, char **argv, int *i, sample_args *a) {
+  int r;
+  if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--db", &a->db)) != 0) return r;
+  if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--sampler", &a->sampler)) != 0) return r;
+  if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "-o", &a->out)) != 0) return r;
+  if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--tag", &a->tag)) != 0) return r;
+  if ((r = number(argc, argv, i, "--steps", &a->steps)) != 0) return r;
+  if ((r = number(argc, argv, i, "--n", &a->n)) != 0) return r;
+  if ((r = number(argc, argv, i, "--nrow", &a->nrow)) != 0) return r;
+  return number(argc, argv, i, "--seed", &a->seed);
+}
+
+static int parse(int argc, char **argv, sample_args *a) {
+  *a = (sample_args){.db = DX_CLI_DEFAULT_DB, .n = 64, .nrow = 8};
+  for (int i = 1; i < argc; i++) {
+    if (dx_cli_is_help(argv[i])) return dx_cli_help(&dx_cli_sample), -1;
+    int r = option(argc, argv, &i, a);
+    if (r < 0) return DX_EXIT_USAGE;
+    if (r > 0) continue;
+    if (argv[i][0] == '-' || a->ref) return dx_cli_usage(&dx_cli_sample, "unexpected argument '%s'", argv[i]);
+    a->ref = argv[i];
+  }
+  if (!a->ref) return dx_cli_usage(&dx_cli_sample, "which run? (an id or a name; see ddpmx runs)");
+  if (a->n < 1 || a->n > 1024) return dx_cli_usage(&dx_cli_sample, "--n must be between 1 and 1024");
+  if (a->nrow < 1) return dx_cli_usage(&dx_cli_sample, "--nrow must be at least 1");
+  return DX_EXIT_OK;
+}
+
+/* The other sampler, with its default parameters. */
+static int other_sampler(const sample_args *a, const dx_stored_run *r, dx_plugin **p, dx_params **pp) {
+  char err[DX_ERRMSG_MAX];
+  dx_status st = dx_plugin_load(r->plugins.path, a->sampler, DX_KIND_SAMPLER, "--sampler", p, err, sizeof err);
+  if (st == DX_OK && (st = dx_params_create((*p)->desc, NULL, pp, err, sizeof err)) != DX_OK) dx_plugin_close(*p), *p = NULL;
+  return st == DX_OK ? DX_EXIT_OK : dx_cli_fail(&dx_cli_sample, st, "%s", err);
+}
+
+static int store_grid(const sample_args *a, dx_store *st, const dx_stored_run *r, const float *x,
+                      const int64_t *shape) {
+  char tag[128], err[DX_ERRMSG_MAX];
+  const char *sampler = a->sampler ? a->sampler : dx_run_plugins_get(&r->plugins, "diffusion.sampler", -1)->plugin->desc->name;
+  snprintf(tag, sizeof tag, "sample-%s-%" PRId64, sampler, a->steps);
+  if (a->tag) snprintf(tag, sizeof tag, "%s", a->tag);
+  if (dx_store_add_grid(st, r->id, r->checkpoint.step, tag, x, shape[0], shape[1], shape[2], shape[3], a->nrow))
+    return dx_cli_fail(&dx_cli_sample, DX_ERR_DB, "%s", dx_store_errmsg(st));
+  printf("stored grid '%s' of run %" PRId64 " at step %" PRId64 "\n", tag, r->id, r->checkpoint.step);
+  if (!a->out) return DX_EXIT_OK;
+  dx_image img;
+  dx_status s = dx_grid_make(x, shape[0], shape[1], shape[2], shape[3], a->nrow, &img, err, sizeof err);
+  if (s == DX_OK) s = dx_png_write_file(&img, a->out, err, sizeof err);
+  if (s == DX_OK) dx_image_free(&img);
+  if (s != DX_OK) return dx_cli_fail(&dx_cli_sample, s, "%s", err);
+  printf("wrote %s: %" PRId64 " images\n", a->out, shape[0]);
+  return DX_EXIT_OK;
+}
+
+static int sample(const sample_args *a, dx_store *st, dx_stored_run *r) {
+  if (!r->has_checkpoint)
+    return dx_cli_fail(&dx_cli_sample, DX_ERR_INVALID, "run %" PRId64 " has no checkpoint to sample from", r->id);
+  dx_plugin *p = NULL;
+  dx_params *pp = NULL;
+  int rc = a->sampler ? other_sampler(a, r, &p, &pp) : DX_EXIT_OK;
+  if (rc != DX_EXIT_OK) return rc;
+  dx_infer_opts o = {.checkpoint = r->checkpoint.path, .sampler = p ? p->desc : NULL, .sampler_params = pp,
+                     .steps = a->steps, .n = a->n, .seed = (uint64_t)a->seed};
+  float *x = NULL;
+  int64_t shape[4];
+  char err[DX_ERRMSG_MAX];
+  fprintf(stderr, "ddpmx sample: run %" PRId64 ", checkpoint at step %" PRId64 ", %" PRId64 " images\n", r->id,
+          r->checkpoint.step, a->n);
+  dx_status s = dx_infer_sample(r->e, &r->plugins, &o, &x, shape, err, sizeof err);
+  rc = s == DX_OK ? store_grid(a, st, r, x, shape) : dx_cli_fail(&dx_cli_sample, s, "%s", err);
+  free(x);
+  dx_params_free(pp);
+  dx_plugin_close(p);
+  return rc;
+}
+
+static int main_sample(int argc, char **argv) {
+  sample_args a;
+  int rc = parse(argc, argv, &a);
+  if (rc != DX_EXIT_OK) return rc < 0 ? DX_EXIT_OK : rc;
+  dx_store *st;
+  if ((rc = dx_cli_open_existing(&dx_cli_sample, a.db, &st)) != DX_EXIT_OK) return rc;
+  dx_stored_run r;
+  rc = dx_cli_load_run(&dx_cli_sample, st, a.ref, &r);
+  if (rc == DX_EXIT_OK) rc = sample(&a, st, &r);
+  dx_cli_stored_run_free(&r);
+  return dx_cli_close(&dx_cli_sample, st, rc);
+}

@@ -1,0 +1,27 @@
+/* A recorded run brought back to life for resume, sample and eval: its
+ * resolved experiment (stored as JSON, which is also YAML) loaded again, its
+ * plugins resolved, its latest checkpoint found. */
+#ifndef DX_CLI_STORED_RUN_H
+#define DX_CLI_STORED_RUN_H
+
+#include "cli/cli.h"
+#include "config/experiment.h"
+#include "store/store.h"
+#include "train/run_plugins.h"
+
+typedef struct dx_stored_run {
+  int64_t id;
+  dx_experiment *e;
+  dx_run_plugins plugins;
+  dx_store_checkpoint checkpoint; /* the latest; step 0 and path "" if none */
+  bool has_checkpoint;
+} dx_stored_run;
+
+/* Finds run `ref` (an id or a name) in st and loads it. Returns an exit code
+ * (after printing why) or DX_EXIT_OK. */
+int dx_cli_load_run(const dx_cli_command *c, dx_store *st, const char *ref, dx_stored_run *out);
+void dx_cli_stored_run_free(dx_stored_run *r);
+/* Parses a non-negative integer option value; false if it is not one. */
+bool dx_cli_parse_count(const char *s, int64_t *out);
+
+#endif
