@@ -108,7 +108,7 @@ static const dx_key_spec keys[] = {
      .default_text = "0",
      RANGE(0, 1, DX_HI_OPEN),
      .offset = OFF(model.dropout),
-     .help = "dropout probability inside blocks"},
+     .help = "dropout probability inside blocks (the block plugin's dropout parameter)"},
 
     SECTION("diffusion", "the forward process and the objective"),
     {.path = "diffusion.T",
