@@ -9,7 +9,8 @@
 /* Row-major strides of a shape. */
 static void strides_of(int ndim, const int64_t *shape, int64_t *st) {
   st[ndim - 1] = 1;
-  for (int d = ndim - 2; d >= 0; d--) st[d] = st[d + 1] * shape[d + 1];
+  for (int d = ndim - 2; d >= 0; d--)
+    st[d] = st[d + 1] * shape[d + 1];
 }
 
 /* Values of t against want (exact: these ops only move numbers). */
@@ -17,14 +18,17 @@ static void expect_values(dx_ctx *ctx, const dx_tensor *t, const double *want, c
   ck_assert_msg(t != NULL, "%s: %s", what, dx_error_message(ctx));
   double *got = dxt_values(ctx, t);
   for (int64_t i = 0; i < dx_numel(t); i++)
-    ck_assert_msg(got[i] == want[i], "%s: element %lld is %g, want %g", what, (long long)i, got[i], want[i]);
+    ck_assert_msg(got[i] == want[i], "%s: element %lld is %g, want %g", what, (long long)i, got[i],
+                  want[i]);
   free(got);
 }
 
-static void expect_shape(const dx_tensor *t, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3) {
+static void expect_shape(const dx_tensor *t, int ndim, int64_t s0, int64_t s1, int64_t s2,
+                         int64_t s3) {
   int64_t s[4] = {s0, s1, s2, s3};
   ck_assert_int_eq(t->ndim, ndim);
-  for (int d = 0; d < ndim; d++) ck_assert_int_eq(t->shape[d], s[d]);
+  for (int d = 0; d < ndim; d++)
+    ck_assert_int_eq(t->shape[d], s[d]);
 }
 
 /* --- permute -------------------------------------------------------------------------- */
@@ -33,12 +37,14 @@ static void expect_shape(const dx_tensor *t, int ndim, int64_t s0, int64_t s1, i
 static double *ref_permute(const double *x, int ndim, const int64_t *shape, const int *perm) {
   int64_t xs[4], yshape[4], ys[4], n = 1;
   strides_of(ndim, shape, xs);
-  for (int k = 0; k < ndim; k++) yshape[k] = shape[perm[k]], n *= shape[k];
+  for (int k = 0; k < ndim; k++)
+    yshape[k] = shape[perm[k]], n *= shape[k];
   strides_of(ndim, yshape, ys);
   double *y = malloc((size_t)n * sizeof *y);
   for (int64_t i = 0; i < n; i++) {
     int64_t src = 0;
-    for (int k = 0; k < ndim; k++) src += (i / ys[k] % yshape[k]) * xs[perm[k]];
+    for (int k = 0; k < ndim; k++)
+      src += (i / ys[k] % yshape[k]) * xs[perm[k]];
     y[i] = x[src];
   }
   return y;
@@ -55,13 +61,15 @@ static dx_tensor *permute_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
 /* Every permutation of 0..ndim-1 in turn, by Heap's algorithm. */
 static int all_perms(int ndim, perm_arg *out) {
   int p[4] = {0, 1, 2, 3}, c[4] = {0}, count = 0, i = 0;
-  for (int k = 0; k < 4; k++) out[count].perm[k] = p[k];
+  for (int k = 0; k < 4; k++)
+    out[count].perm[k] = p[k];
   count++;
   while (i < ndim) {
     if (c[i] < i) {
       int j = i % 2 ? c[i] : 0, t = p[j];
       p[j] = p[i], p[i] = t;
-      for (int k = 0; k < 4; k++) out[count].perm[k] = p[k];
+      for (int k = 0; k < 4; k++)
+        out[count].perm[k] = p[k];
       count++, c[i]++, i = 0;
     } else {
       c[i++] = 0;
@@ -124,7 +132,8 @@ START_TEST(permute_rejects_non_permutations) {
   int twice[3] = {0, 0, 1}, outside[3] = {0, 1, 3};
   dx_tensor *x = dx_tensor_zeros(ctx, DX_F32, 3, shape);
   ck_assert_ptr_null(dx_permute(ctx, x, twice));
-  ck_assert_str_eq(dx_error_message(ctx), "permute: the order given for (2, 3, 4) is not a permutation of 0..2");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "permute: the order given for (2, 3, 4) is not a permutation of 0..2");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_permute(ctx, x, outside));
   ck_assert_int_eq(dx_status_of(ctx), DX_ERR_INVALID);
@@ -139,7 +148,8 @@ static void ref_copy_channels(const double *x, int64_t c, int64_t c0, int64_t nc
                               int64_t cy, int64_t y0, int64_t n, int64_t s) {
   for (int64_t i = 0; i < n; i++)
     for (int64_t k = 0; k < nc; k++)
-      for (int64_t j = 0; j < s; j++) y[(i * cy + y0 + k) * s + j] = x[(i * c + c0 + k) * s + j];
+      for (int64_t j = 0; j < s; j++)
+        y[(i * cy + y0 + k) * s + j] = x[(i * c + c0 + k) * s + j];
 }
 
 typedef struct concat_arg {
@@ -150,7 +160,8 @@ typedef struct concat_arg {
 static dx_tensor *concat_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
   concat_arg *a = user;
   dx_tensor *xs[8];
-  for (int i = 0; i < a->n; i++) xs[i] = in[a->order[i]];
+  for (int i = 0; i < a->n; i++)
+    xs[i] = in[a->order[i]];
   return dx_concat(ctx, xs, a->n);
 }
 
@@ -159,7 +170,8 @@ static void check_concat(dx_ctx *ctx, int n_in, concat_arg *a) {
   dx_tensor *in[8];
   double *v[8];
   int64_t total = 0;
-  for (int i = 0; i < a->n; i++) total += a->order[i] + 1;
+  for (int i = 0; i < a->n; i++)
+    total += a->order[i] + 1;
   double *want = malloc((size_t)(2 * total * 15) * sizeof *want);
   for (int i = 0; i < n_in; i++) {
     int64_t shape[4] = {2, i + 1, 3, 5};
@@ -173,7 +185,8 @@ static void check_concat(dx_ctx *ctx, int n_in, concat_arg *a) {
   expect_shape(y, 4, 2, total, 3, 5);
   dxt_gradcheck(ctx, concat_fn, in, n_in, a, NULL);
   dxt_f32_vs_f64(ctx, concat_fn, in, n_in, a, 1e-7);
-  for (int i = 0; i < n_in; i++) free(v[i]), dx_tensor_free(ctx, in[i]);
+  for (int i = 0; i < n_in; i++)
+    free(v[i]), dx_tensor_free(ctx, in[i]);
   free(want);
 }
 
@@ -199,7 +212,8 @@ START_TEST(concat_and_chunk_of_matrices) {
   dx_tensor *y = dx_concat(ctx, swapped, 2);
   double *xv = dxt_values(ctx, x), want[12];
   for (int i = 0; i < 3; i++)
-    for (int j = 0; j < 4; j++) want[i * 4 + j] = xv[i * 4 + (j + 2) % 4];
+    for (int j = 0; j < 4; j++)
+      want[i * 4 + j] = xv[i * 4 + (j + 2) % 4];
   expect_values(ctx, y, want, "swapped halves");
   expect_shape(y, 2, 3, 4, 0, 0);
   free(xv);
@@ -265,20 +279,24 @@ END_TEST
 START_TEST(channel_ops_reject_bad_arguments) {
   dx_ctx *ctx = dxt_ctx(1);
   int64_t a[4] = {2, 3, 4, 4}, b[4] = {2, 3, 4, 5}, v[1] = {6};
-  dx_tensor *x = dx_tensor_zeros(ctx, DX_F64, 4, a), *y = dx_tensor_zeros(ctx, DX_F64, 4, b), *out[2];
+  dx_tensor *x = dx_tensor_zeros(ctx, DX_F64, 4, a), *y = dx_tensor_zeros(ctx, DX_F64, 4, b),
+            *out[2];
   dx_tensor *xy[2] = {x, y};
   ck_assert_ptr_null(dx_concat(ctx, xy, 2));
-  ck_assert_str_eq(dx_error_message(ctx), "concat: (2, 3, 4, 4) and (2, 3, 4, 5) differ in a dim other than channels");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "concat: (2, 3, 4, 4) and (2, 3, 4, 5) differ in a dim other than channels");
   dx_clear_error(ctx);
   xy[1] = dx_tensor_zeros(ctx, DX_F32, 4, a);
   ck_assert_ptr_null(dx_concat(ctx, xy, 2));
   ck_assert_int_eq(dx_status_of(ctx), DX_ERR_INVALID);
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_slice_channels(ctx, x, 2, 2));
-  ck_assert_str_eq(dx_error_message(ctx), "slice_channels: channels [2, 4) are not inside the 3 of (2, 3, 4, 4)");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "slice_channels: channels [2, 4) are not inside the 3 of (2, 3, 4, 4)");
   dx_clear_error(ctx);
   ck_assert_int_eq(dx_chunk(ctx, x, 2, out), DX_ERR_INVALID);
-  ck_assert_str_eq(dx_error_message(ctx), "chunk: 3 channels of (2, 3, 4, 4) do not split into 2 equal parts");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "chunk: 3 channels of (2, 3, 4, 4) do not split into 2 equal parts");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_slice_channels(ctx, dx_tensor_zeros(ctx, DX_F64, 1, v), 0, 1));
   ck_assert_int_eq(dx_status_of(ctx), DX_ERR_INVALID);
@@ -308,7 +326,8 @@ static double *ref_unshuffle(const double *x, int64_t n, int64_t c, int64_t h, i
       for (int64_t i = 0; i < r; i++)
         for (int64_t j = 0; j < r; j++)
           for (int64_t p = 0; p < ho; p++)
-            for (int64_t q = 0; q < wo; q++) y[k++] = x[((b * c + ch) * h + p * r + i) * w + q * r + j];
+            for (int64_t q = 0; q < wo; q++)
+              y[k++] = x[((b * c + ch) * h + p * r + i) * w + q * r + j];
   return y;
 }
 
@@ -323,7 +342,8 @@ START_TEST(pixel_unshuffle_matches_pytorch) {
   dx_ctx *ctx = dxt_ctx(1);
   int64_t shape[4] = {1, 2, 4, 6};
   double v[48];
-  for (int i = 0; i < 48; i++) v[i] = i;
+  for (int i = 0; i < 48; i++)
+    v[i] = i;
   dx_tensor *x = dx_tensor_new(ctx, DX_F64, 4, shape);
   dx_tensor_write(ctx, x, v, DX_F64);
   dx_tensor *y = dx_pixel_unshuffle(ctx, x, 2);
@@ -375,7 +395,8 @@ static void check_upsample(dx_ctx *ctx, const int64_t *shape, int r, const dxt_g
   double *want = malloc((size_t)(planes * h * w) * sizeof *want);
   for (int64_t p = 0; p < planes; p++)
     for (int64_t i = 0; i < h; i++)
-      for (int64_t j = 0; j < w; j++) want[(p * h + i) * w + j] = xv[(p * shape[2] + i / r) * shape[3] + j / r];
+      for (int64_t j = 0; j < w; j++)
+        want[(p * h + i) * w + j] = xv[(p * shape[2] + i / r) * shape[3] + j / r];
   dx_tensor *y = dx_upsample_nearest(ctx, x, r);
   expect_shape(y, 4, shape[0], shape[1], h, w);
   expect_values(ctx, y, want, "upsample_nearest");
@@ -402,10 +423,12 @@ START_TEST(resampling_rejects_bad_shapes) {
   int64_t s4[4] = {1, 3, 6, 5}, s3[3] = {1, 4, 4};
   dx_tensor *x = dx_tensor_zeros(ctx, DX_F32, 4, s4);
   ck_assert_ptr_null(dx_pixel_unshuffle(ctx, x, 2));
-  ck_assert_str_eq(dx_error_message(ctx), "pixel_unshuffle: H and W of (1, 3, 6, 5) must be divisible by 2");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "pixel_unshuffle: H and W of (1, 3, 6, 5) must be divisible by 2");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_pixel_shuffle(ctx, x, 2));
-  ck_assert_str_eq(dx_error_message(ctx), "pixel_shuffle: the channels of (1, 3, 6, 5) must be divisible by 4");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "pixel_shuffle: the channels of (1, 3, 6, 5) must be divisible by 4");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_upsample_nearest(ctx, dx_tensor_zeros(ctx, DX_F32, 3, s3), 2));
   ck_assert_str_eq(dx_error_message(ctx), "upsample_nearest: x (1, 4, 4) must be 4-D (N, C, H, W)");

@@ -10,15 +10,20 @@
  * at a time, in long double so that it does not share the library's rounding. */
 static void ref_softmax(const double *x, int ndim, const int64_t *shape, int axis, double *y) {
   int64_t outer = 1, len = shape[axis], inner = 1;
-  for (int d = 0; d < axis; d++) outer *= shape[d];
-  for (int d = axis + 1; d < ndim; d++) inner *= shape[d];
+  for (int d = 0; d < axis; d++)
+    outer *= shape[d];
+  for (int d = axis + 1; d < ndim; d++)
+    inner *= shape[d];
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < inner; i++) {
       const double *xc = x + o * len * inner + i;
       long double m = xc[0], s = 0;
-      for (int64_t l = 1; l < len; l++) m = xc[l * inner] > m ? xc[l * inner] : m;
-      for (int64_t l = 0; l < len; l++) s += expl(xc[l * inner] - m);
-      for (int64_t l = 0; l < len; l++) y[o * len * inner + l * inner + i] = (double)(expl(xc[l * inner] - m) / s);
+      for (int64_t l = 1; l < len; l++)
+        m = xc[l * inner] > m ? xc[l * inner] : m;
+      for (int64_t l = 0; l < len; l++)
+        s += expl(xc[l * inner] - m);
+      for (int64_t l = 0; l < len; l++)
+        y[o * len * inner + l * inner + i] = (double)(expl(xc[l * inner] - m) / s);
     }
 }
 
@@ -49,7 +54,8 @@ static double forward_error(dx_ctx *ctx, dx_tensor *x, int axis) {
   ck_assert_msg(y != NULL, "softmax axis %d: %s", axis, dx_error_message(ctx));
   ck_assert(dx_same_shape(x, y));
   int64_t n = dx_numel(x);
-  double *xv = dxt_values(ctx, x), *got = dxt_values(ctx, y), *want = malloc((size_t)n * sizeof *want);
+  double *xv = dxt_values(ctx, x), *got = dxt_values(ctx, y),
+         *want = malloc((size_t)n * sizeof *want);
   ref_softmax(xv, x->ndim, x->shape, ax, want);
   double err = dxt_rel_err(got, want, n, 1e-12);
   free(xv), free(got), free(want);
@@ -70,22 +76,35 @@ START_TEST(forward_matches_reference_on_every_axis) {
 }
 END_TEST
 
-/* Inputs of 1000s overflow a naive exp; the result must equal the softmax of
- * the shifted input, in float32 as in float64. */
+/* Rows offset by +-1000s, each with one element 1000 below the others: exp
+ * of any element but the largest overflows (float32 past 88, float64 past
+ * 709), so only the maximum is a safe shift. The result must equal the
+ * softmax of the unshifted pattern, along rows (contiguous) and along columns
+ * (the transpose, axis 0), in float32 as in float64. */
 START_TEST(large_inputs_are_stable) {
   dx_ctx *ctx = dxt_ctx(1);
-  int64_t shape[2] = {3, 5};
-  double v[15], shifted[15];
-  for (int i = 0; i < 15; i++) v[i] = 1000.0 + (i % 5) * 0.5 - (i / 5) * 2000.0, shifted[i] = (i % 5) * 0.5;
-  double want[15];
-  ref_softmax(shifted, 2, shape, 1, want);
+  static const double pattern[5] = {-1000, 0, -1, -1.5, -0.5}, offset[3] = {1000, -1000, -3000};
+  int64_t rows[2] = {3, 5}, cols[2] = {5, 3};
+  double v[15], vt[15], want[15], want_t[15];
+  for (int i = 0; i < 3; i++)
+    for (int k = 0; k < 5; k++)
+      v[i * 5 + k] = vt[k * 3 + i] = offset[i] + pattern[k];
+  for (int i = 0; i < 3; i++)
+    ref_softmax(pattern, 1, &rows[1], 0, want + i * 5);
+  for (int i = 0; i < 15; i++)
+    want_t[i % 5 * 3 + i / 5] = want[i];
   for (int dt = DX_F32; dt <= DX_F64; dt++) {
-    dx_tensor *x = dx_tensor_new(ctx, (dx_dtype)dt, 2, shape);
+    dx_tensor *x = dx_tensor_new(ctx, (dx_dtype)dt, 2, rows),
+              *xt = dx_tensor_new(ctx, (dx_dtype)dt, 2, cols);
     dx_tensor_write(ctx, x, v, DX_F64);
-    double *got = dxt_values(ctx, dx_softmax(ctx, x, -1));
-    double err = dxt_rel_err(got, want, 15, 1e-12);
-    ck_assert_msg(err < (dt == DX_F32 ? 1e-6 : 1e-14), "%s: relative error %.3g", dx_dtype_name((dx_dtype)dt), err);
-    free(got);
+    dx_tensor_write(ctx, xt, vt, DX_F64);
+    double *got = dxt_values(ctx, dx_softmax(ctx, x, -1)),
+           *got_t = dxt_values(ctx, dx_softmax(ctx, xt, 0));
+    double tol = dt == DX_F32 ? 1e-6 : 1e-14;
+    ck_assert_msg(dxt_rel_err(got, want, 15, 1e-12) < tol, "%s rows", dx_dtype_name((dx_dtype)dt));
+    ck_assert_msg(dxt_rel_err(got_t, want_t, 15, 1e-12) < tol, "%s columns",
+                  dx_dtype_name((dx_dtype)dt));
+    free(got), free(got_t);
   }
   dx_ctx_free(ctx);
 }
@@ -95,7 +114,8 @@ START_TEST(gradients_match_finite_differences) {
   dx_ctx *ctx = dxt_ctx(1);
   for (int i = 0; i < N_SHAPES; i++) {
     dx_tensor *x = dxt_param(ctx, DX_F64, shapes[i].ndim, shapes[i].shape, -2, 2, 20 + (uint64_t)i);
-    for (int axis = -shapes[i].ndim; axis < shapes[i].ndim; axis++) dxt_gradcheck(ctx, softmax_fn, &x, 1, &axis, NULL);
+    for (int axis = -shapes[i].ndim; axis < shapes[i].ndim; axis++)
+      dxt_gradcheck(ctx, softmax_fn, &x, 1, &axis, NULL);
     dx_tensor_free(ctx, x);
   }
   dx_ctx_free(ctx);
@@ -105,7 +125,8 @@ END_TEST
 START_TEST(backward_accumulates) {
   dx_ctx *ctx = dxt_ctx(1);
   dx_tensor *x = dxt_param(ctx, DX_F64, 4, shapes[0].shape, -2, 2, 40);
-  for (int axis = 0; axis < 4; axis++) dxt_gradcheck(ctx, softmax_twice_fn, &x, 1, &axis, NULL);
+  for (int axis = 0; axis < 4; axis++)
+    dxt_gradcheck(ctx, softmax_twice_fn, &x, 1, &axis, NULL);
   dx_ctx_free(ctx);
 }
 END_TEST
@@ -113,7 +134,8 @@ END_TEST
 START_TEST(float32_matches_float64) {
   dx_ctx *ctx = dxt_ctx(1);
   dx_tensor *x = dxt_param(ctx, DX_F64, 4, shapes[0].shape, -3, 3, 50);
-  for (int axis = 0; axis < 4; axis++) dxt_f32_vs_f64(ctx, softmax_fn, &x, 1, &axis, 1e-6);
+  for (int axis = 0; axis < 4; axis++)
+    dxt_f32_vs_f64(ctx, softmax_fn, &x, 1, &axis, 1e-6);
   dx_ctx_free(ctx);
 }
 END_TEST

@@ -33,9 +33,11 @@ static void concat_backward(dx_ctx *ctx, dx_node *n) {
 /* One tape node: at most DX_NODE_MAX_IN inputs, checked by the caller. */
 static dx_tensor *concat_node(dx_ctx *ctx, dx_tensor *const *xs, int n) {
   int64_t shape[DX_MAX_DIMS], c0 = 0;
-  for (int d = 0; d < xs[0]->ndim; d++) shape[d] = xs[0]->shape[d];
+  for (int d = 0; d < xs[0]->ndim; d++)
+    shape[d] = xs[0]->shape[d];
   shape[1] = 0;
-  for (int i = 0; i < n; i++) shape[1] += xs[i]->shape[1];
+  for (int i = 0; i < n; i++)
+    shape[1] += xs[i]->shape[1];
   dx_tensor *y = dx_tensor_new(ctx, xs[0]->dtype, xs[0]->ndim, shape);
   if (!y) return NULL;
   for (int i = 0; i < n; i++) {
@@ -57,7 +59,8 @@ static bool check_concat(dx_ctx *ctx, dx_tensor *const *xs, int n) {
       dx_fail(ctx, DX_ERR_INVALID, "NULL tensor %d passed to dx_concat", i);
       return false;
     }
-    if (!check_channels_op(ctx, "concat", xs[i]) || !dx_check_compatible(ctx, "concat", xs[0], xs[i]))
+    if (!check_channels_op(ctx, "concat", xs[i]) ||
+        !dx_check_compatible(ctx, "concat", xs[0], xs[i]))
       return false;
     if (!same_but_channels(xs[i], xs[0])) {
       dx_fail(ctx, DX_ERR_INVALID, "concat: %s and %s differ in a dim other than channels",
@@ -77,7 +80,8 @@ dx_tensor *dx_concat(dx_ctx *ctx, dx_tensor *const *xs, int n) {
   while (y && done < n) {
     dx_tensor *part[DX_NODE_MAX_IN] = {y};
     int k = 1;
-    while (k < DX_NODE_MAX_IN && done < n) part[k++] = xs[done++];
+    while (k < DX_NODE_MAX_IN && done < n)
+      part[k++] = xs[done++];
     y = concat_node(ctx, part, k);
   }
   return y;
@@ -94,12 +98,13 @@ dx_tensor *dx_slice_channels(dx_ctx *ctx, dx_tensor *x, int64_t c0, int64_t nc) 
   if (!check_channels_op(ctx, "slice_channels", x)) return NULL;
   if (c0 < 0 || nc < 1 || c0 + nc > x->shape[1]) {
     char a[64];
-    return dx_fail(ctx, DX_ERR_INVALID, "slice_channels: channels [%lld, %lld) are not inside the %lld of %s",
-                   (long long)c0, (long long)(c0 + nc), (long long)x->shape[1],
-                   dx_shape_str(x, a, sizeof a));
+    return dx_fail(
+        ctx, DX_ERR_INVALID, "slice_channels: channels [%lld, %lld) are not inside the %lld of %s",
+        (long long)c0, (long long)(c0 + nc), (long long)x->shape[1], dx_shape_str(x, a, sizeof a));
   }
   int64_t shape[DX_MAX_DIMS];
-  for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+  for (int d = 0; d < x->ndim; d++)
+    shape[d] = x->shape[d];
   shape[1] = nc;
   dx_tensor *y = dx_tensor_new(ctx, x->dtype, x->ndim, shape);
   if (!y) return NULL;
@@ -115,10 +120,12 @@ dx_status dx_chunk(dx_ctx *ctx, dx_tensor *x, int n, dx_tensor **out) {
   if (!check_channels_op(ctx, "chunk", x)) return dx_status_of(ctx);
   if (n < 1 || x->shape[1] % n) {
     char a[64];
-    return dx_set_error(ctx, DX_ERR_INVALID, "chunk: %lld channels of %s do not split into %d equal parts",
+    return dx_set_error(ctx, DX_ERR_INVALID,
+                        "chunk: %lld channels of %s do not split into %d equal parts",
                         (long long)x->shape[1], dx_shape_str(x, a, sizeof a), n);
   }
   int64_t nc = x->shape[1] / n;
-  for (int i = 0; i < n; i++) out[i] = dx_slice_channels(ctx, x, i * nc, nc);
+  for (int i = 0; i < n; i++)
+    out[i] = dx_slice_channels(ctx, x, i * nc, nc);
   return dx_status_of(ctx);
 }

@@ -20,8 +20,9 @@ static bool check_affine(dx_ctx *ctx, const dx_tensor *x, const dx_tensor *p, co
   if (!dx_check_compatible(ctx, "group_norm", x, p)) return false;
   if (dx_numel(p) != x->shape[1]) {
     char a[64], b[64];
-    dx_fail(ctx, DX_ERR_INVALID, "group_norm: %s has shape %s; x %s needs %lld values (one per channel)",
-            what, dx_shape_str(p, a, sizeof a), dx_shape_str(x, b, sizeof b), (long long)x->shape[1]);
+    dx_fail(ctx, DX_ERR_INVALID,
+            "group_norm: %s has shape %s; x %s needs %lld values (one per channel)", what,
+            dx_shape_str(p, a, sizeof a), dx_shape_str(x, b, sizeof b), (long long)x->shape[1]);
     return false;
   }
   return true;
@@ -35,8 +36,9 @@ dx_tensor *dx_group_norm(dx_ctx *ctx, dx_tensor *x, int groups, dx_tensor *gamma
     return dx_fail(ctx, DX_ERR_INVALID, "group_norm: x %s needs at least 2 dims (N, C, ...)",
                    dx_shape_str(x, a, sizeof a));
   if (groups < 1 || x->shape[1] % groups)
-    return dx_fail(ctx, DX_ERR_INVALID, "group_norm: %d groups do not divide the %lld channels of %s",
-                   groups, (long long)x->shape[1], dx_shape_str(x, a, sizeof a));
+    return dx_fail(ctx, DX_ERR_INVALID,
+                   "group_norm: %d groups do not divide the %lld channels of %s", groups,
+                   (long long)x->shape[1], dx_shape_str(x, a, sizeof a));
   if (!(eps >= 0)) return dx_fail(ctx, DX_ERR_INVALID, "group_norm: eps %g must be >= 0", eps);
   if (!check_affine(ctx, x, gamma, "gamma") || !check_affine(ctx, x, beta, "beta")) return NULL;
   dx_backend *be = ctx->be;

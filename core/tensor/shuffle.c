@@ -7,8 +7,11 @@
 
 static bool check_4d(dx_ctx *ctx, const char *op, const dx_tensor *x, int r) {
   char a[64];
-  if (x->ndim != 4) dx_fail(ctx, DX_ERR_INVALID, "%s: x %s must be 4-D (N, C, H, W)", op, dx_shape_str(x, a, sizeof a));
-  else if (r < 1) dx_fail(ctx, DX_ERR_INVALID, "%s: factor %d must be >= 1", op, r);
+  if (x->ndim != 4)
+    dx_fail(ctx, DX_ERR_INVALID, "%s: x %s must be 4-D (N, C, H, W)", op,
+            dx_shape_str(x, a, sizeof a));
+  else if (r < 1)
+    dx_fail(ctx, DX_ERR_INVALID, "%s: factor %d must be >= 1", op, r);
   return dx_status_of(ctx) == DX_OK;
 }
 
@@ -20,13 +23,16 @@ static void shuffle_backward(dx_ctx *ctx, dx_node *n) {
   if (dx) ctx->be->pixel_shuffle(n->out->grad, dx, (int)n->iarg[0], !forward_was_unshuffle, true);
 }
 
-static dx_tensor *shuffle_op(dx_ctx *ctx, dx_tensor *x, int r, bool unshuffle, const int64_t *shape) {
-  if (!dx_kernel_ok(ctx, (const void *)ctx->be->pixel_shuffle, unshuffle ? "pixel_unshuffle" : "pixel_shuffle"))
+static dx_tensor *shuffle_op(dx_ctx *ctx, dx_tensor *x, int r, bool unshuffle,
+                             const int64_t *shape) {
+  if (!dx_kernel_ok(ctx, (const void *)ctx->be->pixel_shuffle,
+                    unshuffle ? "pixel_unshuffle" : "pixel_shuffle"))
     return NULL;
   dx_tensor *y = dx_tensor_new(ctx, x->dtype, 4, shape);
   if (!y) return NULL;
   ctx->be->pixel_shuffle(x, y, r, unshuffle, false);
-  dx_node *n = dx_record(ctx, unshuffle ? "pixel_unshuffle" : "pixel_shuffle", shuffle_backward, y, 1, &x);
+  dx_node *n =
+      dx_record(ctx, unshuffle ? "pixel_unshuffle" : "pixel_shuffle", shuffle_backward, y, 1, &x);
   if (n) n->iarg[0] = r, n->iarg[1] = unshuffle;
   return y;
 }
@@ -58,7 +64,8 @@ dx_tensor *dx_pixel_shuffle(dx_ctx *ctx, dx_tensor *x, int r) {
 static void upsample_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *x = n->in[0];
   dx_tensor *dx = dx_grad(ctx, x);
-  if (dx && dx_kernel_ok(ctx, (const void *)ctx->be->upsample_nearest_bwd, "upsample_nearest backward"))
+  if (dx &&
+      dx_kernel_ok(ctx, (const void *)ctx->be->upsample_nearest_bwd, "upsample_nearest backward"))
     ctx->be->upsample_nearest_bwd(n->out->grad, dx, (int)n->iarg[0]);
 }
 

@@ -2,13 +2,18 @@
  *
  * The algorithms are written once over untyped rows; the few loops that touch
  * elements are instantiated for float and double by DEFINE_ROW_PRIMS. Every
- * sum accumulates in double, whatever the storage type: a float32 group of
- * 7*28*28 activations then keeps its mean and variance to ~1e-15 instead of
- * the ~1e-4 a float accumulator loses (and no E[x^2] - E[x]^2 cancellation:
- * the variance is the mean squared deviation, a second pass over data that is
- * still in cache). */
+ * sum accumulates in double, whatever the storage type: the statistics of a
+ * float32 group of 7*28*28 activations keep double precision where a float
+ * accumulator can lose ~1e-4. Nor is there E[x^2] - E[x]^2 cancellation: the
+ * variance is the mean squared deviation, a second pass over a group that is
+ * still in cache.
+ *
+ * Tasks never write the same element, and each sums in a fixed order, so the
+ * results are the same for any thread count. */
 #include <math.h>
+#include <string.h>
 
+#include "backend/cpu/broadcast.h" /* dx_cpu_for, dx_cpu_sum_run, dx_cpu_add_at */
 #include "backend/cpu/cpu.h"
 
 /* Softmax columns handled at once when the axis is not the last one: the
@@ -16,21 +21,24 @@
 #define TILE 64
 
 typedef struct row_prims {
-  double (*sum)(const void *x, int64_t n);
   double (*sq_dev)(const void *x, int64_t n, double mu); /* sum (x - mu)^2 */
   /* y = (x - mu) a + b */
   void (*affine)(const void *x, int64_t n, double mu, double a, double b, void *y);
   /* *s_dy = sum dy, *s_dyx = sum dy (x - mu) */
-  void (*dot_dev)(const void *dy, const void *x, int64_t n, double mu, double *s_dy,
-                  double *s_dyx);
+  void (*dot_dev)(const void *dy, const void *x, int64_t n, double mu, double *s_dy, double *s_dyx);
   /* dx += a dy + b (x - mu) + c */
   void (*acc_affine2)(const void *dy, const void *x, int64_t n, double a, double b, double mu,
                       double c, void *dx);
-  /* Column primitives on a (rows, w) block with leading dimension ld. */
+  /* Softmax along a contiguous row: max; y = exp(x - m); dx += y (dy - d).
+   * (Sums stay out of the exp loops: a double accumulator there stops the
+   * compiler from vectorising them.) */
+  double (*row_max)(const void *x, int64_t n);
+  void (*row_exp)(const void *x, void *y, int64_t n, double m);
+  void (*row_softmax_bwd)(const void *y, const void *dy, void *dx, int64_t n, double d);
+  /* The same down the columns of a (rows, w) block with leading dimension ld. */
   void (*col_max)(const void *x, int64_t rows, int64_t w, int64_t ld, double *m);
-  /* y = exp(x - m), s = column sums of y */
-  void (*col_exp)(const void *x, void *y, int64_t rows, int64_t w, int64_t ld, const double *m,
-                  double *s);
+  void (*col_exp)(const void *x, void *y, int64_t rows, int64_t w, int64_t ld, const double *m);
+  void (*col_sum)(const void *x, int64_t rows, int64_t w, int64_t ld, double *s);
   void (*col_scale)(void *y, int64_t rows, int64_t w, int64_t ld, const double *k);
   void (*col_dot)(const void *a, const void *b, int64_t rows, int64_t w, int64_t ld, double *d);
   /* dx += y (dy - d) */
@@ -38,89 +46,140 @@ typedef struct row_prims {
                           int64_t ld, const double *d);
 } row_prims;
 
-#define DEFINE_ROW_PRIMS(T, EXP)                                                                 \
-  static double sum_##T(const void *xv, int64_t n) {                                           \
-    const T *x = xv;                                                                             \
-    double s = 0;                                                                                \
-    _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; i++) s += x[i];            \
-    return s;                                                                                    \
-  }                                                                                              \
-  static double sq_dev_##T(const void *xv, int64_t n, double mu) {                             \
-    const T *x = xv;                                                                             \
-    double s = 0;                                                                                \
-    _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; i++) s +=                  \
-        (x[i] - mu) * (x[i] - mu);                                                               \
-    return s;                                                                                    \
-  }                                                                                              \
-  static void affine_##T(const void *xv, int64_t n, double mu, double a, double b, void *yv) {  \
-    const T *x = xv;                                                                             \
-    T *y = yv;                                                                                   \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = (T)((x[i] - mu) * a + b);       \
-  }                                                                                              \
-  static void dot_dev_##T(const void *dyv, const void *xv, int64_t n, double mu, double *s_dy,  \
-                          double *s_dyx) {                                                       \
-    const T *dy = dyv, *x = xv;                                                                  \
-    double a = 0, b = 0;                                                                         \
-    _Pragma("omp simd reduction(+ : a, b)") for (int64_t i = 0; i < n; i++) {                  \
-      a += dy[i];                                                                                \
-      b += dy[i] * (x[i] - mu);                                                                  \
-    }                                                                                            \
-    *s_dy = a, *s_dyx = b;                                                                       \
-  }                                                                                              \
-  static void acc_affine2_##T(const void *dyv, const void *xv, int64_t n, double a, double b,   \
-                              double mu, double c, void *dxv) {                                  \
-    const T *dy = dyv, *x = xv;                                                                  \
-    T *dx = dxv;                                                                                 \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) dx[i] +=                               \
-        (T)(a * dy[i] + b * (x[i] - mu) + c);                                                    \
-  }                                                                                              \
-  static void col_max_##T(const void *xv, int64_t rows, int64_t w, int64_t ld, double *m) {     \
-    const T *x = xv;                                                                             \
-    for (int64_t j = 0; j < w; j++) m[j] = x[j];                                                 \
-    for (int64_t l = 1; l < rows; l++)                                                           \
-      for (int64_t j = 0; j < w; j++) m[j] = x[l * ld + j] > m[j] ? x[l * ld + j] : m[j];       \
-  }                                                                                              \
-  static void col_exp_##T(const void *xv, void *yv, int64_t rows, int64_t w, int64_t ld,        \
-                          const double *m, double *s) {                                          \
-    const T *x = xv;                                                                             \
-    T *y = yv;                                                                                   \
-    for (int64_t j = 0; j < w; j++) s[j] = 0;                                                    \
-    for (int64_t l = 0; l < rows; l++)                                                           \
-      for (int64_t j = 0; j < w; j++) {                                                          \
-        T e = EXP((T)(x[l * ld + j] - m[j]));                                                    \
-        y[l * ld + j] = e;                                                                       \
-        s[j] += e;                                                                               \
-      }                                                                                          \
-  }                                                                                              \
-  static void col_scale_##T(void *yv, int64_t rows, int64_t w, int64_t ld, const double *k) {   \
-    T *y = yv;                                                                                   \
-    for (int64_t l = 0; l < rows; l++)                                                           \
-      for (int64_t j = 0; j < w; j++) y[l * ld + j] *= (T)k[j];                                  \
-  }                                                                                              \
-  static void col_dot_##T(const void *av, const void *bv, int64_t rows, int64_t w, int64_t ld,  \
-                          double *d) {                                                           \
-    const T *a = av, *b = bv;                                                                    \
-    for (int64_t j = 0; j < w; j++) d[j] = 0;                                                    \
-    for (int64_t l = 0; l < rows; l++)                                                           \
-      for (int64_t j = 0; j < w; j++) d[j] += (double)a[l * ld + j] * b[l * ld + j];             \
-  }                                                                                              \
-  static void col_softmax_bwd_##T(const void *yv, const void *dyv, void *dxv, int64_t rows,     \
-                                  int64_t w, int64_t ld, const double *d) {                      \
-    const T *y = yv, *dy = dyv;                                                                  \
-    T *dx = dxv;                                                                                 \
-    for (int64_t l = 0; l < rows; l++)                                                           \
-      for (int64_t j = 0; j < w; j++)                                                            \
-        dx[l * ld + j] += (T)(y[l * ld + j] * (dy[l * ld + j] - d[j]));                          \
-  }                                                                                              \
-  static const row_prims prims_##T = {sum_##T,       sq_dev_##T,    affine_##T,                 \
-                                      dot_dev_##T,   acc_affine2_##T, col_max_##T,              \
-                                      col_exp_##T,   col_scale_##T, col_dot_##T,                \
-                                      col_softmax_bwd_##T};
+/* e^x in float32, in plain arithmetic that the compiler vectorises (libm's
+ * expf is one call per element, 5x slower here). x = k ln2 + r, |r| <= ln2/2,
+ * with ln2 split in two (Cody & Waite 1980) so that k ln2 loses nothing;
+ * e^r by its Taylor series to r^7 (remainder r^8/8! < 6e-9, below float32's
+ * half ulp), times 2^k written into the exponent bits. 1.7 ulp at worst over
+ * [-87, 88], the range where float32 neither under- nor overflows; inputs are
+ * clamped to it (softmax passes x - max <= 0). A NaN stays NaN. */
+static inline float fast_expf(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  float kf = x * 1.44269504f + 0x1.8p23f; /* adding 1.5 * 2^23 rounds k into the low bits */
+  uint32_t kb, sb;
+  memcpy(&kb, &kf, sizeof kb);
+  kf -= 0x1.8p23f;
+  float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f; /* ln2 = 0.693359375 - 2.12194440e-4 */
+  float p = 1.0f / 5040; /* sum_{k <= 7} r^k / k! by Horner's rule */
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 1.0f / 2;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  sb = (kb - 0x4B400000u + 127u) << 23; /* (k + 127) << 23: the float 2^k */
+  float scale;
+  memcpy(&scale, &sb, sizeof scale);
+  return p * scale;
+}
 
-DEFINE_ROW_PRIMS(float, expf)
+#define DEFINE_ROW_PRIMS(T, EXP)                                                                   \
+  static double sq_dev_##T(const void *xv, int64_t n, double mu) {                                 \
+    const T *x = xv;                                                                               \
+    double s = 0;                                                                                  \
+    _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; i++) s +=                      \
+        (x[i] - mu) * (x[i] - mu);                                                                 \
+    return s;                                                                                      \
+  }                                                                                                \
+  static void affine_##T(const void *xv, int64_t n, double mu, double a, double b, void *yv) {     \
+    const T *x = xv;                                                                               \
+    T *y = yv;                                                                                     \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = (T)((x[i] - mu) * a + b);           \
+  }                                                                                                \
+  static void dot_dev_##T(const void *dyv, const void *xv, int64_t n, double mu, double *s_dy,     \
+                          double *s_dyx) {                                                         \
+    const T *dy = dyv, *x = xv;                                                                    \
+    double a = 0, b = 0;                                                                           \
+    _Pragma("omp simd reduction(+ : a, b)") for (int64_t i = 0; i < n; i++) {                      \
+      a += dy[i];                                                                                  \
+      b += dy[i] * (x[i] - mu);                                                                    \
+    }                                                                                              \
+    *s_dy = a, *s_dyx = b;                                                                         \
+  }                                                                                                \
+  static void acc_affine2_##T(const void *dyv, const void *xv, int64_t n, double a, double b,      \
+                              double mu, double c, void *dxv) {                                    \
+    const T *dy = dyv, *x = xv;                                                                    \
+    T *dx = dxv;                                                                                   \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) dx[i] +=                                   \
+        (T)(a * dy[i] + b * (x[i] - mu) + c);                                                      \
+  }                                                                                                \
+  static double row_max_##T(const void *xv, int64_t n) {                                           \
+    const T *x = xv;                                                                               \
+    T m = x[0];                                                                                    \
+    _Pragma("omp simd reduction(max : m)") for (int64_t i = 1; i < n; i++) m =                     \
+        x[i] > m ? x[i] : m;                                                                       \
+    return m;                                                                                      \
+  }                                                                                                \
+  static void row_exp_##T(const void *xv, void *yv, int64_t n, double m) {                         \
+    const T *x = xv;                                                                               \
+    T *y = yv;                                                                                     \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = EXP((T)(x[i] - m));                 \
+  }                                                                                                \
+  static void row_softmax_bwd_##T(const void *yv, const void *dyv, void *dxv, int64_t n,           \
+                                  double d) {                                                      \
+    const T *y = yv, *dy = dyv;                                                                    \
+    T *dx = dxv;                                                                                   \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) dx[i] += (T)(y[i] * (dy[i] - d));          \
+  }                                                                                                \
+  static void col_max_##T(const void *xv, int64_t rows, int64_t w, int64_t ld, double *m) {        \
+    const T *x = xv;                                                                               \
+    for (int64_t j = 0; j < w; j++)                                                                \
+      m[j] = x[j];                                                                                 \
+    for (int64_t l = 1; l < rows; l++)                                                             \
+      for (int64_t j = 0; j < w; j++)                                                              \
+        m[j] = x[l * ld + j] > m[j] ? x[l * ld + j] : m[j];                                        \
+  }                                                                                                \
+  static void col_exp_##T(const void *xv, void *yv, int64_t rows, int64_t w, int64_t ld,           \
+                          const double *m) {                                                       \
+    const T *x = xv;                                                                               \
+    T *y = yv;                                                                                     \
+    for (int64_t l = 0; l < rows; l++)                                                             \
+      _Pragma("omp simd") for (int64_t j = 0; j < w; j++) y[l * ld + j] =                          \
+          EXP((T)(x[l * ld + j] - m[j]));                                                          \
+  }                                                                                                \
+  static void col_sum_##T(const void *xv, int64_t rows, int64_t w, int64_t ld, double *s) {        \
+    const T *x = xv;                                                                               \
+    for (int64_t j = 0; j < w; j++)                                                                \
+      s[j] = 0;                                                                                    \
+    for (int64_t l = 0; l < rows; l++)                                                             \
+      _Pragma("omp simd") for (int64_t j = 0; j < w; j++) s[j] += x[l * ld + j];                   \
+  }                                                                                                \
+  static void col_scale_##T(void *yv, int64_t rows, int64_t w, int64_t ld, const double *k) {      \
+    T *y = yv;                                                                                     \
+    for (int64_t l = 0; l < rows; l++)                                                             \
+      for (int64_t j = 0; j < w; j++)                                                              \
+        y[l * ld + j] *= (T)k[j];                                                                  \
+  }                                                                                                \
+  static void col_dot_##T(const void *av, const void *bv, int64_t rows, int64_t w, int64_t ld,     \
+                          double *d) {                                                             \
+    const T *a = av, *b = bv;                                                                      \
+    for (int64_t j = 0; j < w; j++)                                                                \
+      d[j] = 0;                                                                                    \
+    for (int64_t l = 0; l < rows; l++)                                                             \
+      for (int64_t j = 0; j < w; j++)                                                              \
+        d[j] += (double)a[l * ld + j] * b[l * ld + j];                                             \
+  }                                                                                                \
+  static void col_softmax_bwd_##T(const void *yv, const void *dyv, void *dxv, int64_t rows,        \
+                                  int64_t w, int64_t ld, const double *d) {                        \
+    const T *y = yv, *dy = dyv;                                                                    \
+    T *dx = dxv;                                                                                   \
+    for (int64_t l = 0; l < rows; l++)                                                             \
+      for (int64_t j = 0; j < w; j++)                                                              \
+        dx[l * ld + j] += (T)(y[l * ld + j] * (dy[l * ld + j] - d[j]));                            \
+  }                                                                                                \
+  static const row_prims prims_##T = {                                                             \
+      sq_dev_##T,    affine_##T,          dot_dev_##T,        acc_affine2_##T, row_max_##T,        \
+      row_exp_##T,   row_softmax_bwd_##T, col_max_##T,        col_exp_##T,     col_sum_##T,        \
+      col_scale_##T, col_dot_##T,         col_softmax_bwd_##T};
+
+DEFINE_ROW_PRIMS(float, fast_expf)
 DEFINE_ROW_PRIMS(double, exp)
 
-static const row_prims *prims_for(dx_dtype dt) { return dt == DX_F32 ? &prims_float : &prims_double; }
+static const row_prims *prims_for(dx_dtype dt) {
+  return dt == DX_F32 ? &prims_float : &prims_double;
+}
 
 /* Address of element i of t. */
 static inline void *elem(const dx_tensor *t, int64_t i) {
@@ -132,146 +191,204 @@ static double get(const dx_tensor *t, int64_t i) {
 }
 
 static void set(dx_tensor *t, int64_t i, double v) {
-  if (t->dtype == DX_F32) ((float *)t->data)[i] = (float)v;
-  else ((double *)t->data)[i] = v;
+  if (t->dtype == DX_F32)
+    ((float *)t->data)[i] = (float)v;
+  else
+    ((double *)t->data)[i] = v;
 }
 
 /* --- group norm ------------------------------------------------------------------- */
 
-/* Any rank >= 2 read as (N, C, S), S the product of the trailing dims. */
-static void as_ncs(const dx_tensor *x, int64_t *n, int64_t *c, int64_t *s) {
-  *n = x->shape[0], *c = x->shape[1], *s = 1;
-  for (int d = 2; d < x->ndim; d++) *s *= x->shape[d];
+/* One group norm call, shared by its tasks: x, y, dy, dx are (N, C, S) with S
+ * the product of the dims after C; gamma, beta, dgamma, dbeta (C) or NULL;
+ * mean, rstd (N*G). A group's cg*S elements (cg = C/G) are contiguous. */
+typedef struct gn_job {
+  const row_prims *p;
+  const dx_tensor *x, *gamma, *beta, *dy;
+  dx_tensor *y, *mean, *rstd, *dx, *dgamma, *dbeta;
+  int64_t n, c, s, groups, cg, d; /* d = cg * s */
+  double eps;
+} gn_job;
+
+static gn_job gn_job_of(const dx_tensor *x, int groups) {
+  gn_job j = {.p = prims_for(x->dtype), .x = x, .n = x->shape[0], .c = x->shape[1], .s = 1};
+  for (int d = 2; d < x->ndim; d++)
+    j.s *= x->shape[d];
+  j.groups = groups, j.cg = j.c / groups, j.d = j.cg * j.s;
+  return j;
 }
 
-/* x, y (N, C, S); gamma, beta (C) or NULL; mean, rstd (N*G).
- * y = (x - mu) rstd gamma + beta, mu and the biased variance taken over the
- * C/G channels of a group and all of S (Wu & He 2018, "Group Normalization",
- * eq. 1-3; torch.nn.GroupNorm). A group's C/G*S elements are contiguous. */
-static void group_norm_fwd(const dx_tensor *x, const dx_tensor *gamma, const dx_tensor *beta,
-                           int groups, double eps, dx_tensor *y, dx_tensor *mean, dx_tensor *rstd) {
-  const row_prims *p = prims_for(x->dtype);
-  int64_t n, c, s;
-  as_ncs(x, &n, &c, &s);
-  int64_t cg = c / groups, d = cg * s;
-#pragma omp parallel for if (n * c * s > DX_CPU_PAR_MIN)
-  for (int64_t t = 0; t < n * groups; t++) {
-    double mu = p->sum(elem(x, t * d), d) / (double)d;
-    double r = 1.0 / sqrt(p->sq_dev(elem(x, t * d), d, mu) / (double)d + eps);
-    set(mean, t, mu);
-    set(rstd, t, r);
-    for (int64_t k = 0, ch = (t % groups) * cg; k < cg; k++, ch++) {
-      double a = gamma ? r * get(gamma, ch) : r, b = beta ? get(beta, ch) : 0.0;
-      p->affine(elem(x, t * d + k * s), s, mu, a, b, elem(y, t * d + k * s));
-    }
+static bool gn_parallel(const gn_job *j) { return j->n * j->c * j->s > DX_CPU_PAR_MIN; }
+
+/* Group t = (n, g): y = (x - mu) rstd gamma + beta, mu and the biased
+ * variance over the group (Wu & He 2018, "Group Normalization", eq. 1-3;
+ * torch.nn.GroupNorm). */
+static void gn_fwd_task(const void *arg, int64_t t) {
+  const gn_job *j = arg;
+  const row_prims *p = j->p;
+  int64_t d = j->d, s = j->s;
+  double mu = dx_cpu_sum_run(j->x->dtype, elem(j->x, t * d), d) / (double)d;
+  double r = 1.0 / sqrt(p->sq_dev(elem(j->x, t * d), d, mu) / (double)d + j->eps);
+  set(j->mean, t, mu);
+  set(j->rstd, t, r);
+  for (int64_t k = 0, ch = t % j->groups * j->cg; k < j->cg; k++, ch++) {
+    double a = j->gamma ? r * get(j->gamma, ch) : r, b = j->beta ? get(j->beta, ch) : 0.0;
+    p->affine(elem(j->x, t * d + k * s), s, mu, a, b, elem(j->y, t * d + k * s));
   }
 }
 
-/* dx (N, C, S) += the gradient through the normalisation. With xhat = (x - mu) r
+/* x, y (N, C, S...); gamma, beta (C) or NULL; mean, rstd (N*G) */
+static void group_norm_fwd(const dx_tensor *x, const dx_tensor *gamma, const dx_tensor *beta,
+                           int groups, double eps, dx_tensor *y, dx_tensor *mean, dx_tensor *rstd) {
+  gn_job j = gn_job_of(x, groups);
+  j.gamma = gamma, j.beta = beta, j.eps = eps, j.y = y, j.mean = mean, j.rstd = rstd;
+  dx_cpu_for(j.n * groups, gn_parallel(&j), gn_fwd_task, &j);
+}
+
+/* Group t: dx += the gradient through the normalisation. With xhat = (x - mu) r
  * and g = gamma dy (the gradient reaching xhat), differentiating through mu
  * and r gives
  *   dx = r (g - mean(g) - xhat mean(g xhat)),   means over the group,
  * i.e. dx = r gamma dy - r^2 mean(g xhat) (x - mu) - r mean(g). */
-static void group_norm_bwd_input(const row_prims *p, const dx_tensor *x, const dx_tensor *gamma,
-                                 const dx_tensor *mean, const dx_tensor *rstd, int groups,
-                                 const dx_tensor *dy, dx_tensor *dx) {
-  int64_t n, c, s;
-  as_ncs(x, &n, &c, &s);
-  int64_t cg = c / groups, d = cg * s;
-#pragma omp parallel for if (n * c * s > DX_CPU_PAR_MIN)
-  for (int64_t t = 0; t < n * groups; t++) {
-    double mu = get(mean, t), r = get(rstd, t), sg = 0, sgx = 0, a, b;
-    int64_t ch0 = (t % groups) * cg;
-    for (int64_t k = 0; k < cg; k++) {
-      p->dot_dev(elem(dy, t * d + k * s), elem(x, t * d + k * s), s, mu, &a, &b);
-      double gm = gamma ? get(gamma, ch0 + k) : 1.0;
-      sg += gm * a;
-      sgx += gm * b;
-    }
-    double mean_g = sg / (double)d, mean_gxhat = r * sgx / (double)d;
-    for (int64_t k = 0; k < cg; k++) {
-      double gm = gamma ? get(gamma, ch0 + k) : 1.0;
-      p->acc_affine2(elem(dy, t * d + k * s), elem(x, t * d + k * s), s, r * gm,
-                     -r * r * mean_gxhat, mu, -r * mean_g, elem(dx, t * d + k * s));
-    }
+static void gn_bwd_input_task(const void *arg, int64_t t) {
+  const gn_job *j = arg;
+  const row_prims *p = j->p;
+  int64_t d = j->d, s = j->s, ch0 = t % j->groups * j->cg;
+  double mu = get(j->mean, t), r = get(j->rstd, t), sg = 0, sgx = 0, a, b;
+  for (int64_t k = 0; k < j->cg; k++) {
+    p->dot_dev(elem(j->dy, t * d + k * s), elem(j->x, t * d + k * s), s, mu, &a, &b);
+    double gm = j->gamma ? get(j->gamma, ch0 + k) : 1.0;
+    sg += gm * a;
+    sgx += gm * b;
+  }
+  double mean_g = sg / (double)d, mean_gxhat = r * sgx / (double)d;
+  for (int64_t k = 0; k < j->cg; k++) {
+    double gm = j->gamma ? get(j->gamma, ch0 + k) : 1.0;
+    p->acc_affine2(elem(j->dy, t * d + k * s), elem(j->x, t * d + k * s), s, r * gm,
+                   -r * r * mean_gxhat, mu, -r * mean_g, elem(j->dx, t * d + k * s));
   }
 }
 
-/* dgamma_c += sum_{n,s} dy xhat, dbeta_c += sum_{n,s} dy. One channel per
- * iteration, summing over n in order: no reduction across threads, so the
+/* Channel ch: dgamma += sum_{n,s} dy xhat, dbeta += sum_{n,s} dy. A task per
+ * channel summing over n in order: no reduction across threads, so the
  * result does not depend on the thread count. */
-static void group_norm_bwd_affine(const row_prims *p, const dx_tensor *x, const dx_tensor *mean,
-                                  const dx_tensor *rstd, int groups, const dx_tensor *dy,
-                                  dx_tensor *dgamma, dx_tensor *dbeta) {
-  int64_t n, c, s;
-  as_ncs(x, &n, &c, &s);
-  int64_t cg = c / groups;
-#pragma omp parallel for if (n * c * s > DX_CPU_PAR_MIN)
-  for (int64_t ch = 0; ch < c; ch++) {
-    double sum_dy = 0, sum_dyxhat = 0, a, b;
-    for (int64_t i = 0; i < n; i++) {
-      int64_t t = i * groups + ch / cg;
-      p->dot_dev(elem(dy, (i * c + ch) * s), elem(x, (i * c + ch) * s), s, get(mean, t), &a, &b);
-      sum_dy += a;
-      sum_dyxhat += b * get(rstd, t);
-    }
-    if (dgamma) set(dgamma, ch, get(dgamma, ch) + sum_dyxhat);
-    if (dbeta) set(dbeta, ch, get(dbeta, ch) + sum_dy);
+static void gn_bwd_affine_task(const void *arg, int64_t ch) {
+  const gn_job *j = arg;
+  double sum_dy = 0, sum_dyxhat = 0, a, b;
+  for (int64_t i = 0; i < j->n; i++) {
+    int64_t t = i * j->groups + ch / j->cg, at = (i * j->c + ch) * j->s;
+    j->p->dot_dev(elem(j->dy, at), elem(j->x, at), j->s, get(j->mean, t), &a, &b);
+    sum_dy += a;
+    sum_dyxhat += b * get(j->rstd, t);
   }
+  if (j->dgamma) dx_cpu_add_at(j->dgamma->dtype, j->dgamma->data, ch, sum_dyxhat);
+  if (j->dbeta) dx_cpu_add_at(j->dbeta->dtype, j->dbeta->data, ch, sum_dy);
 }
 
-/* x, dy, dx (N, C, S); gamma, dgamma, dbeta (C) or NULL; mean, rstd (N*G). */
+/* x, dy, dx (N, C, S...); gamma, dgamma, dbeta (C) or NULL; mean, rstd (N*G).
+ * dx, dgamma, dbeta accumulate; any may be NULL. */
 static void group_norm_bwd(const dx_tensor *x, const dx_tensor *gamma, const dx_tensor *mean,
                            const dx_tensor *rstd, int groups, const dx_tensor *dy, dx_tensor *dx,
                            dx_tensor *dgamma, dx_tensor *dbeta) {
-  const row_prims *p = prims_for(x->dtype);
-  if (dx) group_norm_bwd_input(p, x, gamma, mean, rstd, groups, dy, dx);
-  if (dgamma || dbeta) group_norm_bwd_affine(p, x, mean, rstd, groups, dy, dgamma, dbeta);
+  gn_job j = gn_job_of(x, groups);
+  /* The job's mean and rstd are read-only here. */
+  j.gamma = gamma, j.mean = (dx_tensor *)mean, j.rstd = (dx_tensor *)rstd, j.dy = dy;
+  j.dx = dx, j.dgamma = dgamma, j.dbeta = dbeta;
+  if (dx) dx_cpu_for(j.n * groups, gn_parallel(&j), gn_bwd_input_task, &j);
+  if (dgamma || dbeta) dx_cpu_for(j.c, gn_parallel(&j), gn_bwd_affine_task, &j);
 }
 
 /* --- softmax ------------------------------------------------------------------------ */
 
-/* x read as (O, L, I) around the axis of length L. */
-static void around_axis(const dx_tensor *x, int axis, int64_t *o, int64_t *l, int64_t *in) {
-  *o = 1, *l = x->shape[axis], *in = 1;
-  for (int d = 0; d < axis; d++) *o *= x->shape[d];
-  for (int d = axis + 1; d < x->ndim; d++) *in *= x->shape[d];
+/* One softmax call: x, y, dy, dx read as (O, L, I) around the axis of length
+ * L. Along the last axis (I = 1) a task is a contiguous row; otherwise a task
+ * is a block of up to TILE columns, so that the inner loops run along memory. */
+typedef struct sm_job {
+  const row_prims *p;
+  const dx_tensor *x, *y, *dy; /* forward reads x; backward y and dy */
+  dx_tensor *out;              /* forward: y; backward: dx */
+  int64_t o, l, in, tiles;
+} sm_job;
+
+static sm_job sm_job_of(const dx_tensor *t, int axis) {
+  sm_job j = {.p = prims_for(t->dtype), .o = 1, .l = t->shape[axis], .in = 1};
+  for (int d = 0; d < axis; d++)
+    j.o *= t->shape[d];
+  for (int d = axis + 1; d < t->ndim; d++)
+    j.in *= t->shape[d];
+  j.tiles = (j.in + TILE - 1) / TILE;
+  return j;
 }
 
-/* x, y (O, L, I): y = exp(x - max) / sum exp(x - max) over L; subtracting the
- * column maximum keeps exp from overflowing and changes nothing else. */
+/* Runs the row or the column task over the job. */
+static void sm_run(const sm_job *j, void (*row)(const void *, int64_t),
+                   void (*cols)(const void *, int64_t)) {
+  bool parallel = j->o * j->l * j->in > DX_CPU_PAR_MIN;
+  if (j->in == 1)
+    dx_cpu_for(j->o, parallel, row, j);
+  else
+    dx_cpu_for(j->o * j->tiles, parallel, cols, j);
+}
+
+/* Offset and width of column block t. */
+static int64_t sm_block(const sm_job *j, int64_t t, int64_t *w) {
+  int64_t i0 = t % j->tiles * TILE;
+  *w = j->in - i0 < TILE ? j->in - i0 : TILE;
+  return t / j->tiles * j->l * j->in + i0;
+}
+
+/* y = exp(x - max) / sum exp(x - max) along L; subtracting the maximum keeps
+ * exp from overflowing and changes nothing else. */
+static void sm_fwd_row(const void *arg, int64_t t) {
+  const sm_job *j = arg;
+  const void *x = elem(j->x, t * j->l);
+  void *y = elem(j->out, t * j->l);
+  j->p->row_exp(x, y, j->l, j->p->row_max(x, j->l));
+  j->p->affine(y, j->l, 0.0, 1.0 / dx_cpu_sum_run(j->out->dtype, y, j->l), 0.0, y);
+}
+
+static void sm_fwd_cols(const void *arg, int64_t t) {
+  const sm_job *j = arg;
+  int64_t w, base = sm_block(j, t, &w);
+  double m[TILE], s[TILE];
+  j->p->col_max(elem(j->x, base), j->l, w, j->in, m);
+  j->p->col_exp(elem(j->x, base), elem(j->out, base), j->l, w, j->in, m);
+  j->p->col_sum(elem(j->out, base), j->l, w, j->in, s);
+  for (int64_t i = 0; i < w; i++)
+    s[i] = 1.0 / s[i];
+  j->p->col_scale(elem(j->out, base), j->l, w, j->in, s);
+}
+
+/* x, y any shape of rank <= 4, axis in [0, rank) */
 static void softmax_fwd(const dx_tensor *x, dx_tensor *y, int axis) {
-  const row_prims *p = prims_for(x->dtype);
-  int64_t o, l, in;
-  around_axis(x, axis, &o, &l, &in);
-  int64_t tiles = (in + TILE - 1) / TILE;
-#pragma omp parallel for if (o * l * in > DX_CPU_PAR_MIN)
-  for (int64_t t = 0; t < o * tiles; t++) {
-    int64_t i0 = (t % tiles) * TILE, w = in - i0 < TILE ? in - i0 : TILE;
-    int64_t base = t / tiles * l * in + i0;
-    double m[TILE], s[TILE];
-    p->col_max(elem(x, base), l, w, in, m);
-    p->col_exp(elem(x, base), elem(y, base), l, w, in, m, s);
-    for (int64_t j = 0; j < w; j++) s[j] = 1.0 / s[j];
-    p->col_scale(elem(y, base), l, w, in, s);
-  }
+  sm_job j = sm_job_of(x, axis);
+  j.x = x, j.out = y;
+  sm_run(&j, sm_fwd_row, sm_fwd_cols);
 }
 
-/* y, dy, dx (O, L, I): dx += (diag(y) - y y^T) dy = y (dy - sum_L dy y), the
- * softmax Jacobian applied along L. */
+/* The softmax Jacobian diag(y) - y y^T applied along L:
+ * dx += y (dy - sum_L dy y). */
+static void sm_bwd_row(const void *arg, int64_t t) {
+  const sm_job *j = arg;
+  const void *y = elem(j->y, t * j->l), *dy = elem(j->dy, t * j->l);
+  double sum_y, sum_ydy; /* dot_dev with mu = 0: sum y and sum y dy */
+  j->p->dot_dev(y, dy, j->l, 0.0, &sum_y, &sum_ydy);
+  j->p->row_softmax_bwd(y, dy, elem(j->out, t * j->l), j->l, sum_ydy);
+}
+
+static void sm_bwd_cols(const void *arg, int64_t t) {
+  const sm_job *j = arg;
+  int64_t w, base = sm_block(j, t, &w);
+  double d[TILE];
+  j->p->col_dot(elem(j->y, base), elem(j->dy, base), j->l, w, j->in, d);
+  j->p->col_softmax_bwd(elem(j->y, base), elem(j->dy, base), elem(j->out, base), j->l, w, j->in, d);
+}
+
+/* y, dy, dx: the forward's shape; dx accumulates */
 static void softmax_bwd(const dx_tensor *y, const dx_tensor *dy, dx_tensor *dx, int axis) {
-  const row_prims *p = prims_for(y->dtype);
-  int64_t o, l, in;
-  around_axis(y, axis, &o, &l, &in);
-  int64_t tiles = (in + TILE - 1) / TILE;
-#pragma omp parallel for if (o * l * in > DX_CPU_PAR_MIN)
-  for (int64_t t = 0; t < o * tiles; t++) {
-    int64_t i0 = (t % tiles) * TILE, w = in - i0 < TILE ? in - i0 : TILE;
-    int64_t base = t / tiles * l * in + i0;
-    double d[TILE];
-    p->col_dot(elem(y, base), elem(dy, base), l, w, in, d);
-    p->col_softmax_bwd(elem(y, base), elem(dy, base), elem(dx, base), l, w, in, d);
-  }
+  sm_job j = sm_job_of(y, axis);
+  j.y = y, j.dy = dy, j.out = dx;
+  sm_run(&j, sm_bwd_row, sm_bwd_cols);
 }
 
 void dx_cpu_init_norm(dx_backend *be) {
