@@ -14,6 +14,10 @@
 
 #include "tensor/internal.h"
 
+/* OpenBLAS's name for the kernels it picked at load time (it reads
+ * OPENBLAS_CORETYPE then; see README.md). */
+char *openblas_get_corename(void);
+
 typedef struct shape {
   int64_t c, hw, k;
   int groups;
@@ -163,7 +167,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ops: %s\n", err);
     return 1;
   }
-  printf("threads %d, reps %d (best and median of the reps), float32\n\n", dx_ctx_threads(ctx), o.reps);
+  printf("threads %d, reps %d (best and median of the reps), float32, OpenBLAS kernels: %s\n\n",
+         dx_ctx_threads(ctx), o.reps, openblas_get_corename());
   printf("%-13s %-22s %8s %9s %9s %9s\n", "op", "shape", "GFLOP", "best ms", "GFLOP/s", "median");
   if (bench_gemm(ctx, &o)) goto fail;
   double mean = 0, flops = 0, secs = 0;
