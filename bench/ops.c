@@ -112,10 +112,21 @@ static int bench_gemm(dx_ctx *ctx, const opts *o) {
 /* Times the three passes at one shape; returns their summed best times. */
 static double bench_conv(dx_ctx *ctx, const opts *o, const shape *sh, double *gflop_out) {
   job j = {.be = ctx->be};
-  j.d = (dx_conv2d_desc){.n = o->batch, .ci = sh->c, .h = sh->hw, .w = sh->hw, .co = sh->c,
-                         .kh = sh->k, .kw = sh->k, .ho = sh->hw, .wo = sh->hw, .stride = 1,
-                         .pad = (int)(sh->k / 2), .groups = sh->groups, .dtype = DX_F32};
-  int64_t xs[4] = {o->batch, sh->c, sh->hw, sh->hw}, ws[4] = {sh->c, sh->c / sh->groups, sh->k, sh->k};
+  j.d = (dx_conv2d_desc){.n = o->batch,
+                         .ci = sh->c,
+                         .h = sh->hw,
+                         .w = sh->hw,
+                         .co = sh->c,
+                         .kh = sh->k,
+                         .kw = sh->k,
+                         .ho = sh->hw,
+                         .wo = sh->hw,
+                         .stride = 1,
+                         .pad = (int)(sh->k / 2),
+                         .groups = sh->groups,
+                         .dtype = DX_F32};
+  int64_t xs[4] = {o->batch, sh->c, sh->hw, sh->hw},
+          ws[4] = {sh->c, sh->c / sh->groups, sh->k, sh->k};
   int64_t bs[1] = {sh->c};
   j.x = randn(ctx, 4, xs, 3), j.w = randn(ctx, 4, ws, 4), j.b = randn(ctx, 1, bs, 5);
   j.y = randn(ctx, 4, xs, 6), j.dx = dx_tensor_zeros(ctx, DX_F32, 4, xs);
@@ -123,7 +134,9 @@ static double bench_conv(dx_ctx *ctx, const opts *o, const shape *sh, double *gf
   size_t wsb = ctx->be->conv2d_workspace(&j.d);
   j.ws = wsb ? dx_scratch(ctx, wsb) : NULL;
   if (dx_status_of(ctx) != DX_OK) return -1;
-  double gflop = 2.0 * (double)(o->batch * sh->c * sh->hw * sh->hw * (sh->c / sh->groups) * sh->k * sh->k) * 1e-9;
+  double gflop =
+      2.0 * (double)(o->batch * sh->c * sh->hw * sh->hw * (sh->c / sh->groups) * sh->k * sh->k) *
+      1e-9;
   char what[64];
   snprintf(what, sizeof what, "%lldx%lldx%lldx%lld k%lld%s", (long long)o->batch, (long long)sh->c,
            (long long)sh->hw, (long long)sh->hw, (long long)sh->k, sh->groups > 1 ? " dw" : "");
@@ -146,10 +159,14 @@ static int parse(int argc, char **argv, opts *o) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) return 1;
-    if (!strcmp(a, "--threads")) o->threads = atoi(v);
-    else if (!strcmp(a, "--reps")) o->reps = atoi(v);
-    else if (!strcmp(a, "--batch")) o->batch = atoll(v);
-    else return 1;
+    if (!strcmp(a, "--threads"))
+      o->threads = atoi(v);
+    else if (!strcmp(a, "--reps"))
+      o->reps = atoi(v);
+    else if (!strcmp(a, "--batch"))
+      o->batch = atoll(v);
+    else
+      return 1;
     i++;
   }
   return o->reps < 1 || o->batch < 1 || o->threads < 0;
@@ -179,7 +196,8 @@ int main(int argc, char **argv) {
   }
   printf("\nconv fwd+bwd-data+bwd-w, GFLOP/s per shape averaged over the %zu shapes: %.1f\n",
          NSHAPES, mean);
-  printf("conv fwd+bwd-data+bwd-w, all FLOPs over all time:                  %.1f\n\n", flops / secs);
+  printf("conv fwd+bwd-data+bwd-w, all FLOPs over all time:                  %.1f\n\n",
+         flops / secs);
   for (size_t s = 0; s < NDEPTHWISE; s++) {
     double gflop;
     if (bench_conv(ctx, &o, &depthwise[s], &gflop) < 0) goto fail;

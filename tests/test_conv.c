@@ -43,7 +43,8 @@ static int64_t out_size(int64_t in, int64_t k, int stride, int pad) {
 /* y = conv(x, w) + b, the definition (PyTorch's Conv2d, a cross-correlation)
  * summed in float64 straight from the indices. */
 static double *ref_conv(const conv_case *c, const double *x, const double *w, const double *b) {
-  int64_t ho = out_size(c->h, c->kh, c->stride, c->pad), wo = out_size(c->w, c->kw, c->stride, c->pad);
+  int64_t ho = out_size(c->h, c->kh, c->stride, c->pad),
+          wo = out_size(c->w, c->kw, c->stride, c->pad);
   int64_t cig = c->ci / c->groups, cog = c->co / c->groups;
   double *y = malloc((size_t)(c->n * c->co * ho * wo) * sizeof *y);
   for (int64_t n = 0; n < c->n; n++)
@@ -85,7 +86,8 @@ START_TEST(conv_forward_matches_naive) {
   make_inputs(ctx, c, in, 100 + 3 * (uint64_t)_i);
   dx_tensor *y = conv_fn(ctx, in, (void *)c);
   ck_assert_msg(y != NULL, "%s: %s", c->what, dx_error_message(ctx));
-  int64_t ho = out_size(c->h, c->kh, c->stride, c->pad), wo = out_size(c->w, c->kw, c->stride, c->pad);
+  int64_t ho = out_size(c->h, c->kh, c->stride, c->pad),
+          wo = out_size(c->w, c->kw, c->stride, c->pad);
   ck_assert_int_eq(y->shape[0], c->n);
   ck_assert_int_eq(y->shape[1], c->co);
   ck_assert_int_eq(y->shape[2], ho);
@@ -117,7 +119,8 @@ END_TEST
  * which fails if a backward kernel overwrites instead of accumulating. */
 static dx_tensor *twice_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
   (void)user;
-  dx_tensor *h = dx_conv2d(ctx, dx_conv2d(ctx, in[0], in[1], in[2], 1, 1, 1), in[1], in[2], 1, 1, 1);
+  dx_tensor *h =
+      dx_conv2d(ctx, dx_conv2d(ctx, in[0], in[1], in[2], 1, 1, 1), in[1], in[2], 1, 1, 1);
   int64_t flat[2] = {6, 20};
   return dx_matmul(ctx, dx_reshape(ctx, h, 2, flat), dx_reshape(ctx, in[0], 2, flat), false, true);
 }
@@ -125,7 +128,8 @@ static dx_tensor *twice_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
 START_TEST(conv_gradients_accumulate_over_uses) {
   dx_ctx *ctx = dxt_ctx(2);
   int64_t xs[4] = {2, 3, 4, 5}, ws[4] = {3, 3, 3, 3}, bs[1] = {3};
-  dx_tensor *in[3] = {dxt_param(ctx, DX_F64, 4, xs, -1, 1, 1), dxt_param(ctx, DX_F64, 4, ws, -1, 1, 2),
+  dx_tensor *in[3] = {dxt_param(ctx, DX_F64, 4, xs, -1, 1, 1),
+                      dxt_param(ctx, DX_F64, 4, ws, -1, 1, 2),
                       dxt_param(ctx, DX_F64, 1, bs, -1, 1, 3)};
   dxt_gradcheck(ctx, twice_fn, in, 3, NULL, NULL);
   dx_ctx_free(ctx);
@@ -135,7 +139,8 @@ END_TEST
 /* sum(y^2) through the tape: a one-element loss built from ops of this file. */
 static dx_tensor *sum_squares(dx_ctx *ctx, dx_tensor *y) {
   int64_t row[2] = {1, dx_numel(y)}, col[2] = {dx_numel(y), 1}, one[1] = {1};
-  dx_tensor *s = dx_matmul(ctx, dx_reshape(ctx, y, 2, row), dx_reshape(ctx, y, 2, col), false, false);
+  dx_tensor *s =
+      dx_matmul(ctx, dx_reshape(ctx, y, 2, row), dx_reshape(ctx, y, 2, col), false, false);
   return dx_reshape(ctx, s, 1, one);
 }
 
@@ -144,17 +149,22 @@ static dx_tensor *sum_squares(dx_ctx *ctx, dx_tensor *y) {
 START_TEST(conv_gradient_of_one_input_only) {
   dx_ctx *ctx = dxt_ctx(2);
   int64_t xs[4] = {2, 2, 5, 5}, ws[4] = {3, 2, 3, 3};
-  dx_tensor *xp = dxt_param(ctx, DX_F64, 4, xs, -1, 1, 1), *wp = dxt_param(ctx, DX_F64, 4, ws, -1, 1, 2);
+  dx_tensor *xp = dxt_param(ctx, DX_F64, 4, xs, -1, 1, 1),
+            *wp = dxt_param(ctx, DX_F64, 4, ws, -1, 1, 2);
   dx_tensor *xc = dx_tensor_new_persistent(ctx, DX_F64, 4, xs);
   dx_tensor *wc = dx_tensor_new_persistent(ctx, DX_F64, 4, ws);
   dx_tensor_copy(ctx, xc, xp), dx_tensor_copy(ctx, wc, wp);
-  ck_assert_int_eq(dx_backward(ctx, sum_squares(ctx, dx_conv2d(ctx, xp, wc, NULL, 1, 1, 1))), DX_OK);
+  ck_assert_int_eq(dx_backward(ctx, sum_squares(ctx, dx_conv2d(ctx, xp, wc, NULL, 1, 1, 1))),
+                   DX_OK);
   ck_assert_ptr_null(wc->grad);
-  ck_assert_int_eq(dx_backward(ctx, sum_squares(ctx, dx_conv2d(ctx, xc, wp, NULL, 1, 1, 1))), DX_OK);
+  ck_assert_int_eq(dx_backward(ctx, sum_squares(ctx, dx_conv2d(ctx, xc, wp, NULL, 1, 1, 1))),
+                   DX_OK);
   ck_assert_ptr_null(xc->grad);
   double *gx = dxt_values(ctx, xp->grad), *gw = dxt_values(ctx, wp->grad), sx = 0, sw = 0;
-  for (int i = 0; i < 50; i++) sx += gx[i] * gx[i];
-  for (int i = 0; i < 54; i++) sw += gw[i] * gw[i];
+  for (int i = 0; i < 50; i++)
+    sx += gx[i] * gx[i];
+  for (int i = 0; i < 54; i++)
+    sw += gw[i] * gw[i];
   ck_assert_double_gt(sx, 0);
   ck_assert_double_gt(sw, 0);
   free(gx), free(gw);
@@ -169,9 +179,10 @@ START_TEST(conv_shape_errors_are_clear) {
   dx_tensor *x = dx_tensor_new(ctx, DX_F32, 4, xs), *w = dx_tensor_new(ctx, DX_F32, 4, ws);
   ck_assert_ptr_nonnull(dx_conv2d(ctx, x, w, NULL, 1, 1, 2));
   ck_assert_ptr_null(dx_conv2d(ctx, x, dx_tensor_new(ctx, DX_F32, 4, wbad), NULL, 1, 1, 2));
-  ck_assert_str_eq(dx_error_message(ctx),
-                   "conv2d: x (2, 6, 5, 5) has 6 channels and w (4, 4, 3, 3) expects 4 x 2 groups; both "
-                   "channel counts (6 in, 4 out) must divide by groups");
+  ck_assert_str_eq(
+      dx_error_message(ctx),
+      "conv2d: x (2, 6, 5, 5) has 6 channels and w (4, 4, 3, 3) expects 4 x 2 groups; both "
+      "channel counts (6 in, 4 out) must divide by groups");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_conv2d(ctx, x, w, dx_tensor_new(ctx, DX_F32, 1, bs), 1, 1, 2));
   ck_assert_str_eq(dx_error_message(ctx), "conv2d: bias (3) must be (4), one per output channel");
@@ -185,8 +196,9 @@ START_TEST(conv_shape_errors_are_clear) {
                    "conv2d: stride 0, pad 1, groups 2: need stride >= 1, pad >= 0, groups >= 1");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_conv2d(ctx, dx_tensor_new(ctx, DX_F32, 3, x3), w, NULL, 1, 1, 2));
-  ck_assert_str_eq(dx_error_message(ctx),
-                   "conv2d: x (6, 5, 5) and w (4, 3, 3, 3) must both be 4-D (N,C,H,W), (Co,Ci/groups,kh,kw)");
+  ck_assert_str_eq(
+      dx_error_message(ctx),
+      "conv2d: x (6, 5, 5) and w (4, 3, 3, 3) must both be 4-D (N,C,H,W), (Co,Ci/groups,kh,kw)");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_conv2d(ctx, x, dx_tensor_new(ctx, DX_F64, 4, ws), NULL, 1, 1, 2));
   ck_assert_int_eq(dx_status_of(ctx), DX_ERR_INVALID);

@@ -34,7 +34,8 @@ typedef struct mm_case {
 
 /* The stored shape of an operand of r x c (before op) under case c. */
 static void stored_shape(const mm_case *c, int64_t r, int64_t cl, bool t, int64_t *shape) {
-  for (int i = 0; i < c->ndim - 2; i++) shape[i] = c->lead[i];
+  for (int i = 0; i < c->ndim - 2; i++)
+    shape[i] = c->lead[i];
   shape[c->ndim - 2] = t ? cl : r;
   shape[c->ndim - 1] = t ? r : cl;
 }
@@ -45,17 +46,15 @@ static dx_tensor *matmul_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
 }
 
 static const mm_case mm_cases[] = {
-    {2, {1, 1}, 5, 7, 3, false, false},
-    {2, {1, 1}, 5, 7, 3, true, false},
-    {2, {1, 1}, 5, 7, 3, false, true},
-    {2, {1, 1}, 5, 7, 3, true, true},
-    {3, {4, 1}, 3, 6, 5, false, true},  /* attention's q k^T */
-    {3, {3, 1}, 1, 4, 2, true, false},  /* one-row products */
-    {4, {2, 3}, 4, 2, 6, true, true},
-    {4, {2, 2}, 1, 1, 1, false, false}, /* 1x1 matrices */
+    {2, {1, 1}, 5, 7, 3, false, false}, {2, {1, 1}, 5, 7, 3, true, false},
+    {2, {1, 1}, 5, 7, 3, false, true},  {2, {1, 1}, 5, 7, 3, true, true},
+    {3, {4, 1}, 3, 6, 5, false, true},                                      /* attention's q k^T */
+    {3, {3, 1}, 1, 4, 2, true, false},                                      /* one-row products */
+    {4, {2, 3}, 4, 2, 6, true, true},   {4, {2, 2}, 1, 1, 1, false, false}, /* 1x1 matrices */
 };
 
-static void make_operands(dx_ctx *ctx, const mm_case *c, dx_dtype dt, dx_tensor **in, uint64_t seed) {
+static void make_operands(dx_ctx *ctx, const mm_case *c, dx_dtype dt, dx_tensor **in,
+                          uint64_t seed) {
   int64_t sa[4], sb[4];
   stored_shape(c, c->m, c->k, c->ta, sa);
   stored_shape(c, c->k, c->n, c->tb, sb);
@@ -114,7 +113,8 @@ END_TEST
  * large product takes BLAS's own threads. Both against the naive loop. */
 START_TEST(matmul_batched_paths_agree_with_naive) {
   dx_ctx *ctx = dxt_ctx(2);
-  const mm_case cs[2] = {{3, {64, 1}, 9, 11, 7, true, false}, {3, {2, 1}, 300, 250, 260, false, true}};
+  const mm_case cs[2] = {{3, {64, 1}, 9, 11, 7, true, false},
+                         {3, {2, 1}, 300, 250, 260, false, true}};
   for (int t = 0; t < 2; t++) {
     const mm_case *c = &cs[t];
     dx_tensor *in[2];
@@ -146,10 +146,12 @@ START_TEST(matmul_shape_errors_are_clear) {
                    "transposed gives k = 6");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_matmul(ctx, a, dx_tensor_new(ctx, DX_F32, 3, s3), false, false));
-  ck_assert_str_eq(dx_error_message(ctx), "matmul: leading dims of a (2, 3, 4) and b (3, 4, 6) differ at dim 0");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "matmul: leading dims of a (2, 3, 4) and b (3, 4, 6) differ at dim 0");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_matmul(ctx, a, dx_tensor_new(ctx, DX_F32, 2, s4), false, false));
-  ck_assert_str_eq(dx_error_message(ctx), "matmul: a (2, 3, 4) and b (4, 6) must have the same rank, 2 to 4");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "matmul: a (2, 3, 4) and b (4, 6) must have the same rank, 2 to 4");
   dx_clear_error(ctx);
   ck_assert_ptr_null(dx_matmul(ctx, a, dx_tensor_new(ctx, DX_F64, 3, s2), false, false));
   ck_assert_int_eq(dx_status_of(ctx), DX_ERR_INVALID);
@@ -165,7 +167,8 @@ static void ref_linear(const double *x, const double *w, const double *b, double
   for (int64_t s = 0; s < r; s++)
     for (int64_t o = 0; o < o_f; o++) {
       double acc = b ? b[o] : 0;
-      for (int64_t j = 0; j < i_f; j++) acc += x[s * i_f + j] * w[o * i_f + j];
+      for (int64_t j = 0; j < i_f; j++)
+        acc += x[s * i_f + j] * w[o * i_f + j];
       y[s * o_f + o] = acc;
     }
 }
@@ -184,8 +187,8 @@ typedef struct lin_case {
 
 static const lin_case lin_cases[] = {
     {2, {5, 7}, 3, true},
-    {2, {1, 4}, 6, true},     /* batch 1 */
-    {3, {2, 3, 5}, 4, true},  /* tokens: (B, L, I) */
+    {2, {1, 4}, 6, true},    /* batch 1 */
+    {3, {2, 3, 5}, 4, true}, /* tokens: (B, L, I) */
     {2, {6, 3}, 1, false},
 };
 
@@ -193,7 +196,8 @@ START_TEST(linear_forward_and_gradients) {
   dx_ctx *ctx = dxt_ctx(2);
   const lin_case *c = &lin_cases[_i];
   int64_t in_f = c->xshape[c->ndim - 1], rows = 1;
-  for (int d = 0; d < c->ndim - 1; d++) rows *= c->xshape[d];
+  for (int d = 0; d < c->ndim - 1; d++)
+    rows *= c->xshape[d];
   int64_t ws[2] = {c->out, in_f}, bs[1] = {c->out};
   dx_tensor *in[3] = {dxt_param(ctx, DX_F64, c->ndim, c->xshape, -1, 1, 60 + (uint64_t)_i),
                       dxt_param(ctx, DX_F64, 2, ws, -1, 1, 70 + (uint64_t)_i),
@@ -219,9 +223,11 @@ START_TEST(linear_shape_errors_are_clear) {
   int64_t xs[2] = {4, 5}, ws[2] = {3, 6}, wok[2] = {3, 5}, bs[1] = {4};
   dx_tensor *x = dx_tensor_new(ctx, DX_F32, 2, xs);
   ck_assert_ptr_null(dx_linear(ctx, x, dx_tensor_new(ctx, DX_F32, 2, ws), NULL));
-  ck_assert_str_eq(dx_error_message(ctx), "linear: x (4, 5) (...,I) needs w (O,I) with the same I; got w (3, 6)");
+  ck_assert_str_eq(dx_error_message(ctx),
+                   "linear: x (4, 5) (...,I) needs w (O,I) with the same I; got w (3, 6)");
   dx_clear_error(ctx);
-  ck_assert_ptr_null(dx_linear(ctx, x, dx_tensor_new(ctx, DX_F32, 2, wok), dx_tensor_new(ctx, DX_F32, 1, bs)));
+  ck_assert_ptr_null(
+      dx_linear(ctx, x, dx_tensor_new(ctx, DX_F32, 2, wok), dx_tensor_new(ctx, DX_F32, 1, bs)));
   ck_assert_str_eq(dx_error_message(ctx), "linear: bias (4) must be (3), one per output feature");
   dx_ctx_free(ctx);
 }
@@ -236,7 +242,8 @@ int main(void) {
   DXT_ADD(tc, matmul_gradient_accumulates_over_uses);
   DXT_ADD(tc, matmul_batched_paths_agree_with_naive);
   DXT_ADD(tc, matmul_shape_errors_are_clear);
-  tcase_add_loop_test(tc, linear_forward_and_gradients, 0, (int)(sizeof lin_cases / sizeof lin_cases[0]));
+  tcase_add_loop_test(tc, linear_forward_and_gradients, 0,
+                      (int)(sizeof lin_cases / sizeof lin_cases[0]));
   DXT_ADD(tc, linear_shape_errors_are_clear);
   suite_add_tcase(s, tc);
   return dxt_run(s);

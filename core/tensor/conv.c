@@ -9,13 +9,14 @@ static bool describe(dx_ctx *ctx, const dx_tensor *x, const dx_tensor *w, const 
   char xs[64], ws[64], bs[64];
   dx_shape_str(x, xs, sizeof xs), dx_shape_str(w, ws, sizeof ws);
   if (x->ndim != 4 || w->ndim != 4) {
-    dx_fail(ctx, DX_ERR_INVALID, "conv2d: x %s and w %s must both be 4-D (N,C,H,W), (Co,Ci/groups,kh,kw)",
-            xs, ws);
+    dx_fail(ctx, DX_ERR_INVALID,
+            "conv2d: x %s and w %s must both be 4-D (N,C,H,W), (Co,Ci/groups,kh,kw)", xs, ws);
     return false;
   }
   if (stride < 1 || pad < 0 || groups < 1) {
-    dx_fail(ctx, DX_ERR_INVALID, "conv2d: stride %d, pad %d, groups %d: need stride >= 1, pad >= 0, groups >= 1",
-            stride, pad, groups);
+    dx_fail(ctx, DX_ERR_INVALID,
+            "conv2d: stride %d, pad %d, groups %d: need stride >= 1, pad >= 0, groups >= 1", stride,
+            pad, groups);
     return false;
   }
   int64_t ci = x->shape[1], co = w->shape[0];
@@ -31,12 +32,21 @@ static bool describe(dx_ctx *ctx, const dx_tensor *x, const dx_tensor *w, const 
             dx_shape_str(b, bs, sizeof bs), (long long)co);
     return false;
   }
-  *d = (dx_conv2d_desc){.n = x->shape[0], .ci = ci, .h = x->shape[2], .w = x->shape[3],
-                        .co = co, .kh = w->shape[2], .kw = w->shape[3], .stride = stride,
-                        .pad = pad, .groups = groups, .dtype = x->dtype};
+  *d = (dx_conv2d_desc){.n = x->shape[0],
+                        .ci = ci,
+                        .h = x->shape[2],
+                        .w = x->shape[3],
+                        .co = co,
+                        .kh = w->shape[2],
+                        .kw = w->shape[3],
+                        .stride = stride,
+                        .pad = pad,
+                        .groups = groups,
+                        .dtype = x->dtype};
   int64_t hp = d->h + 2 * (int64_t)pad, wp = d->w + 2 * (int64_t)pad;
   if (d->kh > hp || d->kw > wp) {
-    dx_fail(ctx, DX_ERR_INVALID, "conv2d: kernel %lldx%lld is larger than the padded input %lldx%lld of x %s",
+    dx_fail(ctx, DX_ERR_INVALID,
+            "conv2d: kernel %lldx%lld is larger than the padded input %lldx%lld of x %s",
             (long long)d->kh, (long long)d->kw, (long long)hp, (long long)wp, xs);
     return false;
   }
@@ -62,7 +72,8 @@ static void conv2d_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *dy = n->out->grad;
   if (dx_wants_grad(x)) {
     dx_tensor *gx = dx_grad(ctx, x);
-    if (!gx || !dx_kernel_ok(ctx, (const void *)be->conv2d_bwd_data, "conv2d backward (data)")) return;
+    if (!gx || !dx_kernel_ok(ctx, (const void *)be->conv2d_bwd_data, "conv2d backward (data)"))
+      return;
     be->conv2d_bwd_data(&d, dy, w, gx, ws);
   }
   dx_tensor *gw = dx_wants_grad(w) ? dx_grad(ctx, w) : NULL;

@@ -11,7 +11,8 @@ typedef struct operand {
 
 static operand operand_of(const dx_tensor *t) {
   operand o = {t, t->shape[t->ndim - 2], t->shape[t->ndim - 1], 1};
-  for (int i = 0; i < t->ndim - 2; i++) o.batch *= t->shape[i];
+  for (int i = 0; i < t->ndim - 2; i++)
+    o.batch *= t->shape[i];
   return o;
 }
 
@@ -37,14 +38,18 @@ static void matmul_backward(dx_ctx *ctx, dx_node *n) {
   if (dx_wants_grad(a)) {
     dx_tensor *ga = dx_grad(ctx, a);
     if (!ga) return;
-    if (ta) product(be, tb, true, ob, dy, ga, 1.0);     /* A = (dY op(B)^T)^T = op(B) dY^T */
-    else product(be, false, !tb, dy, ob, ga, 1.0);      /* A = dY op(B)^T */
+    if (ta)
+      product(be, tb, true, ob, dy, ga, 1.0); /* A = (dY op(B)^T)^T = op(B) dY^T */
+    else
+      product(be, false, !tb, dy, ob, ga, 1.0); /* A = dY op(B)^T */
   }
   if (dx_wants_grad(b)) {
     dx_tensor *gb = dx_grad(ctx, b);
     if (!gb) return;
-    if (tb) product(be, true, ta, dy, oa, gb, 1.0);     /* B = (op(A)^T dY)^T = dY^T op(A) */
-    else product(be, !ta, false, oa, dy, gb, 1.0);      /* B = op(A)^T dY */
+    if (tb)
+      product(be, true, ta, dy, oa, gb, 1.0); /* B = (op(A)^T dY)^T = dY^T op(A) */
+    else
+      product(be, !ta, false, oa, dy, gb, 1.0); /* B = op(A)^T dY */
   }
 }
 
@@ -54,20 +59,24 @@ dx_tensor *dx_matmul(dx_ctx *ctx, dx_tensor *a, dx_tensor *b, bool ta, bool tb) 
   char as[64], bs[64];
   dx_shape_str(a, as, sizeof as), dx_shape_str(b, bs, sizeof bs);
   if (a->ndim < 2 || a->ndim != b->ndim)
-    return dx_fail(ctx, DX_ERR_INVALID, "matmul: a %s and b %s must have the same rank, 2 to 4", as, bs);
+    return dx_fail(ctx, DX_ERR_INVALID, "matmul: a %s and b %s must have the same rank, 2 to 4", as,
+                   bs);
   for (int i = 0; i < a->ndim - 2; i++)
     if (a->shape[i] != b->shape[i])
-      return dx_fail(ctx, DX_ERR_INVALID, "matmul: leading dims of a %s and b %s differ at dim %d", as, bs, i);
+      return dx_fail(ctx, DX_ERR_INVALID, "matmul: leading dims of a %s and b %s differ at dim %d",
+                     as, bs, i);
   operand oa = operand_of(a), ob = operand_of(b);
   int64_t m = ta ? oa.cols : oa.rows, k = ta ? oa.rows : oa.cols;
   int64_t kb = tb ? ob.cols : ob.rows, n = tb ? ob.rows : ob.cols;
   if (k != kb)
     return dx_fail(ctx, DX_ERR_INVALID,
                    "matmul: inner sizes differ: a %s%s gives k = %lld, b %s%s gives k = %lld", as,
-                   ta ? " transposed" : "", (long long)k, bs, tb ? " transposed" : "", (long long)kb);
+                   ta ? " transposed" : "", (long long)k, bs, tb ? " transposed" : "",
+                   (long long)kb);
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->gemm, "matmul")) return NULL;
   int64_t shape[DX_MAX_DIMS];
-  for (int i = 0; i < a->ndim - 2; i++) shape[i] = a->shape[i];
+  for (int i = 0; i < a->ndim - 2; i++)
+    shape[i] = a->shape[i];
   shape[a->ndim - 2] = m, shape[a->ndim - 1] = n;
   dx_tensor *y = dx_tensor_new(ctx, a->dtype, a->ndim, shape);
   if (!y) return NULL;
@@ -117,14 +126,16 @@ dx_tensor *dx_linear(dx_ctx *ctx, dx_tensor *x, dx_tensor *w, dx_tensor *b) {
   dx_shape_str(x, xs, sizeof xs), dx_shape_str(w, ws, sizeof ws);
   int64_t in_f = x->shape[x->ndim - 1];
   if (x->ndim < 2 || w->ndim != 2 || w->shape[1] != in_f)
-    return dx_fail(ctx, DX_ERR_INVALID, "linear: x %s (...,I) needs w (O,I) with the same I; got w %s", xs, ws);
+    return dx_fail(ctx, DX_ERR_INVALID,
+                   "linear: x %s (...,I) needs w (O,I) with the same I; got w %s", xs, ws);
   int64_t out_f = w->shape[0];
   if (b && (b->ndim != 1 || b->shape[0] != out_f))
     return dx_fail(ctx, DX_ERR_INVALID, "linear: bias %s must be (%lld), one per output feature",
                    dx_shape_str(b, bs, sizeof bs), (long long)out_f);
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->gemm, "linear")) return NULL;
   int64_t shape[DX_MAX_DIMS];
-  for (int i = 0; i < x->ndim - 1; i++) shape[i] = x->shape[i];
+  for (int i = 0; i < x->ndim - 1; i++)
+    shape[i] = x->shape[i];
   shape[x->ndim - 1] = out_f;
   dx_tensor *y = dx_tensor_new(ctx, x->dtype, x->ndim, shape);
   if (!y) return NULL;

@@ -29,13 +29,13 @@
 
 typedef struct plan {
   const dx_conv2d_desc *d;
-  size_t es;               /* element size */
-  int64_t cig, cog, kg;    /* per group: input and output channels, Cig*kh*kw */
-  int64_t k;               /* Ci*kh*kw: rows of col */
-  int64_t p;               /* Ho*Wo */
+  size_t es;            /* element size */
+  int64_t cig, cog, kg; /* per group: input and output channels, Cig*kh*kw */
+  int64_t k;            /* Ci*kh*kw: rows of col */
+  int64_t p;            /* Ho*Wo */
   int64_t band_rows, nbands;
-  bool direct;             /* 1x1, stride 1, pad 0: col is x itself */
-  bool per_image;          /* threads over images (else BLAS threads per product) */
+  bool direct;    /* 1x1, stride 1, pad 0: col is x itself */
+  bool per_image; /* threads over images (else BLAS threads per product) */
   int threads;
   size_t col_bytes, dw_bytes; /* per thread slot */
 } plan;
@@ -53,7 +53,8 @@ static void plan_of(const dx_conv2d_desc *d, plan *pl) {
   pl->p = d->ho * d->wo;
   pl->direct = d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
   size_t row_bytes = (size_t)(pl->k * d->wo) * pl->es;
-  pl->nbands = pl->direct ? 1 : (int64_t)(((size_t)d->ho * row_bytes + BAND_BYTES - 1) / BAND_BYTES);
+  pl->nbands =
+      pl->direct ? 1 : (int64_t)(((size_t)d->ho * row_bytes + BAND_BYTES - 1) / BAND_BYTES);
   if (pl->nbands > d->ho) pl->nbands = d->ho;
   pl->band_rows = (d->ho + pl->nbands - 1) / pl->nbands;
   pl->nbands = (d->ho + pl->band_rows - 1) / pl->band_rows;
@@ -75,7 +76,9 @@ static size_t cpu_conv2d_workspace(const dx_conv2d_desc *d) {
 static char *slot_col(const plan *pl, void *ws, int t) {
   return (char *)ws + (size_t)t * (pl->col_bytes + pl->dw_bytes);
 }
-static char *slot_dw(const plan *pl, void *ws, int t) { return slot_col(pl, ws, t) + pl->col_bytes; }
+static char *slot_dw(const plan *pl, void *ws, int t) {
+  return slot_col(pl, ws, t) + pl->col_bytes;
+}
 
 static int this_slot(const plan *pl) { return pl->per_image ? omp_get_thread_num() : 0; }
 
@@ -88,13 +91,16 @@ void dx_conv_axpy(dx_dtype dt, void *dst, int64_t ds, double a, const void *src,
     float *y = dst, af = (float)a;
     const float *x = src;
     if (ds == 1 && ss == 1) /* the common case, vectorised */
-      for (int64_t i = 0; i < n; i++) y[i] += af * x[i];
+      for (int64_t i = 0; i < n; i++)
+        y[i] += af * x[i];
     else
-      for (int64_t i = 0; i < n; i++) y[i * ds] += af * x[i * ss];
+      for (int64_t i = 0; i < n; i++)
+        y[i * ds] += af * x[i * ss];
   } else {
     double *y = dst;
     const double *x = src;
-    for (int64_t i = 0; i < n; i++) y[i * ds] += a * x[i * ss];
+    for (int64_t i = 0; i < n; i++)
+      y[i * ds] += a * x[i * ss];
   }
 }
 
@@ -103,11 +109,13 @@ static void gather_strided(size_t es, void *dst, const void *src, int64_t stride
   if (es == 4) {
     uint32_t *y = dst;
     const uint32_t *x = src;
-    for (int64_t i = 0; i < n; i++) y[i] = x[i * stride];
+    for (int64_t i = 0; i < n; i++)
+      y[i] = x[i * stride];
   } else {
     uint64_t *y = dst;
     const uint64_t *x = src;
-    for (int64_t i = 0; i < n; i++) y[i] = x[i * stride];
+    for (int64_t i = 0; i < n; i++)
+      y[i] = x[i * stride];
   }
 }
 
@@ -116,10 +124,12 @@ static void fill_rows(dx_dtype dt, void *dst, int64_t rows, int64_t n, int64_t l
   for (int64_t r = 0; r < rows; r++) {
     if (dt == DX_F32) {
       float *y = (float *)dst + r * ld, b = ((const float *)v)[r];
-      for (int64_t i = 0; i < n; i++) y[i] = b;
+      for (int64_t i = 0; i < n; i++)
+        y[i] = b;
     } else {
       double *y = (double *)dst + r * ld, b = ((const double *)v)[r];
-      for (int64_t i = 0; i < n; i++) y[i] = b;
+      for (int64_t i = 0; i < n; i++)
+        y[i] = b;
     }
   }
 }
@@ -143,10 +153,13 @@ static void im2col(const plan *pl, const char *x, char *col, int64_t oh0, int64_
             memset(row, 0, (size_t)d->wo * es);
             continue;
           }
-          const char *src = x + (size_t)((c * d->h + ih) * d->w + lo * d->stride - d->pad + kj) * es;
+          const char *src =
+              x + (size_t)((c * d->h + ih) * d->w + lo * d->stride - d->pad + kj) * es;
           memset(row, 0, (size_t)lo * es);
-          if (d->stride == 1) memcpy(row + lo * es, src, (size_t)(hi - lo) * es);
-          else gather_strided(es, row + lo * es, src, d->stride, hi - lo);
+          if (d->stride == 1)
+            memcpy(row + lo * es, src, (size_t)(hi - lo) * es);
+          else
+            gather_strided(es, row + lo * es, src, d->stride, hi - lo);
           memset(row + hi * es, 0, (size_t)(d->wo - hi) * es);
         }
       }
@@ -213,10 +226,13 @@ static void image_bands(const plan *pl, band_fn fn, const operands *o, int64_t i
  * owns whole images: bands of one image overlap in dx (a kernel's halo). */
 static void all_images(const plan *pl, band_fn fn, const operands *o, void *ws) {
 #pragma omp parallel for schedule(dynamic) num_threads(pl->threads) if (pl->per_image)
-  for (int64_t i = 0; i < pl->d->n; i++) image_bands(pl, fn, o, i, slot_col(pl, ws, this_slot(pl)));
+  for (int64_t i = 0; i < pl->d->n; i++)
+    image_bands(pl, fn, o, i, slot_col(pl, ws, this_slot(pl)));
 }
 
-static size_t image_bytes(const plan *pl) { return (size_t)(pl->d->ci * pl->d->h * pl->d->w) * pl->es; }
+static size_t image_bytes(const plan *pl) {
+  return (size_t)(pl->d->ci * pl->d->h * pl->d->w) * pl->es;
+}
 static size_t out_image_bytes(const plan *pl) { return (size_t)(pl->d->co * pl->p) * pl->es; }
 
 /* --- forward ------------------------------------------------------------------- */
@@ -245,8 +261,12 @@ static void cpu_conv2d_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx
   }
   plan pl;
   plan_of(d, &pl);
-  operands o = {.in = x->data, .in_step = image_bytes(&pl), .aux = w->data,
-                .bias = b ? b->data : NULL, .out = y->data, .out_step = out_image_bytes(&pl)};
+  operands o = {.in = x->data,
+                .in_step = image_bytes(&pl),
+                .aux = w->data,
+                .bias = b ? b->data : NULL,
+                .out = y->data,
+                .out_step = out_image_bytes(&pl)};
   all_images(&pl, fwd_band, &o, ws);
 }
 
@@ -279,7 +299,10 @@ static void cpu_conv2d_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, co
   }
   plan pl;
   plan_of(d, &pl);
-  operands o = {.in = dy->data, .in_step = out_image_bytes(&pl), .aux = w->data, .out = dx->data,
+  operands o = {.in = dy->data,
+                .in_step = out_image_bytes(&pl),
+                .aux = w->data,
+                .out = dx->data,
                 .out_step = image_bytes(&pl)};
   all_images(&pl, bwd_data_band, &o, ws);
 }
@@ -313,15 +336,19 @@ void dx_conv_bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *
         const float *v = (const float *)dy->data + o;
         float part = 0;
 #pragma omp simd reduction(+ : part)
-        for (int64_t q = 0; q < p; q++) part += v[q];
+        for (int64_t q = 0; q < p; q++)
+          part += v[q];
         s += part;
       } else {
         const double *v = (const double *)dy->data + o;
-        for (int64_t q = 0; q < p; q++) s += v[q];
+        for (int64_t q = 0; q < p; q++)
+          s += v[q];
       }
     }
-    if (d->dtype == DX_F32) ((float *)db->data)[c] += (float)s;
-    else ((double *)db->data)[c] += s;
+    if (d->dtype == DX_F32)
+      ((float *)db->data)[c] += (float)s;
+    else
+      ((double *)db->data)[c] += s;
   }
 }
 
@@ -342,14 +369,19 @@ static void cpu_conv2d_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, c
 #pragma omp parallel num_threads(pl.threads) if (pl.per_image)
   {
     int t = this_slot(&pl);
-    operands o = {.in = x->data, .in_step = image_bytes(&pl), .aux = dy->data,
-                  .aux_step = out_image_bytes(&pl), .out = pl.per_image ? slot_dw(&pl, ws, t) : dw->data};
+    operands o = {.in = x->data,
+                  .in_step = image_bytes(&pl),
+                  .aux = dy->data,
+                  .aux_step = out_image_bytes(&pl),
+                  .out = pl.per_image ? slot_dw(&pl, ws, t) : dw->data};
     if (pl.per_image) memset(o.out, 0, (size_t)wn * pl.es);
 #pragma omp for schedule(dynamic)
-    for (int64_t i = 0; i < d->n; i++) image_bands(&pl, bwd_filter_band, &o, i, slot_col(&pl, ws, t));
+    for (int64_t i = 0; i < d->n; i++)
+      image_bands(&pl, bwd_filter_band, &o, i, slot_col(&pl, ws, t));
   }
   if (pl.per_image)
-    for (int t = 0; t < pl.threads; t++) dx_conv_axpy(d->dtype, dw->data, 1, 1.0, slot_dw(&pl, ws, t), 1, wn);
+    for (int t = 0; t < pl.threads; t++)
+      dx_conv_axpy(d->dtype, dw->data, 1, 1.0, slot_dw(&pl, ws, t), 1, wn);
 }
 
 void dx_cpu_init_conv(dx_backend *be) {

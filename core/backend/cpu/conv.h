@@ -9,8 +9,9 @@
  * zero padding. */
 static inline void dx_conv_valid_range(int64_t in, int64_t out, int64_t k, int stride, int pad,
                                        int64_t *lo, int64_t *hi) {
-  int64_t off = pad - k, last = in - 1 + off; /* o*stride - off in [0, in): off <= o*stride <= last */
-  if (stride == 1) { /* the common case, without divisions */
+  int64_t off = pad - k,
+          last = in - 1 + off; /* o*stride - off in [0, in): off <= o*stride <= last */
+  if (stride == 1) {           /* the common case, without divisions */
     *lo = off > 0 ? off : 0;
     *hi = last < 0 ? 0 : last + 1;
   } else {
@@ -29,9 +30,9 @@ static inline bool dx_conv_is_depthwise(const dx_conv2d_desc *d) {
 void dx_conv_depthwise_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *w,
                            const dx_tensor *b, dx_tensor *y);
 void dx_conv_depthwise_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, const dx_tensor *w,
-                                 dx_tensor *dx);
-void dx_conv_depthwise_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x,
-                                  const dx_tensor *dy, dx_tensor *dw, void *ws);
+                                dx_tensor *dx);
+void dx_conv_depthwise_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *dy,
+                                  dx_tensor *dw, void *ws);
 size_t dx_conv_depthwise_workspace(const dx_conv2d_desc *d);
 
 /* dst[i*ds] += a * src[i*ss], i < n (conv.c) */

@@ -16,8 +16,10 @@ static double load(dx_dtype dt, const void *p, int64_t i) {
 }
 
 static void add_at(dx_dtype dt, void *p, int64_t i, double v) {
-  if (dt == DX_F32) ((float *)p)[i] += (float)v;
-  else ((double *)p)[i] += v;
+  if (dt == DX_F32)
+    ((float *)p)[i] += (float)v;
+  else
+    ((double *)p)[i] += v;
 }
 
 /* Where filter tap (ki, kj) meets the planes: output rows [oh0, oh1) and
@@ -31,8 +33,11 @@ static tap tap_of(const dx_conv2d_desc *d, int64_t ki, int64_t kj) {
   int64_t oh0, oh1, ow0, ow1;
   dx_conv_valid_range(d->h, d->ho, ki, d->stride, d->pad, &oh0, &oh1);
   dx_conv_valid_range(d->w, d->wo, kj, d->stride, d->pad, &ow0, &ow1);
-  tap t = {.rows = oh1 - oh0, .len = ow1 - ow0, .stride = d->stride,
-           .in_step = d->stride * d->w, .out_step = d->wo};
+  tap t = {.rows = oh1 - oh0,
+           .len = ow1 - ow0,
+           .stride = d->stride,
+           .in_step = d->stride * d->w,
+           .out_step = d->wo};
   t.in0 = (oh0 * d->stride - d->pad + ki) * d->w + ow0 * d->stride - d->pad + kj;
   t.out0 = oh0 * d->wo + ow0;
   if (t.len <= 0) t.rows = 0;
@@ -42,12 +47,16 @@ static tap tap_of(const dx_conv2d_desc *d, int64_t ki, int64_t kj) {
 /* Forward: dst[out] += a * src[in] over a tap's rows, src the input plane
  * and dst the output plane. Backward-data, its adjoint: dst[in] += a *
  * src[out], src the output gradient and dst the input gradient. */
-static void tap_axpy(dx_dtype dt, const tap *t, double a, const void *src, void *dst, bool forward) {
+static void tap_axpy(dx_dtype dt, const tap *t, double a, const void *src, void *dst,
+                     bool forward) {
   size_t es = dx_dtype_size(dt);
   for (int64_t r = 0; r < t->rows; r++) {
-    size_t in = (size_t)(t->in0 + r * t->in_step) * es, out = (size_t)(t->out0 + r * t->out_step) * es;
-    if (forward) dx_conv_axpy(dt, (char *)dst + out, 1, a, (const char *)src + in, t->stride, t->len);
-    else dx_conv_axpy(dt, (char *)dst + in, t->stride, a, (const char *)src + out, 1, t->len);
+    size_t in = (size_t)(t->in0 + r * t->in_step) * es,
+           out = (size_t)(t->out0 + r * t->out_step) * es;
+    if (forward)
+      dx_conv_axpy(dt, (char *)dst + out, 1, a, (const char *)src + in, t->stride, t->len);
+    else
+      dx_conv_axpy(dt, (char *)dst + in, t->stride, a, (const char *)src + out, 1, t->len);
   }
 }
 
@@ -61,13 +70,16 @@ static void tap_acc(dx_dtype dt, const tap *t, const void *x, const void *y, voi
       const float *xf = (const float *)x + i0, *yf = (const float *)y + o0;
       float *af = acc;
       if (s == 1)
-        for (int64_t i = 0; i < t->len; i++) af[i] += xf[i] * yf[i];
+        for (int64_t i = 0; i < t->len; i++)
+          af[i] += xf[i] * yf[i];
       else
-        for (int64_t i = 0; i < t->len; i++) af[i] += xf[i * s] * yf[i];
+        for (int64_t i = 0; i < t->len; i++)
+          af[i] += xf[i * s] * yf[i];
     } else {
       const double *xd = (const double *)x + i0, *yd = (const double *)y + o0;
       double *ad = acc;
-      for (int64_t i = 0; i < t->len; i++) ad[i] += xd[i * s] * yd[i];
+      for (int64_t i = 0; i < t->len; i++)
+        ad[i] += xd[i * s] * yd[i];
     }
   }
 }
@@ -75,8 +87,10 @@ static void tap_acc(dx_dtype dt, const tap *t, const void *x, const void *y, voi
 /* x (H,W), w (kh,kw), bias -> y (Ho,Wo) */
 static void fwd_plane(const dx_conv2d_desc *d, const void *x, const void *w, double bias, void *y) {
   for (int64_t i = 0; i < d->ho * d->wo; i++)
-    if (d->dtype == DX_F32) ((float *)y)[i] = (float)bias;
-    else ((double *)y)[i] = bias;
+    if (d->dtype == DX_F32)
+      ((float *)y)[i] = (float)bias;
+    else
+      ((double *)y)[i] = bias;
   for (int64_t ki = 0; ki < d->kh; ki++)
     for (int64_t kj = 0; kj < d->kw; kj++) {
       tap t = tap_of(d, ki, kj);
@@ -139,24 +153,26 @@ static void bwd_filter_plane(const dx_conv2d_desc *d, const void *x, const void 
 }
 
 /* x (N,C,H,W), dy (N,C,Ho,Wo) -> dw (C,1,kh,kw) += */
-void dx_conv_depthwise_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x,
-                                  const dx_tensor *dy, dx_tensor *dw, void *ws) {
+void dx_conv_depthwise_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *dy,
+                                  dx_tensor *dw, void *ws) {
   size_t es = dx_dtype_size(d->dtype), xp = (size_t)(d->h * d->w), yp = (size_t)(d->ho * d->wo);
   int64_t taps = d->kh * d->kw;
   int threads = threads_of();
   /* A thread owns a channel's filter and sums every image into it. */
-#pragma omp parallel for schedule(dynamic) num_threads(threads) \
-    if (d->n * d->ci * (int64_t)yp * taps > DX_CPU_PAR_MIN)
+#pragma omp parallel for schedule(dynamic)                                                         \
+    num_threads(threads) if (d->n * d->ci * (int64_t)yp * taps > DX_CPU_PAR_MIN)
   for (int64_t c = 0; c < d->ci; c++) {
     char *acc = (char *)ws + (size_t)omp_get_thread_num() * slot_bytes(d);
     memset(acc, 0, (size_t)(taps * d->wo) * es);
     for (int64_t i = 0; i < d->n; i++) {
       size_t q = (size_t)(i * d->ci + c);
-      bwd_filter_plane(d, (const char *)x->data + q * xp * es, (const char *)dy->data + q * yp * es, acc);
+      bwd_filter_plane(d, (const char *)x->data + q * xp * es, (const char *)dy->data + q * yp * es,
+                       acc);
     }
     for (int64_t k = 0; k < taps; k++) {
       double s = 0;
-      for (int64_t j = 0; j < d->wo; j++) s += load(d->dtype, acc, k * d->wo + j);
+      for (int64_t j = 0; j < d->wo; j++)
+        s += load(d->dtype, acc, k * d->wo + j);
       add_at(d->dtype, dw->data, c * taps + k, s);
     }
   }

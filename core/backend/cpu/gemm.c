@@ -20,17 +20,17 @@ void dx_cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
     cblas_sgemm(CblasRowMajor, trans(ta), trans(tb), (blasint)m, (blasint)n, (blasint)k,
                 (float)alpha, a, (blasint)lda, b, (blasint)ldb, (float)beta, c, (blasint)ldc);
   else
-    cblas_dgemm(CblasRowMajor, trans(ta), trans(tb), (blasint)m, (blasint)n, (blasint)k, alpha,
-                a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+    cblas_dgemm(CblasRowMajor, trans(ta), trans(tb), (blasint)m, (blasint)n, (blasint)k, alpha, a,
+                (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
 }
 
 /* C_i (m,n) = alpha op(A_i) op(B_i) + beta C_i for i < batch, X_i = X + i*stride_x
  * elements. stride_c == 0 sums every product into one C (beta applied each
  * time), so those products run one after another. */
-static void cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                     double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
-                     int64_t ldb, int64_t stride_b, double beta, void *c, int64_t ldc,
-                     int64_t stride_c, int64_t batch) {
+static void cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+                     const void *a, int64_t lda, int64_t stride_a, const void *b, int64_t ldb,
+                     int64_t stride_b, double beta, void *c, int64_t ldc, int64_t stride_c,
+                     int64_t batch) {
   size_t es = dx_dtype_size(dt);
   const char *ab = a, *bb = b;
   char *cb = c;
@@ -40,8 +40,7 @@ static void cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_
 #pragma omp parallel for schedule(dynamic) if (per_thread)
   for (int64_t i = 0; i < batch; i++)
     dx_cpu_gemm(dt, ta, tb, m, n, k, alpha, ab + (size_t)(i * stride_a) * es, lda,
-                bb + (size_t)(i * stride_b) * es, ldb, beta, cb + (size_t)(i * stride_c) * es,
-                ldc);
+                bb + (size_t)(i * stride_b) * es, ldb, beta, cb + (size_t)(i * stride_c) * es, ldc);
 }
 
 void dx_cpu_init_gemm(dx_backend *be) { be->gemm = cpu_gemm; }
