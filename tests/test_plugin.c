@@ -143,7 +143,8 @@ static void copy_file(const char *from, const char *to) {
 }
 
 static char *temp_copy_dir(void) {
-  static char dir[] = "/tmp/dx_plugin_XXXXXX";
+  static char dir[32];
+  snprintf(dir, sizeof dir, "/tmp/dx_plugin_XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(dir));
   char to[DIR_MAX];
   snprintf(to, sizeof to, "%s/good_sched.so", dir);

@@ -18,8 +18,9 @@
 /* Folders searched in order: the build tree's plugin folder, the install's
  * (as configured, then <libdir>/ddpmx/plugins beside the loaded libddpmx if
  * that differs and exists), each entry of $DDPMX_PLUGIN_PATH
- * (colon-separated), then `extra` (the experiment's plugin_path). Folders that do not exist are
- * kept: they are skipped when searching but still named in "not found" messages. */
+ * (colon-separated), then `extra` (the experiment's plugin_path). Folders
+ * that do not exist are kept: they are skipped when searching but still
+ * named in "not found" messages. A folder listed twice is kept once. */
 typedef struct dx_plugin_path dx_plugin_path;
 
 /* Returns NULL only when out of memory. */
