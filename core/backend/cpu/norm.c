@@ -11,7 +11,6 @@
  * Tasks never write the same element, and each sums in a fixed order, so the
  * results are the same for any thread count. */
 #include <math.h>
-#include <string.h>
 
 #include "backend/cpu/broadcast.h" /* dx_cpu_for, dx_cpu_sum_run, dx_cpu_add_at */
 #include "backend/cpu/cpu.h"
@@ -45,35 +44,6 @@ typedef struct row_prims {
   void (*col_softmax_bwd)(const void *y, const void *dy, void *dx, int64_t rows, int64_t w,
                           int64_t ld, const double *d);
 } row_prims;
-
-/* e^x in float32, in plain arithmetic that the compiler vectorises (libm's
- * expf is one call per element, 5x slower here). x = k ln2 + r, |r| <= ln2/2,
- * with ln2 split in two (Cody & Waite 1980) so that k ln2 loses nothing;
- * e^r by its Taylor series to r^7 (remainder r^8/8! < 6e-9, below float32's
- * half ulp), times 2^k written into the exponent bits. 1.7 ulp at worst over
- * [-87, 88], the range where float32 neither under- nor overflows; inputs are
- * clamped to it (softmax passes x - max <= 0). A NaN stays NaN. */
-static inline float fast_expf(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  float kf = x * 1.44269504f + 0x1.8p23f; /* adding 1.5 * 2^23 rounds k into the low bits */
-  uint32_t kb, sb;
-  memcpy(&kb, &kf, sizeof kb);
-  kf -= 0x1.8p23f;
-  float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f; /* ln2 = 0.693359375 - 2.12194440e-4 */
-  float p = 1.0f / 5040; /* sum_{k <= 7} r^k / k! by Horner's rule */
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 1.0f / 2;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  sb = (kb - 0x4B400000u + 127u) << 23; /* (k + 127) << 23: the float 2^k */
-  float scale;
-  memcpy(&scale, &sb, sizeof scale);
-  return p * scale;
-}
 
 #define DEFINE_ROW_PRIMS(T, EXP)                                                                   \
   static double sq_dev_##T(const void *xv, int64_t n, double mu) {                                 \
@@ -174,7 +144,7 @@ static inline float fast_expf(float x) {
       row_exp_##T,   row_softmax_bwd_##T, col_max_##T,        col_exp_##T,     col_sum_##T,        \
       col_scale_##T, col_dot_##T,         col_softmax_bwd_##T};
 
-DEFINE_ROW_PRIMS(float, fast_expf)
+DEFINE_ROW_PRIMS(float, dx_cpu_expf) /* softmax passes x - max <= 0 */
 DEFINE_ROW_PRIMS(double, exp)
 
 static const row_prims *prims_for(dx_dtype dt) {
