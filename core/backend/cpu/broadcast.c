@@ -1,4 +1,5 @@
 /* Broadcasting geometry and the parallel walk over it (see broadcast.h). */
+#include <omp.h>
 #include "backend/cpu/broadcast.h"
 
 /* Runs longer than this are split so that a flat loop over a large tensor
@@ -94,7 +95,7 @@ static void add_offsets(const dx_bcast *g, const dim_set *s, int64_t index,
 
 void dx_cpu_for(int64_t n, bool parallel, void (*task)(const void *ctx, int64_t t),
                 const void *ctx) {
-  if (parallel && n > 1) {
+  if (parallel && n > 1 && omp_get_max_threads() > 1) {
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < n; t++)
       task(ctx, t);

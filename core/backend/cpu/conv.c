@@ -225,9 +225,8 @@ static void image_bands(const plan *pl, band_fn fn, const operands *o, int64_t i
 /* Every image, a thread per image when there are enough of them. A thread
  * owns whole images: bands of one image overlap in dx (a kernel's halo). */
 static void all_images(const plan *pl, band_fn fn, const operands *o, void *ws) {
-#pragma omp parallel for schedule(dynamic) num_threads(pl->threads) if (pl->per_image)
-  for (int64_t i = 0; i < pl->d->n; i++)
-    image_bands(pl, fn, o, i, slot_col(pl, ws, this_slot(pl)));
+  DX_PAR_IF(pl->per_image, "omp parallel for schedule(dynamic) num_threads(pl->threads)",
+            for (int64_t i = 0; i < pl->d->n; i++) image_bands(pl, fn, o, i, slot_col(pl, ws, this_slot(pl))););
 }
 
 static size_t image_bytes(const plan *pl) {
@@ -324,31 +323,57 @@ static void bwd_filter_band(const plan *pl, const char *x, const char *dy, const
                 dw + (size_t)(g * pl->cog * pl->kg) * es, pl->kg);
 }
 
+/* dy (N,Co,Ho,Wo) -> db[c] += sum over N, Ho, Wo of channel c */
+static void bias_grad_channel(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db, int64_t c) {
+  int64_t p = d->ho * d->wo;
+  double s = 0;
+  for (int64_t i = 0; i < d->n; i++) {
+    size_t o = (size_t)((i * d->co + c) * p);
+    if (d->dtype == DX_F32) {
+      const float *v = (const float *)dy->data + o;
+      float part = 0;
+#pragma omp simd reduction(+ : part)
+      for (int64_t q = 0; q < p; q++)
+        part += v[q];
+      s += part;
+    } else {
+      const double *v = (const double *)dy->data + o;
+      for (int64_t q = 0; q < p; q++)
+        s += v[q];
+    }
+  }
+  if (d->dtype == DX_F32)
+    ((float *)db->data)[c] += (float)s;
+  else
+    ((double *)db->data)[c] += s;
+}
+
 /* dy (N,Co,Ho,Wo) -> db (Co) += sum over N, Ho, Wo */
 void dx_conv_bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db) {
-  int64_t p = d->ho * d->wo;
-#pragma omp parallel for if (d->n * d->co * p > DX_CPU_PAR_MIN)
-  for (int64_t c = 0; c < d->co; c++) {
-    double s = 0;
-    for (int64_t i = 0; i < d->n; i++) {
-      size_t o = (size_t)((i * d->co + c) * p);
-      if (d->dtype == DX_F32) {
-        const float *v = (const float *)dy->data + o;
-        float part = 0;
-#pragma omp simd reduction(+ : part)
-        for (int64_t q = 0; q < p; q++)
-          part += v[q];
-        s += part;
-      } else {
-        const double *v = (const double *)dy->data + o;
-        for (int64_t q = 0; q < p; q++)
-          s += v[q];
-      }
-    }
-    if (d->dtype == DX_F32)
-      ((float *)db->data)[c] += (float)s;
-    else
-      ((double *)db->data)[c] += s;
+  DX_PAR_IF(d->n * d->co * d->ho * d->wo > DX_CPU_PAR_MIN, "omp parallel for",
+            for (int64_t c = 0; c < d->co; c++) bias_grad_channel(d, dy, db, c););
+}
+
+/* The images' share of dw: this thread's images into its own copy of dw
+ * (team), or every image straight into dw (one thread: no region at all,
+ * since libgomp allocates for a one-thread team and an orphaned loop). */
+static void filter_images(const plan *pl, const dx_tensor *x, const dx_tensor *dy, dx_tensor *dw, void *ws,
+                          bool team) {
+  const dx_conv2d_desc *d = pl->d;
+  int t = team ? this_slot(pl) : 0;
+  operands o = {.in = x->data,
+                .in_step = image_bytes(pl),
+                .aux = dy->data,
+                .aux_step = out_image_bytes(pl),
+                .out = pl->per_image ? slot_dw(pl, ws, t) : dw->data};
+  if (pl->per_image) memset(o.out, 0, (size_t)(d->co * pl->kg) * pl->es);
+  if (team) {
+#pragma omp for schedule(dynamic)
+    for (int64_t i = 0; i < d->n; i++)
+      image_bands(pl, bwd_filter_band, &o, i, slot_col(pl, ws, t));
+  } else {
+    for (int64_t i = 0; i < d->n; i++)
+      image_bands(pl, bwd_filter_band, &o, i, slot_col(pl, ws, t));
   }
 }
 
@@ -366,18 +391,11 @@ static void cpu_conv2d_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, c
   int64_t wn = d->co * pl.kg;
   /* Per image, threads sum into private copies of dw, added at the end:
    * the products then need no locks. */
-#pragma omp parallel num_threads(pl.threads) if (pl.per_image)
-  {
-    int t = this_slot(&pl);
-    operands o = {.in = x->data,
-                  .in_step = image_bytes(&pl),
-                  .aux = dy->data,
-                  .aux_step = out_image_bytes(&pl),
-                  .out = pl.per_image ? slot_dw(&pl, ws, t) : dw->data};
-    if (pl.per_image) memset(o.out, 0, (size_t)wn * pl.es);
-#pragma omp for schedule(dynamic)
-    for (int64_t i = 0; i < d->n; i++)
-      image_bands(&pl, bwd_filter_band, &o, i, slot_col(&pl, ws, t));
+  if (pl.per_image && pl.threads > 1) {
+#pragma omp parallel num_threads(pl.threads)
+    filter_images(&pl, x, dy, dw, ws, true);
+  } else {
+    filter_images(&pl, x, dy, dw, ws, false);
   }
   if (pl.per_image)
     for (int t = 0; t < pl.threads; t++)

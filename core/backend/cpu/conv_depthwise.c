@@ -103,12 +103,12 @@ void dx_conv_depthwise_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx
                            const dx_tensor *b, dx_tensor *y) {
   size_t es = dx_dtype_size(d->dtype), xp = (size_t)(d->h * d->w), yp = (size_t)(d->ho * d->wo);
   int64_t planes = d->n * d->ci, taps = d->kh * d->kw;
-#pragma omp parallel for schedule(static) if (planes * (int64_t)yp * taps > DX_CPU_PAR_MIN)
-  for (int64_t q = 0; q < planes; q++) {
-    int64_t c = q % d->ci;
-    fwd_plane(d, (const char *)x->data + q * xp * es, (const char *)w->data + c * taps * es,
-              b ? load(d->dtype, b->data, c) : 0.0, (char *)y->data + q * yp * es);
-  }
+  DX_PAR_IF(planes * (int64_t)yp * taps > DX_CPU_PAR_MIN, "omp parallel for schedule(static)",
+            for (int64_t q = 0; q < planes; q++) {
+              int64_t c = q % d->ci;
+              fwd_plane(d, (const char *)x->data + q * xp * es, (const char *)w->data + c * taps * es,
+                        b ? load(d->dtype, b->data, c) : 0.0, (char *)y->data + q * yp * es);
+            });
 }
 
 /* dy (Ho,Wo), w (kh,kw) -> dx (H,W) += */
@@ -125,10 +125,10 @@ void dx_conv_depthwise_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, co
                                 dx_tensor *dx) {
   size_t es = dx_dtype_size(d->dtype), xp = (size_t)(d->h * d->w), yp = (size_t)(d->ho * d->wo);
   int64_t planes = d->n * d->ci, taps = d->kh * d->kw;
-#pragma omp parallel for schedule(static) if (planes * (int64_t)yp * taps > DX_CPU_PAR_MIN)
-  for (int64_t q = 0; q < planes; q++)
-    bwd_data_plane(d, (const char *)dy->data + q * yp * es,
-                   (const char *)w->data + (q % d->ci) * taps * es, (char *)dx->data + q * xp * es);
+  DX_PAR_IF(planes * (int64_t)yp * taps > DX_CPU_PAR_MIN, "omp parallel for schedule(static)",
+            for (int64_t q = 0; q < planes; q++)
+              bwd_data_plane(d, (const char *)dy->data + q * yp * es,
+                             (const char *)w->data + (q % d->ci) * taps * es, (char *)dx->data + q * xp * es););
 }
 
 /* Backward-filter sums per tap and output column into a (kh*kw, Wo) slot
@@ -159,21 +159,21 @@ void dx_conv_depthwise_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, c
   int64_t taps = d->kh * d->kw;
   int threads = threads_of();
   /* A thread owns a channel's filter and sums every image into it. */
-#pragma omp parallel for schedule(dynamic)                                                         \
-    num_threads(threads) if (d->n * d->ci * (int64_t)yp * taps > DX_CPU_PAR_MIN)
-  for (int64_t c = 0; c < d->ci; c++) {
-    char *acc = (char *)ws + (size_t)omp_get_thread_num() * slot_bytes(d);
-    memset(acc, 0, (size_t)(taps * d->wo) * es);
-    for (int64_t i = 0; i < d->n; i++) {
-      size_t q = (size_t)(i * d->ci + c);
-      bwd_filter_plane(d, (const char *)x->data + q * xp * es, (const char *)dy->data + q * yp * es,
-                       acc);
-    }
-    for (int64_t k = 0; k < taps; k++) {
-      double s = 0;
-      for (int64_t j = 0; j < d->wo; j++)
-        s += load(d->dtype, acc, k * d->wo + j);
-      add_at(d->dtype, dw->data, c * taps + k, s);
-    }
-  }
+  DX_PAR_IF(d->n * d->ci * (int64_t)yp * taps > DX_CPU_PAR_MIN && threads > 1,
+            "omp parallel for schedule(dynamic) num_threads(threads)",
+    for (int64_t c = 0; c < d->ci; c++) {
+      char *acc = (char *)ws + (size_t)omp_get_thread_num() * slot_bytes(d);
+      memset(acc, 0, (size_t)(taps * d->wo) * es);
+      for (int64_t i = 0; i < d->n; i++) {
+        size_t q = (size_t)(i * d->ci + c);
+        bwd_filter_plane(d, (const char *)x->data + q * xp * es, (const char *)dy->data + q * yp * es,
+                         acc);
+      }
+      for (int64_t k = 0; k < taps; k++) {
+        double s = 0;
+        for (int64_t j = 0; j < d->wo; j++)
+          s += load(d->dtype, acc, k * d->wo + j);
+        add_at(d->dtype, dw->data, c * taps + k, s);
+      }
+    });
 }

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include <omp.h>
+
 #include "backend/backend.h"
 
 void dx_cpu_init_memory(dx_backend *be);      /* memory.c */
@@ -32,10 +34,11 @@ double dx_philox_normal(uint64_t seed, uint64_t index);
 /* Runs the loop (the variadic part: one `for` statement) on the OpenMP team
  * when cond holds, else on this thread without entering a parallel region.
  * An if() clause would read better, but libgomp allocates a one-thread team
- * for every region whose if() is false, and a warm step must not allocate. */
+ * for every region whose if() is false (or that runs on one thread), and a
+ * warm step must not allocate. */
 #define DX_PAR_IF(cond, pragma, ...)                                             \
   do {                                                                           \
-    if (cond) {                                                                  \
+    if ((cond) && omp_get_max_threads() > 1) {                                   \
       _Pragma(pragma) __VA_ARGS__                                                \
     } else {                                                                     \
       __VA_ARGS__                                                                \

@@ -37,10 +37,10 @@ static void cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_
   double flops = 2.0 * (double)m * (double)n * (double)k;
   bool per_thread = batch > 1 && stride_c != 0 &&
                     (flops < SMALL_GEMM_FLOPS || batch >= 4 * (int64_t)omp_get_max_threads());
-#pragma omp parallel for schedule(dynamic) if (per_thread)
-  for (int64_t i = 0; i < batch; i++)
-    dx_cpu_gemm(dt, ta, tb, m, n, k, alpha, ab + (size_t)(i * stride_a) * es, lda,
-                bb + (size_t)(i * stride_b) * es, ldb, beta, cb + (size_t)(i * stride_c) * es, ldc);
+  DX_PAR_IF(per_thread, "omp parallel for schedule(dynamic)",
+            for (int64_t i = 0; i < batch; i++)
+              dx_cpu_gemm(dt, ta, tb, m, n, k, alpha, ab + (size_t)(i * stride_a) * es, lda,
+                          bb + (size_t)(i * stride_b) * es, ldb, beta, cb + (size_t)(i * stride_c) * es, ldc););
 }
 
 void dx_cpu_init_gemm(dx_backend *be) { be->gemm = cpu_gemm; }
