@@ -1,5 +1,7 @@
 /* Parsing options and reporting usage errors, the same way in every
  * sub-command. */
+#include <stdlib.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,4 +75,13 @@ int dx_cli_fail(const dx_cli_command *c, dx_status st, const char *fmt, ...) {
   report(c, fmt, ap);
   va_end(ap);
   return dx_cli_exit_code(st);
+}
+
+bool dx_cli_parse_count(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (!*s || *end || errno || v < 0) return false;
+  *out = v;
+  return true;
 }

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ddpmx/status.h"
@@ -29,7 +30,8 @@ typedef struct dx_cli_command {
   int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 } dx_cli_command;
 
-extern const dx_cli_command dx_cli_run, dx_cli_runs, dx_cli_show, dx_cli_export, dx_cli_plugins;
+extern const dx_cli_command dx_cli_run, dx_cli_resume, dx_cli_sample, dx_cli_eval, dx_cli_runs, dx_cli_show,
+    dx_cli_export, dx_cli_plugins;
 
 /* --- arguments (args.c) --------------------------------------------------------- */
 
@@ -39,6 +41,8 @@ bool dx_cli_is_help(const char *arg);
  * message) if the value is missing. */
 int dx_cli_option(const dx_cli_command *c, int argc, char **argv, int *i, const char *name,
                   const char **value);
+/* A non-negative whole number in decimal; false for anything else. */
+bool dx_cli_parse_count(const char *s, int64_t *out);
 /* Prints "ddpmx CMD: <message>" and the synopsis; returns DX_EXIT_USAGE. */
 int dx_cli_usage(const dx_cli_command *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

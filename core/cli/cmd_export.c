@@ -30,15 +30,6 @@ typedef struct export_args {
   int64_t step;
 } export_args;
 
-static bool parse_step(const char *s, int64_t *step) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (!*s || *end || errno || v < 0) return false;
-  *step = v;
-  return true;
-}
-
 /* One option of argv[*i]: 1 taken, 0 not an option, or an exit code < 0. */
 static int option(int argc, char **argv, int *i, export_args *a) {
   const char *v;
@@ -47,7 +38,7 @@ static int option(int argc, char **argv, int *i, export_args *a) {
   if ((r = dx_cli_option(&dx_cli_export, argc, argv, i, "--tag", &a->tag)) != 0) return r;
   if ((r = dx_cli_option(&dx_cli_export, argc, argv, i, "-o", &a->out)) != 0) return r;
   if ((r = dx_cli_option(&dx_cli_export, argc, argv, i, "--step", &v)) <= 0) return r;
-  if (parse_step(v, &a->step)) return 1;
+  if (dx_cli_parse_count(v, &a->step)) return 1;
   dx_cli_usage(&dx_cli_export, "--step needs a step number, not '%s'", v);
   return -1;
 }

@@ -2,7 +2,6 @@
  * experiment and its plugins, record the run, train, and record how it
  * ended (DESIGN 2). */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,39 +71,6 @@ static int check_failed(dx_status st, const char *err) {
   return dx_cli_fail(&dx_cli_run, as, "%s", err);
 }
 
-static const char *signal_name(int sig) {
-  return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
-}
-
-/* Trains and records how the run ended; returns the exit code. */
-static int train(dx_experiment *e, const dx_run_plugins *rp, dx_store *store, int64_t id) {
-  char err[DX_ERRMSG_MAX] = "", why[DX_ERRMSG_MAX + 32];
-  volatile sig_atomic_t *stop = dx_cli_catch_signals();
-  dx_train_env env = {
-      .store = store, .run_id = id, .plugins = rp, .stop = stop, .progress = dx_cli_progress};
-  dx_status st = dx_train(e, &env, err, sizeof err);
-  dx_run_status end = DX_RUN_FINISHED;
-  int rc = DX_EXIT_OK;
-  if (st == DX_ERR_INTERRUPTED) {
-    int sig = *stop ? (int)*stop : SIGINT;
-    snprintf(why, sizeof why, "interrupted by %s", signal_name(sig));
-    end = DX_RUN_KILLED;
-    rc = DX_EXIT_SIGNAL + sig;
-  } else if (st != DX_OK) {
-    snprintf(why, sizeof why, "%s", err);
-    end = DX_RUN_FAILED;
-    rc = DX_EXIT_FAILED;
-  }
-  dx_status s = dx_store_run_end(store, id, end, end == DX_RUN_FINISHED ? NULL : why);
-  if (s != DX_OK)
-    return dx_cli_fail(&dx_cli_run, DX_ERR_DB, "run %" PRId64 ": %s", id, dx_store_errmsg(store));
-  if (end == DX_RUN_FINISHED)
-    fprintf(stderr, "ddpmx run: run %" PRId64 " FINISHED\n", id);
-  else
-    fprintf(stderr, "ddpmx run: run %" PRId64 " %s: %s\n", id, dx_run_status_str(end), why);
-  return rc;
-}
-
 /* Records the run as RUNNING with the experiment and its parameters. */
 static dx_status record(int argc, char **argv, dx_experiment *e, dx_store *store, int64_t *id) {
   dx_cli_params params;
@@ -152,7 +118,7 @@ static int run_checked(int argc, char **argv, const run_args *a, dx_experiment *
   if (rc != DX_EXIT_OK) return rc;
   int64_t id = 0;
   rc = begin(argc, argv, e, rp, store, &id);
-  if (rc == DX_EXIT_OK) rc = train(e, rp, store, id);
+  if (rc == DX_EXIT_OK) rc = dx_cli_train(&dx_cli_run, e, rp, store, id, NULL);
   return dx_cli_close(&dx_cli_run, store, rc);
 }
 

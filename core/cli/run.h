@@ -23,6 +23,12 @@ char *dx_cli_command_line(int argc, char **argv);
 /* Records every plugin of the run with its file's checksum. */
 dx_status dx_cli_record_plugins(dx_store *st, int64_t run_id, const dx_run_plugins *rp);
 
+/* Trains run `id` (from its start, or from the checkpoint resume_from),
+ * catching SIGINT/SIGTERM, and records FINISHED, FAILED or KILLED; prints the
+ * outcome and returns the exit code (train_run.c). */
+int dx_cli_train(const dx_cli_command *c, dx_experiment *e, const dx_run_plugins *rp, dx_store *store,
+                 int64_t id, const char *resume_from);
+
 /* The trainer's progress reports as lines on stderr (progress.c). */
 void dx_cli_progress(const dx_train_progress *p, void *user);
 

@@ -52,12 +52,3 @@ void dx_cli_stored_run_free(dx_stored_run *r) {
   dx_experiment_free(r->e);
   memset(r, 0, sizeof *r);
 }
-
-bool dx_cli_parse_count(const char *s, int64_t *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (!*s || *end || errno || v < 0) return false;
-  *out = v;
-  return true;
-}

@@ -21,7 +21,5 @@ typedef struct dx_stored_run {
  * (after printing why) or DX_EXIT_OK. */
 int dx_cli_load_run(const dx_cli_command *c, dx_store *st, const char *ref, dx_stored_run *out);
 void dx_cli_stored_run_free(dx_stored_run *r);
-/* Parses a non-negative integer option value; false if it is not one. */
-bool dx_cli_parse_count(const char *s, int64_t *out);
 
 #endif
