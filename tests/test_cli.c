@@ -186,11 +186,32 @@ START_TEST(broken_experiment) {
   ck_assert_int_eq(r.code, broken[_i].code);
   snprintf(want, sizeof want, "ddpmx run: %s%s", fixture(broken[_i].file), broken[_i].why);
   if (broken[_i].exact)
-    ck_assert_str_eq(r.err, want);
+    ck_assert_msg(strncmp(r.err, want, strlen(want)) == 0, "want: %s\ngot: %s", want, r.err);
   else
     ck_assert_msg(strncmp(r.err, want, strlen(want)) == 0, "%s", r.err);
+  if (!(broken[_i].arg && strcmp(broken[_i].arg, "--dry-run") == 0))
+    HAS(r.err, "ddpmx run: recorded as run 1, FAILED\n");
+  bool dry = broken[_i].arg && strcmp(broken[_i].arg, "--dry-run") == 0;
   result_free(&r);
-  ck_assert_int_ne(access("results", F_OK), 0); /* nothing was recorded */
+  if (dry) {
+    ck_assert_int_ne(access("results", F_OK), 0); /* a dry run records nothing */
+    return;
+  }
+  /* A real run records the failure as a run, with the reason (DESIGN 7). */
+  r = ddpmx("show", "1", NULL);
+  ck_assert_int_eq(r.code, 0);
+  HAS(r.out, "  status   FAILED: ");
+  result_free(&r);
+}
+END_TEST
+
+START_TEST(missing_data_is_caught_before_any_work) {
+  result r = ddpmx("run", fixture("tiny.yaml"), "data.path=/nonexistent/images", "--dry-run", NULL);
+  ck_assert_int_eq(r.code, 3);
+  HAS(r.err, "ddpmx run: data: ");
+  HAS(r.err, "/nonexistent/images");
+  ck_assert_int_ne(access("results", F_OK), 0); /* a dry run records nothing */
+  result_free(&r);
 }
 END_TEST
 
@@ -296,10 +317,12 @@ START_TEST(run_then_runs_show_export) {
 END_TEST
 
 START_TEST(failed_run_is_recorded) {
+  /* Missing data is caught before training starts: exit 3, and the run is
+   * recorded FAILED with the reason. */
   result r =
       ddpmx("run", fixture("tiny.yaml"), "data.path=/nonexistent/images", "--db", "x.db", NULL);
-  ck_assert_int_eq(r.code, 1);
-  HAS(r.err, "ddpmx run: run 1 FAILED: ");
+  ck_assert_int_eq(r.code, 3);
+  HAS(r.err, "ddpmx run: recorded as run 1, FAILED\n");
   result_free(&r);
   ck_assert_int_ne(access("results", F_OK), 0); /* --db, not the default */
   r = ddpmx("show", "1", "--db=x.db", NULL);
@@ -414,6 +437,7 @@ int main(void) {
   tcase_add_test(tc, version_and_help);
   tcase_add_loop_test(tc, usage_error, 0, DX_COUNT(usage_errors));
   tcase_add_loop_test(tc, broken_experiment, 0, sizeof broken / sizeof broken[0]);
+  tcase_add_test(tc, missing_data_is_caught_before_any_work);
   tcase_add_test(tc, override_names_its_place);
   tcase_add_test(tc, dry_run_prints_the_resolved_experiment);
   tcase_add_test(tc, run_then_runs_show_export);

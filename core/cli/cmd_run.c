@@ -110,6 +110,41 @@ static int begin(int argc, char **argv, dx_experiment *e, const dx_run_plugins *
   return DX_EXIT_OK;
 }
 
+/* The experiment's file as written, for the record; NULL if unreadable. */
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  long n = -1;
+  if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+      (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
+    buf[n] = '\0';
+  else
+    free(buf), buf = NULL;
+  if (f) fclose(f);
+  return buf;
+}
+
+/* Bad input is normal, and it leaves a trace (DESIGN 7): a run row that says
+ * FAILED and why, named after the experiment or, if it did not load, after
+ * its file. */
+static void record_failure(int argc, char **argv, const run_args *a, const dx_experiment *e,
+                           const char *why) {
+  dx_store *store;
+  if (dx_cli_open_for_run(&dx_cli_run, a->db, &store) != DX_EXIT_OK) return;
+  char name[256];
+  const char *base = strrchr(a->file, '/') ? strrchr(a->file, '/') + 1 : a->file;
+  snprintf(name, sizeof name, "%s", e ? e->name : base);
+  char *dot = e ? NULL : strrchr(name, '.');
+  if (dot && dot != name) *dot = '\0';
+  char *yaml = read_text(a->file), *cmd = dx_cli_command_line(argc, argv);
+  dx_run_info info = {.name = name, .seed = e ? e->seed : 0, .experiment_yaml = yaml, .command_line = cmd};
+  int64_t id;
+  if (dx_store_run_begin(store, &info, &id) == DX_OK && dx_store_run_end(store, id, DX_RUN_FAILED, why) == DX_OK)
+    fprintf(stderr, "ddpmx run: recorded as run %" PRId64 ", FAILED\n", id);
+  free(yaml), free(cmd);
+  dx_cli_close(&dx_cli_run, store, DX_EXIT_OK);
+}
+
 static int run_checked(int argc, char **argv, const run_args *a, dx_experiment *e,
                        const dx_run_plugins *rp) {
   if (a->dry_run) return dx_cli_dry_run(e, rp);
@@ -134,7 +169,13 @@ static int main_run(int argc, char **argv) {
   dx_run_plugins rp = {0};
   dx_status st = dx_experiment_load(a.file, a.overrides, a.n_overrides, &e, err, sizeof err);
   if (st == DX_OK) st = dx_run_plugins_resolve(e, &rp, err, sizeof err);
-  rc = st == DX_OK ? run_checked(argc, argv, &a, e, &rp) : check_failed(st, err);
+  if (st == DX_OK) st = dx_experiment_check_data(e, err, sizeof err);
+  if (st == DX_OK) {
+    rc = run_checked(argc, argv, &a, e, &rp);
+  } else {
+    rc = check_failed(st, err);
+    if (!a.dry_run) record_failure(argc, argv, &a, e, err);
+  }
   dx_run_plugins_free(&rp);
   dx_experiment_free(e);
   free(a.overrides);

@@ -26,6 +26,10 @@ typedef struct dx_run_plugins {
  * first problem as FILE:LINE:COL: ... and out is emptied. */
 dx_status dx_run_plugins_resolve(dx_experiment *e, dx_run_plugins *out, char *err, size_t errlen);
 void dx_run_plugins_free(dx_run_plugins *rp);
+
+/* Opens (and closes) the data the experiment trains and evaluates on, so a
+ * missing or corrupt file stops the run before it starts (check_data.c). */
+dx_status dx_experiment_check_data(const dx_experiment *e, char *err, size_t errlen);
 /* The slot for (role, level), or NULL when the experiment has none there. */
 const dx_bound_plugin *dx_run_plugins_get(const dx_run_plugins *rp, const char *role, int level);
 
