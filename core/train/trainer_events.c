@@ -34,6 +34,10 @@ dx_status dx_trainer_report(trainer *tr, int64_t done) {
   if (st == DX_OK) st = metric(tr, done, "images_per_s", it_per_s * (double)tr->N);
   for (int q = 0; q < 4 && st == DX_OK; q++)
     if (l->qn[q]) st = metric(tr, done, qname[q], l->q[q] / (double)l->qn[q]);
+  /* One transaction per report: the database shows a run's progress as it
+   * trains, and a crash loses at most one log interval. */
+  if (st == DX_OK && tr->env->store && (st = dx_store_flush(tr->env->store)) != DX_OK)
+    snprintf(tr->err, tr->errlen, "writing metrics: %s", dx_store_errmsg(tr->env->store));
   progress(tr, done, l->loss / (double)l->n, it_per_s, NULL);
   *l = (logbook){.since = now(), .since_step = done};
   return st;
