@@ -4,14 +4,14 @@
 # not run at all when nothing is missing.
 #
 #   scripts/install-deps.sh          build + test dependencies
-#   scripts/install-deps.sh --run    also the default dataset (Fashion-MNIST)
+#   scripts/install-deps.sh --run    also the default dataset (Fashion-MNIST) and the sqlite3 shell
 set -eu
 
 pkgs="build-essential cmake pkg-config libyaml-dev libsqlite3-dev check libsubunit-dev
       libopenblas-openmp-dev zlib1g-dev libpng-dev python3"
 for arg in "$@"; do
   case "$arg" in
-    --run) pkgs="$pkgs dataset-fashion-mnist" ;;
+    --run) pkgs="$pkgs dataset-fashion-mnist sqlite3" ;;
     -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
