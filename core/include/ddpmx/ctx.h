@@ -27,7 +27,10 @@ typedef struct dx_device {
 
 typedef struct dx_ctx_opts {
   dx_device device;
-  int threads;             /* 0: $DDPMX_THREADS, else every core */
+  /* 0: $DDPMX_THREADS, else every core. Applied when the context is created
+   * to OpenMP (for the creating thread) and to OpenBLAS, whose settings are
+   * process-wide: contexts used from one thread share the last setting. */
+  int threads;
   size_t arena_bytes;      /* initial arena size; 0: a sensible default */
 } dx_ctx_opts;
 
