@@ -52,6 +52,7 @@ static void check_block(const block_case *c) {
   double err = dxt_gradcheck(ctx, run_block, in, n_in, &b, &o);
   ck_assert_double_le(err, 1e-6);
   b.ops->destroy(b.state);
+  dx_param_list_free(ctx, &params);
   free(in);
   dxt_plugin_free(&p);
   dx_ctx_free(ctx);
