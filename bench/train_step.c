@@ -148,8 +148,10 @@ int main(int argc, char **argv) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   double med = times[o.steps / 2];
-  printf("mode=%s params=%" PRId64 " threads=%d step_s_median=%.3f step_s_min=%.3f img_per_s=%.1f peak_rss_mb=%.0f\n",
+  dx_arena_stats as = dx_arena_stats_of(ctx);
+  printf("mode=%s params=%" PRId64 " threads=%d step_s_median=%.3f step_s_min=%.3f img_per_s=%.1f peak_rss_mb=%.0f "
+         "arena_peak_mb=%.0f\n",
          o.mode, dx_param_list_numel(dx_unet_params(net)), dx_ctx_threads(ctx), med, times[0],
-         (double)o.batch / med, (double)ru.ru_maxrss / 1024.0);
+         (double)o.batch / med, (double)ru.ru_maxrss / 1024.0, (double)as.peak / 1048576.0);
   return 0;
 }

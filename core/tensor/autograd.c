@@ -30,11 +30,40 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
   return n;
 }
 
+/* A dead gradient buffer of exactly t's size, reshaped to t, or NULL. */
+static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t) {
+  size_t bytes = (size_t)dx_numel(t) * dx_dtype_size(t->dtype);
+  for (dx_spare_grad **p = &ctx->spare_grads; *p; p = &(*p)->next) {
+    dx_tensor *g = (*p)->t;
+    if (g->dtype != t->dtype || (size_t)dx_numel(g) * dx_dtype_size(g->dtype) != bytes) continue;
+    *p = (*p)->next;
+    g->ndim = t->ndim;
+    for (int i = 0; i < t->ndim; i++) g->shape[i] = t->shape[i];
+    ctx->be->fill(g, 0.0);
+    return g;
+  }
+  return NULL;
+}
+
 dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t) {
   if (t->grad) return t->grad;
-  dx_tensor *g = dx_tensor_zeros(ctx, t->dtype, t->ndim, t->shape);
+  dx_tensor *g = spare_for(ctx, t);
+  if (!g) g = dx_tensor_zeros(ctx, t->dtype, t->ndim, t->shape);
   t->grad = g;
   return g;
+}
+
+/* After its producer's backward nothing reads an activation's gradient again
+ * (consumers, later on the tape, have already added into it), so its buffer
+ * can serve a gradient still to come. Without this a step would hold a
+ * gradient for every activation at once, as well as the activations. */
+static void release_grad(dx_ctx *ctx, dx_tensor *out) {
+  dx_spare_grad *s = dx_arena_alloc(&ctx->meta, sizeof *s);
+  if (!s || (out->flags & DX_TENSOR_PERSISTENT)) return; /* keeping it is always safe */
+  s->t = out->grad;
+  s->next = ctx->spare_grads;
+  ctx->spare_grads = s;
+  out->grad = NULL;
 }
 
 static dx_status walk(dx_ctx *ctx) {
@@ -42,6 +71,7 @@ static dx_status walk(dx_ctx *ctx) {
     if (!n->out->grad) continue; /* nothing downstream used this output */
     n->backward(ctx, n);
     if (ctx->status != DX_OK) return ctx->status;
+    release_grad(ctx, n->out);
   }
   return DX_OK;
 }

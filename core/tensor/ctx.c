@@ -68,6 +68,7 @@ void dx_persistent_free_all(dx_ctx *ctx); /* tensor.c */
 void dx_ctx_free(dx_ctx *ctx) {
   if (!ctx) return;
   dx_persistent_free_all(ctx);
+  if (ctx->scratch) ctx->be->free(ctx->be, ctx->scratch);
   dx_arena_release(&ctx->data);
   dx_arena_release(&ctx->meta);
   dx_cpu_backend_free(ctx->be);
@@ -126,6 +127,7 @@ uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count) {
 
 void dx_step_reset(dx_ctx *ctx) {
   ctx->tape = NULL;
+  ctx->spare_grads = NULL;
   dx_arena_reset(&ctx->meta);
   dx_arena_reset(&ctx->data);
 }
@@ -139,10 +141,18 @@ dx_arena_stats dx_arena_stats_of(const dx_ctx *ctx) {
   return s;
 }
 
+/* One buffer serves every kernel in turn: a workspace lives only for one
+ * kernel call, so taking a fresh one from the arena for each call would make
+ * a step's memory grow with the number of convolutions in it. The buffer
+ * grows to the largest request during the first step and then stays. */
 void *dx_scratch(dx_ctx *ctx, size_t bytes) {
-  void *p = dx_arena_alloc(&ctx->data, bytes);
-  if (!p) dx_fail(ctx, DX_ERR_NOMEM, "out of memory: %zu bytes of scratch", bytes);
-  return p;
+  if (bytes <= ctx->scratch_bytes) return ctx->scratch;
+  if (ctx->scratch) ctx->be->free(ctx->be, ctx->scratch);
+  ctx->scratch = ctx->be->alloc(ctx->be, bytes);
+  ctx->scratch_bytes = ctx->scratch ? bytes : 0;
+  ctx->data.sys_allocs++;
+  if (!ctx->scratch) dx_fail(ctx, DX_ERR_NOMEM, "out of memory: %zu bytes of scratch", bytes);
+  return ctx->scratch;
 }
 
 bool dx_kernel_ok(dx_ctx *ctx, const void *kernel, const char *op) {

@@ -64,6 +64,13 @@ void dx_arena_release(dx_arena *a);
 
 typedef struct dx_persistent dx_persistent; /* list of persistent tensors */
 
+/* Gradient buffers of activations whose producer's backward has run: dead,
+ * and handed to the next gradient of the same size (autograd.c). */
+typedef struct dx_spare_grad {
+  dx_tensor *t;
+  struct dx_spare_grad *next;
+} dx_spare_grad;
+
 struct dx_ctx {
   dx_backend *be;
   dx_device device;
@@ -71,6 +78,9 @@ struct dx_ctx {
   dx_arena meta; /* tensor structs, tape nodes: host memory */
   dx_arena data; /* tensor data, scratch: backend memory */
   dx_node *tape;
+  dx_spare_grad *spare_grads; /* reset with the arena */
+  void *scratch;              /* one kernel's workspace, reused (dx_scratch) */
+  size_t scratch_bytes;
   bool grad_enabled;
   uint64_t seed, rng_offset;
   dx_persistent *persistent;

@@ -68,7 +68,8 @@ typedef struct dx_arena_stats {
 } dx_arena_stats;
 DX_API dx_arena_stats dx_arena_stats_of(const dx_ctx *ctx);
 
-/* Scratch memory for one op, from the arena (backend memory). */
+/* Workspace for one kernel call (backend memory): valid until the next call
+ * of dx_scratch on this context, which may return the same buffer. */
 DX_API void *dx_scratch(dx_ctx *ctx, size_t bytes);
 
 /* --- autograd mode ------------------------------------------------------- */
