@@ -66,14 +66,17 @@ static void teardown(void) {
   ck_assert_int_eq(system(cmd), 0);
 }
 
-/* Runs tiny.yaml into db (a fresh file), checkpoints under ckpt. */
-static dx_status train(const char *db, const char *ckpt, int64_t stop_after, bool resume, int64_t *run) {
-  char path[512], err[1024], ov[600];
+/* Runs tiny.yaml into db (a fresh file), checkpoints under ckpt, on
+ * `threads` threads. */
+static dx_status train_on(const char *db, const char *ckpt, int threads, int64_t stop_after, bool resume,
+                          int64_t *run) {
+  char path[512], err[1024], ov[600], th[64];
   snprintf(path, sizeof path, "%s/tiny.yaml", tmp);
   snprintf(ov, sizeof ov, "checkpoint.dir=%s/%s", tmp, ckpt);
-  const char *overrides[1] = {ov};
+  snprintf(th, sizeof th, "train.threads=%d", threads);
+  const char *overrides[2] = {ov, th};
   dx_experiment *e;
-  ck_assert_msg(dx_experiment_load(path, overrides, 1, &e, err, sizeof err) == DX_OK, "%s", err);
+  ck_assert_msg(dx_experiment_load(path, overrides, 2, &e, err, sizeof err) == DX_OK, "%s", err);
   dx_run_plugins rp;
   ck_assert_msg(dx_run_plugins_resolve(e, &rp, err, sizeof err) == DX_OK, "%s", err);
   snprintf(path, sizeof path, "%s/%s", tmp, db);
@@ -98,6 +101,14 @@ static dx_status train(const char *db, const char *ckpt, int64_t stop_after, boo
   dx_run_plugins_free(&rp);
   dx_experiment_free(e);
   return s;
+}
+
+static dx_status train(const char *db, const char *ckpt, int64_t stop_after, bool resume, int64_t *run) {
+  return train_on(db, ckpt, 1, stop_after, resume, run);
+}
+
+static dx_status train_threads(const char *db, const char *ckpt, int threads, int64_t *run) {
+  return train_on(db, ckpt, threads, 0, false, run);
 }
 
 static sqlite3 *db_open(const char *name) {
@@ -177,6 +188,16 @@ START_TEST(stop_then_resume_equals_an_uninterrupted_run) {
   ck_assert_double_eq(scalar(db, "select max(step) from metrics"), 6);
   sqlite3_close(db);
   ck_assert_int_eq(train("b.db", "cb", 0, true, &b), DX_OK);
+  compare_metrics("a.db", "b.db");
+}
+END_TEST
+
+START_TEST(two_threads_give_the_same_run_twice) {
+  /* Thread scheduling must not reach the numbers: no sum whose order
+   * depends on which thread finishes first. */
+  int64_t a, b;
+  ck_assert_int_eq(train_threads("a.db", "ca", 2, &a), DX_OK);
+  ck_assert_int_eq(train_threads("b.db", "cb", 2, &b), DX_OK);
   compare_metrics("a.db", "b.db");
 }
 END_TEST
@@ -275,6 +296,7 @@ int main(void) {
   tcase_set_timeout(tc, 300);
   DXT_ADD(tc, a_run_writes_metrics_grids_bpd_and_checkpoints);
   DXT_ADD(tc, stop_then_resume_equals_an_uninterrupted_run);
+  DXT_ADD(tc, two_threads_give_the_same_run_twice);
   DXT_ADD(tc, a_checkpoint_reloads_to_identical_outputs);
   DXT_ADD(tc, a_small_unet_overfits_one_batch);
   suite_add_tcase(s, tc);

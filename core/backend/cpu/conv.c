@@ -368,7 +368,9 @@ static void filter_images(const plan *pl, const dx_tensor *x, const dx_tensor *d
                 .out = pl->per_image ? slot_dw(pl, ws, t) : dw->data};
   if (pl->per_image) memset(o.out, 0, (size_t)(d->co * pl->kg) * pl->es);
   if (team) {
-#pragma omp for schedule(dynamic)
+    /* static: a thread's share of images, and so the order its copy of dw
+     * sums them in, must not depend on timing (reproducible runs) */
+#pragma omp for schedule(static)
     for (int64_t i = 0; i < d->n; i++)
       image_bands(pl, bwd_filter_band, &o, i, slot_col(pl, ws, t));
   } else {

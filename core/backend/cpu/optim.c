@@ -26,19 +26,33 @@ static void cpu_adam(dx_tensor *p, const dx_tensor *g, dx_tensor *m, dx_tensor *
   else ADAM_LOOP(double);
 }
 
-/* t (n) -> sum t^2 in double */
-static double cpu_sum_squares(const dx_tensor *t) {
-  int64_t n = dx_numel(t);
+/* Sum of squares of x[lo, hi) in double. */
+static double sumsq_range(const dx_tensor *t, int64_t lo, int64_t hi) {
   double s = 0;
   if (t->dtype == DX_F32) {
     const float *d = t->data;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd reduction(+ : s)",
-              for (int64_t i = 0; i < n; i++) s += (double)d[i] * d[i];);
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = lo; i < hi; i++) s += (double)d[i] * d[i];
   } else {
     const double *d = t->data;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd reduction(+ : s)",
-              for (int64_t i = 0; i < n; i++) s += d[i] * d[i];);
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = lo; i < hi; i++) s += d[i] * d[i];
   }
+  return s;
+}
+
+/* t (n) -> sum t^2 in double. Fixed chunks added in a fixed order: an OpenMP
+ * reduction would combine the threads' partial sums in the order they finish,
+ * and the gradient norm (hence clipping) would change from run to run. */
+#define SUMSQ_CHUNKS 64
+static double cpu_sum_squares(const dx_tensor *t) {
+  int64_t n = dx_numel(t), per = (n + SUMSQ_CHUNKS - 1) / SUMSQ_CHUNKS;
+  double part[SUMSQ_CHUNKS] = {0}, s = 0;
+  DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for", for (int k = 0; k < SUMSQ_CHUNKS; k++) {
+    int64_t lo = k * per, hi = lo + per < n ? lo + per : n;
+    part[k] = lo < hi ? sumsq_range(t, lo, hi) : 0.0;
+  });
+  for (int k = 0; k < SUMSQ_CHUNKS; k++) s += part[k];
   return s;
 }
 
