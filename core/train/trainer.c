@@ -1,17 +1,11 @@
 /* The training loop. Every random draw is keyed by (seed, step), so a run
  * resumed from a checkpoint at step k continues exactly as if it had never
  * stopped (same thread count, same machine). */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "train/trainer_internal.h"
-
 
 /* --- one step ---------------------------------------------------------------- */
 
