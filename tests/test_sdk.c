@@ -4,6 +4,7 @@
  * commands and the YAML are read out of the doc, so doc and test cannot
  * drift apart. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,40 @@ static void setup(void) {
 }
 
 static void teardown(void) { dxt_rmtree(work); }
+
+/* One IDX file: magic 0x08 0x0N, then big-endian dims, then `payload` bytes. */
+static void write_idx(const char *path, int ndims, const uint32_t *dims, size_t payload) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  uint8_t head[16] = {0, 0, 8, (uint8_t)ndims};
+  for (int d = 0; d < ndims; d++)
+    for (int k = 0; k < 4; k++)
+      head[4 + 4 * d + k] = (uint8_t)(dims[d] >> (24 - 8 * k));
+  ck_assert_uint_eq(fwrite(head, 1, 4 + 4 * (size_t)ndims, f), 4 + 4 * (size_t)ndims);
+  for (size_t i = 0; i < payload; i++)
+    fputc((int)((i * 7) % 10), f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A tiny Fashion-MNIST-shaped set in work/fmnist, so that the doc's
+ * experiment (which uses the default dataset) passes its checks on a machine
+ * without the dataset-fashion-mnist package. Returns the data.path override. */
+static const char *tiny_fashion_mnist(void) {
+  static char arg[PATH_MAX + 16];
+  char dir[PATH_MAX], path[PATH_MAX + 64];
+  snprintf(dir, sizeof dir, "%s/fmnist", work);
+  ck_assert_int_eq(mkdir(dir, 0755), 0);
+  const char *split[2] = {"train", "t10k"};
+  for (int s = 0; s < 2; s++) {
+    uint32_t images[3] = {4, 28, 28}, labels[1] = {4};
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, split[s]);
+    write_idx(path, 3, images, 4 * 28 * 28);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, split[s]);
+    write_idx(path, 1, labels, 4);
+  }
+  snprintf(arg, sizeof arg, "data.path=%s", dir);
+  return arg;
+}
 
 /* Runs a shell command in `work`, its output into out.txt; returns the exit
  * status and leaves the output in *out (caller frees) when out is given. */
@@ -150,7 +185,8 @@ START_TEST(out_of_tree_plugin_builds_and_loads) {
   snprintf(text, sizeof text, "name: geometric_schedule\n%s", yaml);
   snprintf(path, sizeof path, "%s/geometric.yaml", work);
   dxt_spit(path, text);
-  snprintf(cmd, sizeof cmd, "'%s/bin/ddpmx' run geometric.yaml --dry-run", prefix);
+  snprintf(cmd, sizeof cmd, "'%s/bin/ddpmx' run geometric.yaml '%s' --dry-run", prefix,
+           tiny_fashion_mnist());
   ck_assert_msg(sh(cmd, &out) == 0, "%.3000s", out);
   ck_assert_msg(strstr(out, "beta_start: 0.0001") != NULL, "%.3000s", out);
   free(out);
