@@ -25,24 +25,18 @@ void dx_cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                  const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c,
                  int64_t ldc);
 
-/* The i-th of 4 32-bit words of Philox-4x32-10 at counter (c0, c1), key (k0, k1). */
-void dx_philox4x32(uint32_t ctr[4], const uint32_t key[2]);
-/* Uniform in [0, 1) with 53 random bits, from element index (seed, offset + i). */
-double dx_philox_uniform(uint64_t seed, uint64_t index);
-double dx_philox_normal(uint64_t seed, uint64_t index);
-
 /* Runs the loop (the variadic part: one `for` statement) on the OpenMP team
  * when cond holds, else on this thread without entering a parallel region.
  * An if() clause would read better, but libgomp allocates a one-thread team
  * for every region whose if() is false (or that runs on one thread), and a
  * warm step must not allocate. */
-#define DX_PAR_IF(cond, pragma, ...)                                             \
-  do {                                                                           \
-    if ((cond) && omp_get_max_threads() > 1) {                                   \
-      _Pragma(pragma) __VA_ARGS__                                                \
-    } else {                                                                     \
-      __VA_ARGS__                                                                \
-    }                                                                            \
+#define DX_PAR_IF(cond, pragma, ...)                                                               \
+  do {                                                                                             \
+    if ((cond) && omp_get_max_threads() > 1) {                                                     \
+      _Pragma(pragma) __VA_ARGS__                                                                  \
+    } else {                                                                                       \
+      __VA_ARGS__                                                                                  \
+    }                                                                                              \
   } while (0)
 
 /* Loops shorter than this run on one thread: a parallel region costs a few
