@@ -1,9 +1,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config/errors.h"
 #include "config/schema.h"
 #include "config/yaml_read.h"
+#include "util/err.h"
 
 static dx_status default_value(const dx_key_spec *k, dx_ynode **out, char *err, size_t errlen) {
   static const dx_srcpos pos = {DX_POS_DEFAULT, 0, 0};

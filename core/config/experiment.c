@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
 #include "config/load.h"
 #include "config/override.h"
 #include "config/pluginref.h"
 #include "config/schema.h"
 #include "config/validate.h"
+#include "util/err.h"
 
 static void free_value(const dx_key_spec *k, dx_experiment *e) {
   char *at = (char *)e + k->offset;
@@ -90,12 +90,12 @@ dx_status dx_experiment_load(const char *path, const char *const *overrides, int
   *out = NULL;
   if (err && errlen) err[0] = '\0';
   if (!path || (n_overrides > 0 && !overrides))
-    return dx_cfg_fail(err, errlen, DX_ERR_INVALID, NULL, "dx_experiment_load: no path given");
+    return dx_errf(err, errlen, DX_ERR_INVALID, NULL, "dx_experiment_load: no path given");
   dx_experiment *e = calloc(1, sizeof *e);
   dx_status st = e ? keep_overrides(e, overrides, n_overrides) : DX_ERR_NOMEM;
   if (st == DX_OK) st = build(e, path, n_overrides, err, errlen);
   if (st == DX_ERR_NOMEM && err && errlen && !err[0])
-    dx_cfg_fail(err, errlen, st, NULL, "%s: out of memory loading the experiment", path);
+    dx_errf(err, errlen, st, NULL, "%s: out of memory loading the experiment", path);
   if (st != DX_OK) {
     dx_experiment_free(e);
     return st;

@@ -20,7 +20,7 @@
 #include "ddpmx/export.h"
 #include "ddpmx/plugin.h"
 #include "ddpmx/status.h"
-#include "plugin/plugin_ref.h"
+#include "util/plugin_ref.h"
 
 #define DX_EXP_MAX_LEVELS 6 /* the most entries model.dim_mults takes */
 

@@ -2,27 +2,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
 #include "config/paths.h"
 #include "config/pluginref.h"
 #include "config/rules.h"
 #include "config/schema.h"
 #include "config/validate.h"
 #include "config/values.h"
+#include "util/err.h"
 
 static dx_status list_shape(const dx_key_spec *k, const dx_ynode *n, char *err, size_t errlen) {
   char got[256];
   if (n->kind != DX_YNODE_SEQ)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected a list, got %s", k->path,
-                       dx_ynode_describe(n, got, sizeof got));
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected a list, got %s", k->path,
+                   dx_ynode_describe(n, got, sizeof got));
   if (k->max_items == 0 || (n->n >= k->min_items && n->n <= k->max_items)) return DX_OK;
   char takes[64];
   if (k->min_items == k->max_items)
     snprintf(takes, sizeof takes, "exactly %d", k->min_items);
   else
     snprintf(takes, sizeof takes, "%d to %d", k->min_items, k->max_items);
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s has %lld %s; it takes %s", k->path,
-                     (long long)n->n, n->n == 1 ? "entry" : "entries", takes);
+  return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s has %lld %s; it takes %s", k->path,
+                 (long long)n->n, n->n == 1 ? "entry" : "entries", takes);
 }
 
 /* Folders in plugin_path are relative to the file that names them, so that an
@@ -80,16 +80,16 @@ static dx_status set_levels(const dx_key_spec *k, const dx_ynode *n, dx_experime
     return st;
   }
   if (n->kind != DX_YNODE_SEQ)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos,
-                       "%s: expected a plugin such as %s, a list with one per level, or null; "
-                       "got %s",
-                       k->path, k->default_text, dx_ynode_describe(n, got, sizeof got));
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos,
+                   "%s: expected a plugin such as %s, a list with one per level, or null; "
+                   "got %s",
+                   k->path, k->default_text, dx_ynode_describe(n, got, sizeof got));
   m->attention_per_level = true;
   if (n->n != m->n_levels)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos,
-                       "%s has %lld entries but model.dim_mults has %lld levels; give one per "
-                       "level (null for none)",
-                       k->path, (long long)n->n, (long long)m->n_levels);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos,
+                   "%s has %lld entries but model.dim_mults has %lld levels; give one per "
+                   "level (null for none)",
+                   k->path, (long long)n->n, (long long)m->n_levels);
   dx_status st = DX_OK;
   for (int64_t l = 0; l < n->n && st == DX_OK; l++) {
     char where[160];
@@ -134,8 +134,8 @@ dx_status dx_cfg_fill(const dx_ynode *root, dx_experiment *e, char *err, size_t 
     bool unset = !v || (dx_ynode_is_null(v) && !k->default_text && !k->required);
     const dx_ynode *parent = dx_ynode_parent(root, k->path);
     if (unset && k->required)
-      return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, parent ? &parent->pos : &root->pos,
-                         "missing required key '%s' (%s); add it", k->path, k->help);
+      return dx_errf(err, errlen, DX_ERR_CONFIG, parent ? &parent->pos : &root->pos,
+                     "missing required key '%s' (%s); add it", k->path, k->help);
     if (unset) continue;
     dx_status st = set_value(k, v, e, err, errlen);
     if (st != DX_OK) return st;

@@ -1,20 +1,20 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config/errors.h"
+#include "config/key_hint.h"
 #include "config/schema.h"
-#include "config/suggest.h"
 #include "config/validate.h"
+#include "util/err.h"
 
 static dx_status unknown_key(const char *section, const dx_ynode_entry *en, char *err,
                              size_t errlen) {
   char hint[512];
   dx_cfg_key_hint(section, en->key, false, hint, sizeof hint);
   if (!*section)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &en->key_pos, "unknown top-level key '%s'%s",
-                       en->key, hint);
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &en->key_pos, "unknown key '%s' in %s%s", en->key,
-                     section, hint);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &en->key_pos, "unknown top-level key '%s'%s",
+                   en->key, hint);
+  return dx_errf(err, errlen, DX_ERR_CONFIG, &en->key_pos, "unknown key '%s' in %s%s", en->key,
+                 section, hint);
 }
 
 static dx_status check_section(const dx_ynode *map, const char *section, char *err, size_t errlen) {
@@ -27,9 +27,9 @@ static dx_status check_section(const dx_ynode *map, const char *section, char *e
     if (k->type != DX_KEY_SECTION || dx_ynode_is_null(en->value)) continue;
     char got[256];
     if (en->value->kind != DX_YNODE_MAP)
-      return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &en->value->pos,
-                         "%s: expected a mapping of keys (%s), got %s", path, k->help,
-                         dx_ynode_describe(en->value, got, sizeof got));
+      return dx_errf(err, errlen, DX_ERR_CONFIG, &en->value->pos,
+                     "%s: expected a mapping of keys (%s), got %s", path, k->help,
+                     dx_ynode_describe(en->value, got, sizeof got));
     dx_status st = check_section(en->value, path, err, errlen);
     if (st != DX_OK) return st;
   }

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
 #include "config/paths.h"
 #include "config/yaml_read.h"
+#include "util/err.h"
 
 #define MAX_CHAIN 32
 
@@ -60,10 +60,10 @@ static char *read_text(const char *path, size_t *len) {
 static dx_status cannot_read(const char *path, const dx_srcpos *from, int why, char *err,
                              size_t errlen) {
   if (!from)
-    return dx_cfg_fail(err, errlen, DX_ERR_IO, NULL, "%s: cannot read the experiment: %s", path,
-                       strerror(why));
-  return dx_cfg_fail(err, errlen, DX_ERR_IO, from, "cannot read '%s' named by extends: %s", path,
-                     strerror(why));
+    return dx_errf(err, errlen, DX_ERR_IO, NULL, "%s: cannot read the experiment: %s", path,
+                   strerror(why));
+  return dx_errf(err, errlen, DX_ERR_IO, from, "cannot read '%s' named by extends: %s", path,
+                 strerror(why));
 }
 
 static dx_status cycle(const chain *c, int first, const char *path, const dx_srcpos *from,
@@ -73,8 +73,8 @@ static dx_status cycle(const chain *c, int first, const char *path, const dx_src
     size_t used = strlen(trail);
     snprintf(trail + used, sizeof trail - used, "%s -> ", c->shown[i]);
   }
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, from,
-                     "extends cycle: %s%s; remove one of these extends", trail, path);
+  return dx_errf(err, errlen, DX_ERR_CONFIG, from,
+                 "extends cycle: %s%s; remove one of these extends", trail, path);
 }
 
 /* Keeps the file's path and text in the experiment, which positions in the
@@ -113,9 +113,9 @@ static dx_status follow_extends(dx_experiment *e, const char *path, chain *c, dx
   if (!ext) return DX_OK;
   char got[256];
   if (ext->kind != DX_YNODE_SCALAR || dx_ynode_is_null(ext))
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &ext->pos,
-                       "extends: expected the name of an experiment file, got %s",
-                       dx_ynode_describe(ext, got, sizeof got));
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &ext->pos,
+                   "extends: expected the name of an experiment file, got %s",
+                   dx_ynode_describe(ext, got, sizeof got));
   char *base_path = dx_cfg_path_beside(path, ext->text);
   if (!base_path) return DX_ERR_NOMEM;
   dx_ynode *base = NULL;
@@ -135,15 +135,15 @@ static dx_status load(dx_experiment *e, const char *path, const dx_srcpos *from,
   for (int i = 0; i < c->n; i++)
     if (strcmp(c->real[i], real) == 0) return cycle(c, i, path, from, err, errlen);
   if (c->n == MAX_CHAIN)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, from,
-                       "extends goes more than %d files deep; shorten the chain", MAX_CHAIN);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, from,
+                   "extends goes more than %d files deep; shorten the chain", MAX_CHAIN);
   dx_status st = read_tree(e, path, from, out, err, errlen);
   if (st != DX_OK) return st;
   char got[256];
   if ((*out)->kind != DX_YNODE_MAP) {
-    st = dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &(*out)->pos,
-                     "an experiment is a mapping of keys (name: ..., train: ...), got %s",
-                     dx_ynode_describe(*out, got, sizeof got));
+    st = dx_errf(err, errlen, DX_ERR_CONFIG, &(*out)->pos,
+                 "an experiment is a mapping of keys (name: ..., train: ...), got %s",
+                 dx_ynode_describe(*out, got, sizeof got));
   } else {
     c->shown[c->n] = path;
     memcpy(c->real[c->n++], real, sizeof real);

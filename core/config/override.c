@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
+#include "config/key_hint.h"
 #include "config/schema.h"
-#include "config/suggest.h"
 #include "config/yaml_read.h"
+#include "util/err.h"
 
 #define MAX_DEPTH 8
 
@@ -22,8 +22,8 @@ typedef struct override {
 } override;
 
 static dx_status malformed(const char *text, const dx_srcpos *pos, char *err, size_t errlen) {
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, pos,
-                     "malformed override '%s'; write KEY=VALUE, e.g. train.lr=1e-4", text);
+  return dx_errf(err, errlen, DX_ERR_CONFIG, pos,
+                 "malformed override '%s'; write KEY=VALUE, e.g. train.lr=1e-4", text);
 }
 
 static dx_status split(const char *text, override *o, char *err, size_t errlen) {
@@ -52,8 +52,8 @@ static dx_status unknown(const override *o, int upto, char *err, size_t errlen) 
     snprintf(section + used, sizeof section - used, "%s%s", i ? "." : "", o->parts[i]);
   }
   dx_cfg_key_hint(section, o->parts[upto], true, hint, sizeof hint);
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &o->pos, "unknown key '%s%s%s'%s", section,
-                     *section ? "." : "", o->parts[upto], hint);
+  return dx_errf(err, errlen, DX_ERR_CONFIG, &o->pos, "unknown key '%s%s%s'%s", section,
+                 *section ? "." : "", o->parts[upto], hint);
 }
 
 /* The key must be one the schema knows, or one parameter of a plugin. */
@@ -65,16 +65,15 @@ static dx_status check_key(const override *o, char *err, size_t errlen) {
     const dx_key_spec *k = dx_schema_find(path);
     if (!k) return unknown(o, i, err, errlen);
     if (!strcmp(k->path, "extends"))
-      return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &o->pos,
-                         "extends cannot be overridden; edit the experiment file instead");
+      return dx_errf(err, errlen, DX_ERR_CONFIG, &o->pos,
+                     "extends cannot be overridden; edit the experiment file instead");
     bool plugin = k->type == DX_KEY_PLUGIN || k->type == DX_KEY_PLUGIN_LEVELS;
     if (plugin && i + 2 == o->n) return DX_OK; /* the plugin's name or one parameter */
     if (k->type != DX_KEY_SECTION && i + 1 < o->n)
-      return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &o->pos, "unknown key '%s'; %s%s", o->key,
-                         path,
-                         plugin ? " takes 'plugin' and the plugin's parameters, which have no "
-                                  "keys under them"
-                                : " takes a value and has no keys under it");
+      return dx_errf(err, errlen, DX_ERR_CONFIG, &o->pos, "unknown key '%s'; %s%s", o->key, path,
+                     plugin ? " takes 'plugin' and the plugin's parameters, which have no "
+                              "keys under them"
+                            : " takes a value and has no keys under it");
   }
   return DX_OK;
 }
@@ -88,10 +87,9 @@ static dx_status parent_map(dx_ynode *root, const override *o, dx_ynode **out, c
     if (en && !dx_ynode_is_null(en->value) && en->value->kind != DX_YNODE_MAP) {
       char got[256];
       int upto = (int)(o->parts[i] - o->split) + (int)strlen(o->parts[i]);
-      return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &o->pos,
-                         "cannot set '%s': %.*s holds %s, not a mapping; set %.*s as a whole",
-                         o->key, upto, o->key, dx_ynode_describe(en->value, got, sizeof got), upto,
-                         o->key);
+      return dx_errf(err, errlen, DX_ERR_CONFIG, &o->pos,
+                     "cannot set '%s': %.*s holds %s, not a mapping; set %.*s as a whole", o->key,
+                     upto, o->key, dx_ynode_describe(en->value, got, sizeof got), upto, o->key);
     }
     if (!en || en->value->kind != DX_YNODE_MAP) {
       dx_ynode *map = dx_ynode_new(DX_YNODE_MAP, o->pos);
@@ -138,7 +136,7 @@ static dx_status set(dx_ynode *root, const override *o, dx_ynode *value, char *e
 }
 
 dx_status dx_cfg_override(dx_ynode *root, const char *text, int index, char *err, size_t errlen) {
-  override o = {.pos = dx_cfg_override_pos(index)};
+  override o = {.pos = dx_srcpos_override(index)};
   dx_status st = split(text, &o, err, errlen);
   if (st == DX_OK) st = check_key(&o, err, errlen);
   if (st != DX_OK) return st;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
 #include "config/experiment.h"
+#include "util/err.h"
 
 void dx_plugin_ref_clear(dx_plugin_ref *ref) {
   free(ref->plugin);
@@ -58,12 +58,12 @@ static dx_status name_of(const char *where, const dx_ynode *n, dx_plugin_ref *ou
   const dx_ynode *name = dx_ynode_get(n, "plugin");
   char buf[256];
   if (!name)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos,
-                       "%s: missing 'plugin: NAME'; say which plugin to use", where);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos,
+                   "%s: missing 'plugin: NAME'; say which plugin to use", where);
   if (name->kind != DX_YNODE_SCALAR || dx_ynode_is_null(name))
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &name->pos,
-                       "%s.plugin: expected a plugin name, got %s", where,
-                       dx_ynode_describe(name, buf, sizeof buf));
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &name->pos,
+                   "%s.plugin: expected a plugin name, got %s", where,
+                   dx_ynode_describe(name, buf, sizeof buf));
   out->plugin = strdup(name->text);
   out->pos = name->pos;
   return out->plugin ? DX_OK : DX_ERR_NOMEM;
@@ -74,17 +74,16 @@ dx_status dx_cfg_plugin_ref(const char *where, const char *example, const dx_yno
   char buf[256];
   *out = (dx_plugin_ref){0};
   if (n->kind != DX_YNODE_MAP)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos,
-                       "%s: expected a plugin such as %s, got %s", where, example,
-                       dx_ynode_describe(n, buf, sizeof buf));
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected a plugin such as %s, got %s",
+                   where, example, dx_ynode_describe(n, buf, sizeof buf));
   dx_status st = name_of(where, n, out, err, errlen);
   for (int64_t i = 0; i < n->n && st == DX_OK; i++) {
     const dx_ynode_entry *en = &n->entries[i];
     if (strcmp(en->key, "plugin") == 0) continue;
     if (en->value->kind != DX_YNODE_SCALAR)
-      st = dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &en->value->pos,
-                       "%s.%s: a plugin parameter takes a single value, got %s", where, en->key,
-                       dx_ynode_describe(en->value, buf, sizeof buf));
+      st = dx_errf(err, errlen, DX_ERR_CONFIG, &en->value->pos,
+                   "%s.%s: a plugin parameter takes a single value, got %s", where, en->key,
+                   dx_ynode_describe(en->value, buf, sizeof buf));
     else
       st = push_arg(out, en->key, en->value->text, en->value->style, en->key_pos, en->value->pos);
   }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
+#include "util/err.h"
 
 #define FASHION_MNIST_PATH "/usr/share/datasets/fashion-mnist"
 
@@ -51,10 +51,10 @@ static dx_status data_path(dx_experiment *e, const dx_ynode *root, char *err, si
   }
   const dx_ynode *data = dx_ynode_get(root, "data");
   const dx_ynode *dataset = dx_ynode_get(data, "dataset");
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &dataset->pos,
-                     "data.path is required for the dataset '%s'; add the folder that holds it "
-                     "under data",
-                     dataset->text);
+  return dx_errf(err, errlen, DX_ERR_CONFIG, &dataset->pos,
+                 "data.path is required for the dataset '%s'; add the folder that holds it "
+                 "under data",
+                 dataset->text);
 }
 
 dx_status dx_cfg_rules(dx_experiment *e, const dx_ynode *root, char *err, size_t errlen) {

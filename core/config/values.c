@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
-#include "config/suggest.h"
+#include "util/err.h"
+#include "util/suggest.h"
 
 /* Checks that n is a scalar that may be read as a `what`. A quoted scalar is
  * a string in YAML, so `batch: "64"` is refused rather than guessed at. */
@@ -15,12 +15,12 @@ static dx_status want_plain(const char *what, const char *where, const dx_ynode 
                             size_t errlen) {
   char buf[256];
   if (n->kind == DX_YNODE_SCALAR && n->style == DX_SCALAR_QUOTED)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos,
-                       "%s: expected %s, got the quoted string '%s'; remove the quotes", where,
-                       what, n->text);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos,
+                   "%s: expected %s, got the quoted string '%s'; remove the quotes", where, what,
+                   n->text);
   if (n->kind != DX_YNODE_SCALAR || dx_ynode_is_null(n))
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected %s, got %s", where, what,
-                       dx_ynode_describe(n, buf, sizeof buf));
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected %s, got %s", where, what,
+                   dx_ynode_describe(n, buf, sizeof buf));
   return DX_OK;
 }
 
@@ -31,8 +31,8 @@ static dx_status check_range(const dx_key_spec *k, const char *where, const dx_y
   bool hi_ok = k->bounds & DX_HI_OPEN ? v < k->hi : v <= k->hi;
   if (lo_ok && hi_ok) return DX_OK;
   char range[64];
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: %s is out of range %s", where,
-                     n->text, dx_schema_range_text(k, range, sizeof range));
+  return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: %s is out of range %s", where, n->text,
+                 dx_schema_range_text(k, range, sizeof range));
 }
 
 dx_status dx_cfg_int(const dx_key_spec *k, const char *where, const dx_ynode *n, int64_t *out,
@@ -45,10 +45,10 @@ dx_status dx_cfg_int(const dx_key_spec *k, const char *where, const dx_ynode *n,
   long long v = strtoll(t, &end, 10);
   bool digits = strspn(t + (*t == '-' || *t == '+'), "0123456789") > 0;
   if (!digits || *end)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected an integer, got '%s'",
-                       where, t);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected an integer, got '%s'", where,
+                   t);
   if (errno == ERANGE)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: %s is too large", where, t);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: %s is too large", where, t);
   *out = v;
   return check_range(k, where, n, (double)v, err, errlen);
 }
@@ -60,8 +60,8 @@ dx_status dx_cfg_float(const dx_key_spec *k, const char *where, const dx_ynode *
   char *end;
   double v = strtod(n->text, &end);
   if (end == n->text || *end || !isfinite(v))
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected a number, got '%s'",
-                       where, n->text);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected a number, got '%s'", where,
+                   n->text);
   *out = v;
   return check_range(k, where, n, v, err, errlen);
 }
@@ -77,8 +77,8 @@ dx_status dx_cfg_bool(const char *where, const dx_ynode *n, bool *out, char *err
       return DX_OK;
     }
   }
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected true or false, got '%s'",
-                     where, n->text);
+  return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected true or false, got '%s'", where,
+                 n->text);
 }
 
 #define MAX_CHOICES 16
@@ -96,30 +96,30 @@ dx_status dx_cfg_choice(const dx_key_spec *k, const char *where, const dx_ynode 
   }
   char buf[256];
   if (n->kind != DX_YNODE_SCALAR || dx_ynode_is_null(n))
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected one of %s, got %s", where,
-                       list, dx_ynode_describe(n, buf, sizeof buf));
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected one of %s, got %s", where,
+                   list, dx_ynode_describe(n, buf, sizeof buf));
   for (int i = 0; i < count; i++) {
     if (strcmp(n->text, names[i]) == 0) {
       *out = i;
       return DX_OK;
     }
   }
-  const char *near = dx_cfg_suggest(n->text, names, (size_t)count);
+  const char *near = dx_suggest(n->text, names, (size_t)count);
   if (near)
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos,
-                       "%s: '%s' is not one of %s; did you mean '%s'?", where, n->text, list, near);
-  return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: '%s' is not one of %s", where,
-                     n->text, list);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos,
+                   "%s: '%s' is not one of %s; did you mean '%s'?", where, n->text, list, near);
+  return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: '%s' is not one of %s", where, n->text,
+                 list);
 }
 
 dx_status dx_cfg_string(const dx_key_spec *k, const char *where, const dx_ynode *n, char **out,
                         char *err, size_t errlen) {
   char buf[256], why[128];
   if (n->kind != DX_YNODE_SCALAR || dx_ynode_is_null(n))
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected a string, got %s", where,
-                       dx_ynode_describe(n, buf, sizeof buf));
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: expected a string, got %s", where,
+                   dx_ynode_describe(n, buf, sizeof buf));
   if (k->check && !k->check(n->text, why, sizeof why))
-    return dx_cfg_fail(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: '%s' %s", where, n->text, why);
+    return dx_errf(err, errlen, DX_ERR_CONFIG, &n->pos, "%s: '%s' %s", where, n->text, why);
   *out = strdup(n->text);
   return *out ? DX_OK : DX_ERR_NOMEM;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "config/errors.h"
+#include "util/err.h"
 
 /* Nested aliases can expand exponentially (the "billion laughs" document);
  * no experiment comes near this many nodes. */
@@ -55,7 +55,7 @@ static dx_srcpos offset_pos(const reader *r, size_t offset) {
 static dx_status syntax_error(reader *r) {
   const yaml_parser_t *p = &r->parser;
   if (p->error == YAML_MEMORY_ERROR)
-    return dx_cfg_fail(r->err, r->errlen, DX_ERR_NOMEM, NULL, "out of memory reading YAML");
+    return dx_errf(r->err, r->errlen, DX_ERR_NOMEM, NULL, "out of memory reading YAML");
   dx_srcpos pos = p->error == YAML_READER_ERROR ? offset_pos(r, p->problem_offset)
                                                 : mark_pos(r, p->problem_mark);
   const char *problem = p->problem ? p->problem : "malformed YAML";
@@ -63,14 +63,13 @@ static dx_status syntax_error(reader *r) {
   bool tab = p->error == YAML_SCANNER_ERROR && r->text[p->problem_mark.index] == '\t';
   const char *hint = tab ? "; indent with spaces, not tabs" : "";
   if (p->context && p->context_mark.line != p->problem_mark.line && !r->fixed)
-    return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos,
-                       "YAML syntax error: %s %s started at line %d%s", problem, p->context,
-                       (int)p->context_mark.line + 1, hint);
+    return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos,
+                   "YAML syntax error: %s %s started at line %d%s", problem, p->context,
+                   (int)p->context_mark.line + 1, hint);
   if (p->context)
-    return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos, "YAML syntax error: %s %s%s", problem,
-                       p->context, hint);
-  return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos, "YAML syntax error: %s%s", problem,
-                     hint);
+    return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos, "YAML syntax error: %s %s%s", problem,
+                   p->context, hint);
+  return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos, "YAML syntax error: %s%s", problem, hint);
 }
 
 static dx_status next(reader *r, yaml_event_t *ev) {
@@ -79,14 +78,14 @@ static dx_status next(reader *r, yaml_event_t *ev) {
 }
 
 static dx_status nomem(reader *r) {
-  return dx_cfg_fail(r->err, r->errlen, DX_ERR_NOMEM, NULL, "out of memory reading YAML");
+  return dx_errf(r->err, r->errlen, DX_ERR_NOMEM, NULL, "out of memory reading YAML");
 }
 
 static dx_status count_nodes(reader *r, int64_t n, const dx_srcpos *pos) {
   r->n_nodes += n;
   if (r->n_nodes <= MAX_NODES) return DX_OK;
-  return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, pos,
-                     "aliases expand to more than %d nodes; use fewer nested aliases", MAX_NODES);
+  return dx_errf(r->err, r->errlen, DX_ERR_PARSE, pos,
+                 "aliases expand to more than %d nodes; use fewer nested aliases", MAX_NODES);
 }
 
 static dx_status add_anchor(reader *r, const char *name, const dx_ynode *node) {
@@ -116,9 +115,8 @@ static dx_status resolve_alias(reader *r, const char *name, dx_srcpos pos, dx_yn
     *out = dx_ynode_copy(r->anchors[i].node);
     return *out ? DX_OK : nomem(r);
   }
-  return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos,
-                     "unknown alias '*%s'; define the anchor '&%s' earlier in the file", name,
-                     name);
+  return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos,
+                 "unknown alias '*%s'; define the anchor '&%s' earlier in the file", name, name);
 }
 
 static dx_status check_tag(reader *r, const yaml_char_t *tag, dx_srcpos pos) {
@@ -126,9 +124,9 @@ static dx_status check_tag(reader *r, const yaml_char_t *tag, dx_srcpos pos) {
   const char *t = (const char *)tag;
   size_t core = strlen(YAML_DEFAULT_SCALAR_TAG) - 3; /* "tag:yaml.org,2002:" */
   bool short_form = strncmp(t, YAML_DEFAULT_SCALAR_TAG, core) == 0;
-  return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos,
-                     "unsupported YAML tag '%s%s'; the only tag allowed is !!str",
-                     short_form ? "!!" : "", short_form ? t + core : t);
+  return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos,
+                 "unsupported YAML tag '%s%s'; the only tag allowed is !!str",
+                 short_form ? "!!" : "", short_form ? t + core : t);
 }
 
 static dx_status make_scalar(reader *r, const yaml_event_t *ev, dx_srcpos pos, dx_ynode **out) {
@@ -175,9 +173,9 @@ static dx_status add_merge(reader *r, dx_ynode *sources, dx_ynode *value) {
   if (value->kind != DX_YNODE_SEQ || !all_maps(value)) {
     dx_srcpos pos = value->pos;
     dx_ynode_free(value);
-    return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos,
-                       "the merge key << takes a mapping or a list of mappings, such as *base "
-                       "or [*a, *b]");
+    return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos,
+                   "the merge key << takes a mapping or a list of mappings, such as *base "
+                   "or [*a, *b]");
   }
   dx_status st = DX_OK;
   for (int64_t i = 0; i < value->n && st == DX_OK; i++) {
@@ -207,11 +205,11 @@ static dx_status apply_merges(reader *r, dx_ynode *map, dx_ynode *sources) {
 static dx_status duplicate_key(reader *r, const dx_ynode_entry *first, const char *key,
                                dx_srcpos pos) {
   if (first->key_pos.line > 0)
-    return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos,
-                       "duplicate key '%s' (first at line %d); remove one of them", key,
-                       first->key_pos.line);
-  return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos,
-                     "duplicate key '%s'; remove one of them", key);
+    return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos,
+                   "duplicate key '%s' (first at line %d); remove one of them", key,
+                   first->key_pos.line);
+  return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos, "duplicate key '%s'; remove one of them",
+                 key);
 }
 
 /* Reads one key and its value into map (or into the merge sources). Sets
@@ -225,8 +223,8 @@ static dx_status parse_entry(reader *r, dx_ynode *map, dx_ynode *sources, bool *
   if (*end || ev.type != YAML_SCALAR_EVENT) {
     yaml_event_delete(&ev);
     if (*end) return DX_OK;
-    return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &key_pos,
-                       "a key must be a plain word, not a list, mapping or alias");
+    return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &key_pos,
+                   "a key must be a plain word, not a list, mapping or alias");
   }
   bool merge = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
                strcmp((const char *)ev.data.scalar.value, "<<") == 0;
@@ -318,8 +316,8 @@ static dx_status expect(reader *r, yaml_event_type_t type, yaml_event_type_t *go
   dx_srcpos pos = mark_pos(r, ev.start_mark);
   yaml_event_delete(&ev);
   if (*got == type || *got == YAML_STREAM_END_EVENT) return DX_OK;
-  return dx_cfg_fail(r->err, r->errlen, DX_ERR_PARSE, &pos,
-                     "a second YAML document starts here; an experiment holds one document");
+  return dx_errf(r->err, r->errlen, DX_ERR_PARSE, &pos,
+                 "a second YAML document starts here; an experiment holds one document");
 }
 
 static dx_status parse_stream(reader *r, dx_ynode **out) {

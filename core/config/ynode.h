@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "ddpmx/status.h"
-#include "plugin/plugin_ref.h"
+#include "util/plugin_ref.h"
 
 typedef enum dx_ynode_kind { DX_YNODE_SCALAR, DX_YNODE_SEQ, DX_YNODE_MAP } dx_ynode_kind;
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "ddpmx/plugin.h"
-#include "plugin/plugin_ref.h"
+#include "util/plugin_ref.h"
 
 /* An interval such as "[0, 1)" or "(0, inf)". */
 typedef struct dx_range {
@@ -50,8 +50,5 @@ dx_status dx_params_check(const dx_plugin_desc *d, const dx_plugin_ref *ref, cha
  * dx_free_names. */
 size_t dx_dir_plugins(const char *dir, char ***names);
 void dx_free_names(char **names, size_t n);
-
-/* snprintf appended at the end of the string already in buf. */
-void dx_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

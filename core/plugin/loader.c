@@ -1,28 +1,14 @@
 /* Loading one plugin: dlopen, the entry point, the ABI version, then the
  * descriptor, each refusal with a reason a user can act on. */
 #include <dlfcn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
 #include "plugin/internal.h"
 #include "plugin/loader.h"
 #include "store/sha256.h"
-
-static dx_status refuse(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static dx_status refuse(char *err, size_t errlen, const char *path, const char *fmt, ...) {
-  snprintf(err, errlen, "%s: ", path);
-  size_t used = strnlen(err, errlen);
-  va_list ap;
-  va_start(ap, fmt);
-  if (used + 1 < errlen) vsnprintf(err + used, errlen - used, fmt, ap);
-  va_end(ap);
-  return DX_ERR_PLUGIN;
-}
+#include "util/err.h"
 
 /* dlerror() repeats the path; keep only its reason, and tell a file that is
  * no shared object at all apart from one that is but cannot be loaded (a
@@ -33,8 +19,8 @@ static dx_status dlopen_failed(const char *path, char *err, size_t errlen) {
   size_t n = strlen(path);
   if (strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0) why += n + 2;
   bool not_elf = strstr(why, "invalid ELF header") || strstr(why, "file too short");
-  return refuse(err, errlen, path, "%s (%s)", not_elf ? "not a shared object" : "cannot be loaded",
-                why);
+  return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path), "%s (%s)",
+                 not_elf ? "not a shared object" : "cannot be loaded", why);
 }
 
 static bool valid_plugin_name(const char *s) {
@@ -55,23 +41,28 @@ static bool file_is_named(const char *path, const char *name) {
 static dx_status check_desc(const char *path, const dx_plugin_desc *d, char *err, size_t errlen) {
   /* The ABI version is the one field whose place every ABI agrees on. */
   if (d->abi_version != DX_PLUGIN_ABI_VERSION)
-    return refuse(
-        err, errlen, path,
+    return dx_errf(
+        err, errlen, DX_ERR_PLUGIN, DX_AT(path),
         "built for plugin ABI version %u, but this ddpmx uses version %u; rebuild the plugin "
         "against this ddpmx",
         (unsigned)d->abi_version, (unsigned)DX_PLUGIN_ABI_VERSION);
-  if (!d->name) return refuse(err, errlen, path, "the descriptor has no name");
+  if (!d->name)
+    return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path), "the descriptor has no name");
   if (!valid_plugin_name(d->name))
-    return refuse(err, errlen, path, "invalid plugin name '%s' (use [a-z][a-z0-9_]*)", d->name);
+    return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path),
+                   "invalid plugin name '%s' (use [a-z][a-z0-9_]*)", d->name);
   if (!dx_plugin_kind_name(d->kind))
-    return refuse(err, errlen, path, "plugin '%s' has an unknown kind %d", d->name, (int)d->kind);
-  if (!d->ops) return refuse(err, errlen, path, "plugin '%s' has no ops table", d->name);
+    return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path), "plugin '%s' has an unknown kind %d",
+                   d->name, (int)d->kind);
+  if (!d->ops)
+    return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path), "plugin '%s' has no ops table",
+                   d->name);
   if (!file_is_named(path, d->name))
-    return refuse(err, errlen, path, "the plugin is named '%s', so its file must be %s.so", d->name,
-                  d->name);
+    return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path),
+                   "the plugin is named '%s', so its file must be %s.so", d->name, d->name);
   char why[DX_ERRMSG_MAX];
   if (!dx_plugin_spec_check(d, why, sizeof why))
-    return refuse(err, errlen, path, "plugin '%s': %s", d->name, why);
+    return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path), "plugin '%s': %s", d->name, why);
   return DX_OK;
 }
 
@@ -81,8 +72,7 @@ static dx_status wrap(const char *path, void *handle, const dx_plugin_desc *d, d
   char *copy = p ? strdup(path) : NULL;
   if (!copy) {
     free(p);
-    snprintf(err, errlen, "out of memory");
-    return DX_ERR_NOMEM;
+    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   }
   *p = (dx_plugin){.desc = d, .path = copy, .handle = handle};
   /* The checksum ties a result to the exact binary; a file that loaded but
@@ -106,9 +96,11 @@ dx_status dx_plugin_open(const char *path, dx_plugin **out, char *err, size_t er
   const dx_plugin_desc *d = entry ? entry() : NULL;
   dx_status st;
   if (!entry)
-    st = refuse(err, errlen, path, "not a ddpmx plugin (no %s symbol)", DX_PLUGIN_ENTRY_SYMBOL);
+    st = dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path), "not a ddpmx plugin (no %s symbol)",
+                 DX_PLUGIN_ENTRY_SYMBOL);
   else if (!d)
-    st = refuse(err, errlen, path, "%s returned NULL", DX_PLUGIN_ENTRY_SYMBOL);
+    st = dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path), "%s returned NULL",
+                 DX_PLUGIN_ENTRY_SYMBOL);
   else
     st = check_desc(path, d, err, errlen);
   if (st == DX_OK) st = wrap(path, h, d, out, err, errlen);
@@ -134,9 +126,9 @@ dx_status dx_plugin_load(const dx_plugin_path *sp, const char *name, dx_plugin_k
   free(path);
   if (st != DX_OK) return st;
   if (kind && p->desc->kind != kind) {
-    snprintf(err, errlen, "plugin '%s' is a %s, but %s needs a %s", p->desc->name,
-             dx_plugin_kind_name(p->desc->kind), role ? role : "this place",
-             dx_plugin_kind_name(kind) ? dx_plugin_kind_name(kind) : "plugin of an unknown kind");
+    dx_errf(err, errlen, DX_ERR_PLUGIN, NULL, "plugin '%s' is a %s, but %s needs a %s",
+            p->desc->name, dx_plugin_kind_name(p->desc->kind), role ? role : "this place",
+            dx_plugin_kind_name(kind) ? dx_plugin_kind_name(kind) : "plugin of an unknown kind");
     dx_plugin_close(p);
     return DX_ERR_PLUGIN;
   }
@@ -147,13 +139,12 @@ dx_status dx_plugin_load(const dx_plugin_path *sp, const char *name, dx_plugin_k
 dx_status dx_plugin_resolve(const dx_plugin_path *sp, const dx_plugin_ref *ref, dx_plugin_kind kind,
                             const char *role, dx_plugin **plugin, dx_params **params, char *err,
                             size_t errlen) {
-  char pos[512], why[DX_ERRMSG_MAX];
+  char why[DX_ERRMSG_MAX];
   *plugin = NULL;
   *params = NULL;
   dx_status st = dx_plugin_load(sp, ref->plugin, kind, role, plugin, why, sizeof why);
   if (st != DX_OK) {
-    snprintf(err, errlen, "%s: %s", dx_cfg_pos_format(&ref->pos, pos, sizeof pos), why);
-    return st;
+    return dx_errf(err, errlen, st, &ref->pos, "%s", why);
   }
   st = dx_params_create((*plugin)->desc, ref, params, err, errlen);
   if (st != DX_OK) {

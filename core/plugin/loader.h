@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "ddpmx/plugin.h"
-#include "plugin/plugin_ref.h"
+#include "util/plugin_ref.h"
 
 /* --- the search path --------------------------------------------------------- */
 

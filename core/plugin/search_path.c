@@ -8,9 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config/suggest.h"
 #include "plugin/internal.h"
 #include "plugin/loader.h"
+#include "util/err.h"
+#include "util/suggest.h"
 
 struct dx_plugin_path {
   char **dirs;
@@ -167,7 +168,7 @@ static void add_suggestion(const dx_plugin_path *sp, const char *name, char *err
     size_t n = dx_dir_plugins(sp->real[i], &files);
     for (size_t j = 0; j < n; j++)
       files[j][strlen(files[j]) - 3] = '\0';
-    const char *hint = dx_cfg_suggest(name, (const char *const *)files, n);
+    const char *hint = dx_suggest(name, (const char *const *)files, n);
     if (hint) dx_appendf(err, errlen, " (did you mean '%s'?)", hint);
     dx_free_names(files, n);
     if (hint) return;

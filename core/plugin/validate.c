@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/errors.h"
-#include "config/suggest.h"
 #include "plugin/internal.h"
 #include "plugin/loader.h"
+#include "util/err.h"
+#include "util/suggest.h"
 
 static void list_words(char *err, size_t errlen, const char *const *words, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -24,12 +24,12 @@ static dx_status unknown_param(const dx_plugin_desc *d, const dx_plugin_arg *a, 
   }
   for (size_t i = 0; i < d->n_params; i++)
     names[i] = d->params[i].name;
-  snprintf(err, errlen, "%s: plugin '%s' ", dx_cfg_pos_format(&a->key_pos, pos, sizeof pos),
+  snprintf(err, errlen, "%s: plugin '%s' ", dx_srcpos_format(&a->key_pos, pos, sizeof pos),
            d->name);
   if (d->n_params == 0) {
     dx_appendf(err, errlen, "takes no parameters, but '%s' is given", a->key);
   } else {
-    const char *hint = dx_cfg_suggest(a->key, names, d->n_params);
+    const char *hint = dx_suggest(a->key, names, d->n_params);
     dx_appendf(err, errlen, "has no parameter '%s'", a->key);
     if (hint) dx_appendf(err, errlen, " (did you mean '%s'?)", hint);
     dx_appendf(err, errlen, "; its parameters are: ");
@@ -50,10 +50,10 @@ static dx_status bad_choice(const dx_plugin_desc *d, const dx_param_spec *s, con
        w = strtok_r(NULL, "|", &save))
     list[n++] = w;
   snprintf(err, errlen, "%s: parameter '%s' of plugin '%s' must be one of ",
-           dx_cfg_pos_format(&a->value_pos, pos, sizeof pos), s->name, d->name);
+           dx_srcpos_format(&a->value_pos, pos, sizeof pos), s->name, d->name);
   list_words(err, errlen, list, n);
   dx_appendf(err, errlen, ", not '%s'", a->value);
-  const char *hint = dx_cfg_suggest(a->value, list, n);
+  const char *hint = dx_suggest(a->value, list, n);
   if (hint) dx_appendf(err, errlen, " (did you mean '%s'?)", hint);
   free(words);
   return DX_ERR_CONFIG;
@@ -69,7 +69,7 @@ static dx_status check_arg(const dx_plugin_desc *d, const dx_param_spec *s, cons
   bool quoted = a->style == DX_SCALAR_QUOTED;
   if (!dx_value_parse(s->type, a->value, &v) || (typed && quoted)) {
     snprintf(err, errlen, "%s: parameter '%s' of plugin '%s' must be %s, not %s'%s'",
-             dx_cfg_pos_format(&a->value_pos, pos, sizeof pos), s->name, d->name,
+             dx_srcpos_format(&a->value_pos, pos, sizeof pos), s->name, d->name,
              dx_param_type_phrase(s->type), quoted ? "the quoted string " : "", a->value);
     return DX_ERR_CONFIG;
   }
@@ -77,7 +77,7 @@ static dx_status check_arg(const dx_plugin_desc *d, const dx_param_spec *s, cons
   bool numeric = s->type == DX_PARAM_INT || s->type == DX_PARAM_FLOAT;
   if (numeric && dx_range_parse(s->range, &r) && !dx_range_contains(&r, v.f)) {
     snprintf(err, errlen, "%s: parameter '%s' of plugin '%s' is %s, outside %s",
-             dx_cfg_pos_format(&a->value_pos, pos, sizeof pos), s->name, d->name, a->value,
+             dx_srcpos_format(&a->value_pos, pos, sizeof pos), s->name, d->name, a->value,
              s->range);
     return DX_ERR_CONFIG;
   }
@@ -90,7 +90,7 @@ static dx_status missing(const dx_plugin_desc *d, const dx_param_spec *s, dx_src
                          size_t errlen) {
   char pos[512];
   snprintf(err, errlen, "%s: plugin '%s' needs parameter '%s' (%s",
-           dx_cfg_pos_format(&at, pos, sizeof pos), d->name, s->name, dx_param_type_name(s->type));
+           dx_srcpos_format(&at, pos, sizeof pos), d->name, s->name, dx_param_type_name(s->type));
   if (s->range) dx_appendf(err, errlen, " in %s", s->range);
   dx_appendf(err, errlen, ")");
   return DX_ERR_CONFIG;

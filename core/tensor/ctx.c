@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tensor/internal.h"
+#include "util/err.h"
 
 #define DEFAULT_ARENA_BYTES ((size_t)64 << 20)
 #define META_ARENA_BYTES ((size_t)1 << 20)
@@ -43,7 +44,9 @@ dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen) {
   dx_ctx_opts o = {0};
   if (opts) o = *opts;
   if (o.device.kind != DX_DEVICE_CPU) {
-    if (err) snprintf(err, errlen, "device cuda:%d: this build of ddpmx has no CUDA backend; use device: cpu", o.device.index);
+    dx_errf(err, errlen, DX_ERR_UNSUPPORTED, NULL,
+            "device cuda:%d: this build of ddpmx has no CUDA backend; use device: cpu",
+            o.device.index);
     return NULL;
   }
   dx_ctx *ctx = calloc(1, sizeof *ctx);
@@ -59,7 +62,7 @@ dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen) {
   return ctx;
 nomem:
   if (ctx) free(ctx);
-  if (err) snprintf(err, errlen, "out of memory creating a context");
+  dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory creating a context");
   return NULL;
 }
 
@@ -80,8 +83,7 @@ int dx_ctx_threads(const dx_ctx *ctx) { return ctx->threads; }
 
 static void vset(dx_ctx *ctx, dx_status code, const char *fmt, va_list ap) {
   if (ctx->status != DX_OK) return;
-  ctx->status = code;
-  vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+  ctx->status = dx_verrf(ctx->errmsg, sizeof ctx->errmsg, code, NULL, fmt, ap);
 }
 
 dx_status dx_set_error(dx_ctx *ctx, dx_status code, const char *fmt, ...) {

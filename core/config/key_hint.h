@@ -1,14 +1,9 @@
-/* "Did you mean ...?" for misspelt keys and choices. */
-#ifndef DX_CONFIG_SUGGEST_H
-#define DX_CONFIG_SUGGEST_H
+/* The hint after an unknown experiment key (the schema knows the keys). */
+#ifndef DX_CONFIG_KEY_HINT_H
+#define DX_CONFIG_KEY_HINT_H
 
 #include <stdbool.h>
 #include <stddef.h>
-
-/* The candidate closest to `word` when it is a plausible misspelling (one
- * edit for words of up to three letters, two for longer ones, counting a
- * swap of neighbours and a change of case as one); NULL otherwise. */
-const char *dx_cfg_suggest(const char *word, const char *const *cands, size_t n);
 
 /* The hint after "unknown key 'KEY'" for a key written in `section` ("" for
  * the top level): "; did you mean 'lr'?", or, when the key belongs to
