@@ -18,6 +18,7 @@
 #include "train/trainer.h"
 
 static char tmp[256];
+static const char *extra[4]; /* more overrides for the next runs, NULL-terminated */
 
 /* 24 16x16 grey images: a bright square on black at varying places. */
 static void write_images(void) {
@@ -27,7 +28,8 @@ static void write_images(void) {
   for (int k = 0; k < 24; k++) {
     uint8_t px[256] = {0};
     for (int y = 0; y < 6; y++)
-      for (int x = 0; x < 6; x++) px[(2 + k % 8 + y) * 16 + 2 + (k / 8) * 3 + x] = 255;
+      for (int x = 0; x < 6; x++)
+        px[(2 + k % 8 + y) * 16 + 2 + (k / 8) * 3 + x] = 255;
     dx_image img = {16, 16, 1, px};
     snprintf(path, sizeof path, "%s/img%02d.png", dir, k);
     ck_assert_msg(dx_png_write_file(&img, path, err, sizeof err) == DX_OK, "%s", err);
@@ -54,6 +56,7 @@ static void write_experiment(void) {
 }
 
 static void setup(void) {
+  extra[0] = NULL;
   snprintf(tmp, sizeof tmp, "/tmp/dx_train_XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(tmp));
   write_images();
@@ -68,15 +71,18 @@ static void teardown(void) {
 
 /* Runs tiny.yaml into db (a fresh file), checkpoints under ckpt, on
  * `threads` threads. */
-static dx_status train_on(const char *db, const char *ckpt, int threads, int64_t stop_after, bool resume,
-                          int64_t *run) {
+static dx_status train_on(const char *db, const char *ckpt, int threads, int64_t stop_after,
+                          bool resume, int64_t *run) {
   char path[512], err[1024], ov[600], th[64];
   snprintf(path, sizeof path, "%s/tiny.yaml", tmp);
   snprintf(ov, sizeof ov, "checkpoint.dir=%s/%s", tmp, ckpt);
   snprintf(th, sizeof th, "train.threads=%d", threads);
-  const char *overrides[2] = {ov, th};
+  const char *overrides[6] = {ov, th};
+  int n = 2;
+  for (int i = 0; extra[i]; i++)
+    overrides[n++] = extra[i];
   dx_experiment *e;
-  ck_assert_msg(dx_experiment_load(path, overrides, 2, &e, err, sizeof err) == DX_OK, "%s", err);
+  ck_assert_msg(dx_experiment_load(path, overrides, n, &e, err, sizeof err) == DX_OK, "%s", err);
   dx_run_plugins rp;
   ck_assert_msg(dx_run_plugins_resolve(e, &rp, err, sizeof err) == DX_OK, "%s", err);
   snprintf(path, sizeof path, "%s/%s", tmp, db);
@@ -92,7 +98,10 @@ static dx_status train_on(const char *db, const char *ckpt, int threads, int64_t
     dx_run_info info = {.name = e->name, .seed = e->seed};
     ck_assert_int_eq(dx_store_run_begin(st, &info, run), DX_OK);
   }
-  dx_train_env env = {.store = st, .run_id = *run, .plugins = &rp, .resume_from = found ? from.path : NULL,
+  dx_train_env env = {.store = st,
+                      .run_id = *run,
+                      .plugins = &rp,
+                      .resume_from = found ? from.path : NULL,
                       .stop_after = stop_after};
   dx_status s = dx_train(e, &env, err, sizeof err);
   ck_assert_msg(s == DX_OK || s == DX_ERR_INTERRUPTED, "%s", err);
@@ -103,7 +112,8 @@ static dx_status train_on(const char *db, const char *ckpt, int threads, int64_t
   return s;
 }
 
-static dx_status train(const char *db, const char *ckpt, int64_t stop_after, bool resume, int64_t *run) {
+static dx_status train(const char *db, const char *ckpt, int64_t stop_after, bool resume,
+                       int64_t *run) {
   return train_on(db, ckpt, 1, stop_after, resume, run);
 }
 
@@ -133,8 +143,11 @@ START_TEST(a_run_writes_metrics_grids_bpd_and_checkpoints) {
   ck_assert_int_eq(train("a.db", "ckpt", 0, false, &run), DX_OK);
   sqlite3 *db = db_open("a.db");
   ck_assert_double_eq(scalar(db, "select count(*) from metrics where name = 'loss'"), 6);
-  ck_assert_double_eq(scalar(db, "select count(distinct name) from metrics where name like 'loss_q%'"), 4);
-  ck_assert_double_eq(scalar(db, "select count(*) from metrics where name in ('lr', 'grad_norm', 'images_per_s')"), 18);
+  ck_assert_double_eq(
+      scalar(db, "select count(distinct name) from metrics where name like 'loss_q%'"), 4);
+  ck_assert_double_eq(
+      scalar(db, "select count(*) from metrics where name in ('lr', 'grad_norm', 'images_per_s')"),
+      18);
   double bpd = scalar(db, "select value from metrics where name = 'bpd' and step = 12");
   ck_assert_msg(bpd > 0.1 && bpd < 20, "bits/dim %g", bpd);
   ck_assert_double_eq(scalar(db, "select count(*) from samples"), 2);
@@ -147,7 +160,9 @@ START_TEST(a_run_writes_metrics_grids_bpd_and_checkpoints) {
   ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
   dx_image img;
   char err[256];
-  ck_assert_int_eq(dx_png_decode(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), &img, err, sizeof err), DX_OK);
+  ck_assert_int_eq(dx_png_decode(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0),
+                                 &img, err, sizeof err),
+                   DX_OK);
   ck_assert_int_eq(img.width, 2 * (16 + 2) + 2);
   ck_assert_int_eq(img.height, 2 * (16 + 2) + 2);
   dx_image_free(&img);
@@ -160,7 +175,8 @@ END_TEST
 static void compare_metrics(const char *a, const char *b) {
   sqlite3 *da = db_open(a), *dbb = db_open(b);
   sqlite3_stmt *qa, *qb;
-  const char *sql = "select step, name, value from metrics where name != 'images_per_s' order by step, name";
+  const char *sql =
+      "select step, name, value from metrics where name != 'images_per_s' order by step, name";
   sqlite3_prepare_v2(da, sql, -1, &qa, NULL);
   sqlite3_prepare_v2(dbb, sql, -1, &qb, NULL);
   int rows = 0;
@@ -169,10 +185,12 @@ static void compare_metrics(const char *a, const char *b) {
     ck_assert_int_eq(ra, rb);
     if (ra != SQLITE_ROW) break;
     ck_assert_int_eq(sqlite3_column_int64(qa, 0), sqlite3_column_int64(qb, 0));
-    ck_assert_str_eq((const char *)sqlite3_column_text(qa, 1), (const char *)sqlite3_column_text(qb, 1));
-    ck_assert_msg(sqlite3_column_double(qa, 2) == sqlite3_column_double(qb, 2), "%s at step %lld: %.17g vs %.17g",
-                  sqlite3_column_text(qa, 1), (long long)sqlite3_column_int64(qa, 0),
-                  sqlite3_column_double(qa, 2), sqlite3_column_double(qb, 2));
+    ck_assert_str_eq((const char *)sqlite3_column_text(qa, 1),
+                     (const char *)sqlite3_column_text(qb, 1));
+    ck_assert_msg(sqlite3_column_double(qa, 2) == sqlite3_column_double(qb, 2),
+                  "%s at step %lld: %.17g vs %.17g", sqlite3_column_text(qa, 1),
+                  (long long)sqlite3_column_int64(qa, 0), sqlite3_column_double(qa, 2),
+                  sqlite3_column_double(qb, 2));
   }
   ck_assert_int_ge(rows, 40);
   sqlite3_finalize(qa), sqlite3_finalize(qb);
@@ -192,6 +210,24 @@ START_TEST(stop_then_resume_equals_an_uninterrupted_run) {
 }
 END_TEST
 
+/* A stop between two reports (log every 2, stop after 7) and importance
+ * sampling whose loss history fills (T = 4: 40 losses by step 10), so that
+ * the resumed run departs unless both the unreported sums and the history
+ * travel in the checkpoint. */
+START_TEST(importance_sampling_resumes_exactly_between_reports) {
+  extra[0] = "diffusion.timesteps=importance", extra[1] = "diffusion.T=4",
+  extra[2] = "train.steps=20", extra[3] = NULL;
+  int64_t a, b;
+  ck_assert_int_eq(train("a.db", "ca", 0, false, &a), DX_OK);
+  ck_assert_int_eq(train("b.db", "cb", 7, false, &b), DX_ERR_INTERRUPTED);
+  sqlite3 *db = db_open("b.db");
+  ck_assert_double_eq(scalar(db, "select max(step) from metrics"), 6);
+  sqlite3_close(db);
+  ck_assert_int_eq(train("b.db", "cb", 0, true, &b), DX_OK);
+  compare_metrics("a.db", "b.db");
+}
+END_TEST
+
 START_TEST(two_threads_give_the_same_run_twice) {
   /* Thread scheduling must not reach the numbers: no sum whose order
    * depends on which thread finishes first. */
@@ -203,7 +239,12 @@ START_TEST(two_threads_give_the_same_run_twice) {
 END_TEST
 
 static dx_unet *small_unet(dx_ctx *ctx, dxt_plugin *pl, uint64_t seed) {
-  dx_unet_config c = {.in_channels = 1, .out_channels = 1, .dim = 8, .n_levels = 2, .mults = {1, 2}, .image_size = 16};
+  dx_unet_config c = {.in_channels = 1,
+                      .out_channels = 1,
+                      .dim = 8,
+                      .n_levels = 2,
+                      .mults = {1, 2},
+                      .image_size = 16};
   c.block = (dx_block_spec){pl[0].plugin->desc, pl[0].params};
   c.attention[0] = c.attention[1] = (dx_block_spec){pl[1].plugin->desc, pl[1].params};
   c.mid_attention = (dx_block_spec){pl[2].plugin->desc, pl[2].params};
@@ -235,23 +276,28 @@ START_TEST(a_checkpoint_reloads_to_identical_outputs) {
   load_plugins(pl);
   dx_unet *a = small_unet(ctx, pl, 1), *b = small_unet(ctx, pl, 2);
   dx_optim_config oc = {DX_OPTIM_ADAMW, 0.9, 0.999, 1e-8, 0.01};
-  dx_optim *oa = dx_optim_create(ctx, dx_unet_params(a), &oc), *ob = dx_optim_create(ctx, dx_unet_params(b), &oc);
+  dx_optim *oa = dx_optim_create(ctx, dx_unet_params(a), &oc),
+           *ob = dx_optim_create(ctx, dx_unet_params(b), &oc);
   dx_ema *ea = dx_ema_create(ctx, dx_unet_params(a)), *eb = dx_ema_create(ctx, dx_unet_params(b));
   dx_tensor *t, *x = inputs(ctx, &t);
   dx_tensor *ya = dx_unet_forward(ctx, a, x, t, false);
   double *va = dxt_values(ctx, ya);
   char path[512], err[512];
   snprintf(path, sizeof path, "%s/net.safetensors", tmp);
-  dx_train_state sa = {dx_unet_params(a), ea, oa, 42}, sb = {dx_unet_params(b), eb, ob, 0};
-  ck_assert_msg(dx_checkpoint_save(ctx, path, &sa, "{\"name\": \"t\"}", err, sizeof err) == DX_OK, "%s", err);
+  dx_train_state sa = {.params = dx_unet_params(a), .ema = ea, .opt = oa, .step = 42},
+                 sb = {.params = dx_unet_params(b), .ema = eb, .opt = ob};
+  ck_assert_msg(dx_checkpoint_save(ctx, path, &sa, "{\"name\": \"t\"}", err, sizeof err) == DX_OK,
+                "%s", err);
   ck_assert_msg(dx_checkpoint_load(ctx, path, &sb, err, sizeof err) == DX_OK, "%s", err);
   ck_assert_int_eq(sb.step, 42);
   double *vb = dxt_values(ctx, dx_unet_forward(ctx, b, x, t, false));
-  for (int64_t i = 0; i < dx_numel(ya); i++) ck_assert_double_eq(va[i], vb[i]);
+  for (int64_t i = 0; i < dx_numel(ya); i++)
+    ck_assert_double_eq(va[i], vb[i]);
   free(va), free(vb);
   dx_ema_free(ea), dx_ema_free(eb), dx_optim_free(oa), dx_optim_free(ob);
   dx_unet_free(a), dx_unet_free(b);
-  for (int i = 0; i < 3; i++) dxt_plugin_free(&pl[i]);
+  for (int i = 0; i < 3; i++)
+    dxt_plugin_free(&pl[i]);
   dx_ctx_free(ctx);
 }
 END_TEST
@@ -270,7 +316,8 @@ START_TEST(a_small_unet_overfits_one_batch) {
   for (int step = 0; step < 150; step++) {
     dx_step_reset(ctx);
     dx_tensor *t, *x = inputs(ctx, &t);
-    dx_tensor *loss = dx_mean(ctx, dx_square(ctx, dx_sub(ctx, dx_unet_forward(ctx, net, x, t, true), target)));
+    dx_tensor *loss =
+        dx_mean(ctx, dx_square(ctx, dx_sub(ctx, dx_unet_forward(ctx, net, x, t, true), target)));
     ck_assert_msg(loss != NULL, "%s", dx_error_message(ctx));
     float lv;
     dx_tensor_read(ctx, loss, &lv, DX_F32);
@@ -284,7 +331,8 @@ START_TEST(a_small_unet_overfits_one_batch) {
   ck_assert_msg(last < 0.05 * first, "loss %g -> %g", first, last);
   dx_optim_free(opt);
   dx_unet_free(net);
-  for (int i = 0; i < 3; i++) dxt_plugin_free(&pl[i]);
+  for (int i = 0; i < 3; i++)
+    dxt_plugin_free(&pl[i]);
   dx_ctx_free(ctx);
 }
 END_TEST
@@ -296,6 +344,7 @@ int main(void) {
   tcase_set_timeout(tc, 300);
   DXT_ADD(tc, a_run_writes_metrics_grids_bpd_and_checkpoints);
   DXT_ADD(tc, stop_then_resume_equals_an_uninterrupted_run);
+  DXT_ADD(tc, importance_sampling_resumes_exactly_between_reports);
   DXT_ADD(tc, two_threads_give_the_same_run_twice);
   DXT_ADD(tc, a_checkpoint_reloads_to_identical_outputs);
   DXT_ADD(tc, a_small_unet_overfits_one_batch);

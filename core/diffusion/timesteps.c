@@ -90,6 +90,35 @@ void dx_timestep_sampler_update(dx_timestep_sampler *ts, int64_t n, const int64_
 
 const double *dx_timestep_sampler_probs(const dx_timestep_sampler *ts) { return ts->p; }
 
+int64_t dx_timestep_sampler_state_size(const dx_timestep_sampler *ts) {
+  return ts->T * (HISTORY + 1);
+}
+
+void dx_timestep_sampler_save(const dx_timestep_sampler *ts, double *state) {
+  for (int64_t i = 0; i < ts->T; i++) {
+    double *row = state + i * (HISTORY + 1);
+    row[0] = (double)ts->count[i];
+    memcpy(row + 1, ts->history + i * HISTORY, HISTORY * sizeof *row);
+  }
+}
+
+dx_status dx_timestep_sampler_restore(dx_ctx *ctx, dx_timestep_sampler *ts, const double *state) {
+  for (int64_t i = 0; i < ts->T; i++) {
+    double c = state[i * (HISTORY + 1)];
+    if (!(c >= 0 && c <= HISTORY) || c != (double)(int)c)
+      return dx_set_error(ctx, DX_ERR_PARSE, "timestep history: t = %lld has %g losses (0 to %d)",
+                          (long long)i, c, HISTORY);
+  }
+  for (int64_t i = 0; i < ts->T; i++) {
+    const double *row = state + i * (HISTORY + 1);
+    ts->count[i] = (int)row[0];
+    memcpy(ts->history + i * HISTORY, row + 1, HISTORY * sizeof *row);
+    ts->p[i] = 1.0 / (double)ts->T;
+  }
+  refresh(ts);
+  return DX_OK;
+}
+
 /* The first index whose cumulative probability exceeds u. */
 static int64_t invert_cdf(const double *p, int64_t T, double u) {
   double c = 0;

@@ -2,6 +2,7 @@
 #include "model/safetensors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,19 +48,23 @@ static int parse_entry(dx_st_entry *e, const dx_json *m, const uint8_t *data, ui
   e->dtype = strcmp(dt->str, "F64") ? DX_F32 : DX_F64;
   int64_t count = 1;
   e->ndim = 0;
-  for (const dx_json *d = sh->child; d; d = d->next) count *= e->shape[e->ndim++] = (int64_t)d->num;
+  for (const dx_json *d = sh->child; d; d = d->next)
+    count *= e->shape[e->ndim++] = (int64_t)d->num;
   uint64_t b = (uint64_t)off->child->num, end = (uint64_t)off->child->next->num;
   if (b > end || end > data_len || end - b != (uint64_t)count * dx_dtype_size(e->dtype)) {
-    snprintf(err, errlen, "%s: tensor '%s' has data offsets outside the file or of the wrong size", path, m->key);
+    snprintf(err, errlen, "%s: tensor '%s' has data offsets outside the file or of the wrong size",
+             path, m->key);
     return -1;
   }
   e->data = data + b;
   return 0;
 }
 
-static dx_status parse_header(dx_safetensors *st, size_t len, const char *path, char *err, size_t errlen) {
+static dx_status parse_header(dx_safetensors *st, size_t len, const char *path, char *err,
+                              size_t errlen) {
   uint64_t hlen = 0;
-  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | st->file[i];
+  for (int i = 7; i >= 0; i--)
+    hlen = hlen << 8 | st->file[i];
   if (len < 8 || hlen > MAX_HEADER || 8 + hlen > len) {
     snprintf(err, errlen, "%s: not a safetensors file (bad header length)", path);
     return DX_ERR_PARSE;
@@ -67,7 +72,8 @@ static dx_status parse_header(dx_safetensors *st, size_t len, const char *path, 
   char jerr[128];
   st->header = dx_json_parse((const char *)st->file + 8, (size_t)hlen, jerr, sizeof jerr);
   if (!st->header || st->header->type != DX_JSON_OBJECT) {
-    snprintf(err, errlen, "%s: header is not a JSON object (%s)", path, st->header ? "not an object" : jerr);
+    snprintf(err, errlen, "%s: header is not a JSON object (%s)", path,
+             st->header ? "not an object" : jerr);
     return DX_ERR_PARSE;
   }
   size_t n = dx_json_count(st->header);
@@ -79,7 +85,8 @@ static dx_status parse_header(dx_safetensors *st, size_t len, const char *path, 
       st->meta = m;
       continue;
     }
-    if (parse_entry(&st->entries[st->n], m, data, len - 8 - hlen, path, err, errlen)) return DX_ERR_PARSE;
+    if (parse_entry(&st->entries[st->n], m, data, len - 8 - hlen, path, err, errlen))
+      return DX_ERR_PARSE;
     st->n++;
   }
   return DX_OK;
@@ -123,14 +130,17 @@ const char *dx_safetensors_meta(const dx_safetensors *st, const char *key) {
   return v && v->type == DX_JSON_STRING ? v->str : NULL;
 }
 
-dx_status dx_safetensors_load(dx_ctx *ctx, const dx_safetensors *st, const char *name, dx_tensor *t) {
+dx_status dx_safetensors_load(dx_ctx *ctx, const dx_safetensors *st, const char *name,
+                              dx_tensor *t) {
   const dx_st_entry *e = dx_safetensors_find(st, name);
   if (!e) return dx_set_error(ctx, DX_ERR_PARSE, "tensor '%s' is missing from the file", name);
   int64_t count = 1;
-  for (int i = 0; i < e->ndim; i++) count *= e->shape[i];
+  for (int i = 0; i < e->ndim; i++)
+    count *= e->shape[i];
   bool shape_ok = count == dx_numel(t);
   if (shape_ok && e->ndim == t->ndim)
-    for (int i = 0; i < e->ndim; i++) shape_ok &= e->shape[i] == t->shape[i];
+    for (int i = 0; i < e->ndim; i++)
+      shape_ok &= e->shape[i] == t->shape[i];
   if (!shape_ok) {
     char a[64];
     return dx_set_error(ctx, DX_ERR_PARSE, "tensor '%s' in the file does not fit shape %s", name,
@@ -152,16 +162,19 @@ static void put_json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
   }
   fputc('"', f);
 }
 
 /* The header as JSON into a memory stream; returns its length, 8-aligned. */
-static char *build_header(const dx_st_item *items, int64_t n, const char *const *meta, int64_t n_meta,
-                          size_t *len) {
+static char *build_header(const dx_st_item *items, int64_t n, const char *const *meta,
+                          int64_t n_meta, size_t *len) {
   char *buf = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&buf, &size);
@@ -180,29 +193,52 @@ static char *build_header(const dx_st_item *items, int64_t n, const char *const 
   uint64_t off = 0;
   for (int64_t i = 0; i < n; i++) {
     const dx_tensor *t = items[i].tensor;
-    uint64_t bytes = (uint64_t)dx_numel(t) * 4;
+    bool f64 = t->dtype == DX_F64;
+    uint64_t bytes = (uint64_t)dx_numel(t) * (f64 ? 8 : 4);
     if (i || n_meta > 0) fputc(',', f);
     put_json_string(f, items[i].name);
-    fputs(":{\"dtype\":\"F32\",\"shape\":[", f);
-    for (int d = 0; d < t->ndim; d++) fprintf(f, d ? ",%lld" : "%lld", (long long)t->shape[d]);
-    fprintf(f, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + bytes));
+    fputs(f64 ? ":{\"dtype\":\"F64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[", f);
+    for (int d = 0; d < t->ndim; d++)
+      fprintf(f, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+    fprintf(f, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+            (unsigned long long)(off + bytes));
     off += bytes;
   }
   fputc('}', f);
   /* Pad with spaces so the data starts 8-byte aligned, as the format advises. */
-  while ((size_t)ftell(f) % 8) fputc(' ', f);
+  while ((size_t)ftell(f) % 8)
+    fputc(' ', f);
   fclose(f);
   *len = size;
   return buf;
 }
 
+/* The rename is durable only once the folder that holds the name is
+ * synced: without it a power cut can bring back the old directory entry. */
+static dx_status sync_folder(const char *path, char *err, size_t errlen) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else
+    snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  int bad = fd < 0 || fsync(fd) != 0;
+  if (fd >= 0) close(fd);
+  if (bad)
+    return snprintf(err, errlen, "%s: cannot sync the folder: %s", dir, strerror(errno)), DX_ERR_IO;
+  return DX_OK;
+}
+
 static int write_data(dx_ctx *ctx, FILE *f, const dx_st_item *items, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     int64_t count = dx_numel(items[i].tensor);
-    float *v = malloc((size_t)count * sizeof *v);
+    dx_dtype dt = items[i].tensor->dtype == DX_F64 ? DX_F64 : DX_F32;
+    size_t size = dt == DX_F64 ? 8 : 4;
+    void *v = malloc((size_t)count * size);
     if (!v) return -1;
-    dx_tensor_read(ctx, items[i].tensor, v, DX_F32);
-    size_t w = fwrite(v, sizeof *v, (size_t)count, f);
+    dx_tensor_read(ctx, items[i].tensor, v, dt);
+    size_t w = fwrite(v, size, (size_t)count, f);
     free(v);
     if (w != (size_t)count) return -1;
   }
@@ -223,15 +259,16 @@ dx_status dx_safetensors_write(dx_ctx *ctx, const char *path, const dx_st_item *
     return DX_ERR_IO;
   }
   uint8_t lenbuf[8];
-  for (int i = 0; i < 8; i++) lenbuf[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+  for (int i = 0; i < 8; i++)
+    lenbuf[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
   int bad = fwrite(lenbuf, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen ||
             write_data(ctx, f, items, n) || fflush(f) || fsync(fileno(f));
   bad |= fclose(f) != 0;
   free(header);
   if (bad || rename(tmp, path)) {
-    snprintf(err, errlen, "%s: cannot write: %s (is the disk full?)", path, strerror(errno));
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
     unlink(tmp);
     return DX_ERR_IO;
   }
-  return DX_OK;
+  return sync_folder(path, err, errlen);
 }

@@ -11,9 +11,11 @@
 
 static dx_tensor *batch_input(trainer *tr, int64_t step) {
   dx_experiment *e = tr->e;
-  dx_data_transform tf = {e->data.flip, e->data.pad_pow2, stream_seed((uint64_t)e->seed, STREAM_FLIP), step};
+  dx_data_transform tf = {e->data.flip, e->data.pad_pow2,
+                          stream_seed((uint64_t)e->seed, STREAM_FLIP), step};
   dx_batch_order_indices(tr->order, step, tr->N, tr->idx);
-  if (dx_dataset_batch(tr->train, tr->idx, tr->N, &tf, tr->x_host, tr->err, tr->errlen) != DX_OK) return NULL;
+  if (dx_dataset_batch(tr->train, tr->idx, tr->N, &tf, tr->x_host, tr->err, tr->errlen) != DX_OK)
+    return NULL;
   int64_t shape[4] = {tr->N, tr->C, tr->H, tr->W};
   dx_tensor *x0 = dx_tensor_new(tr->ctx, DX_F32, 4, shape);
   if (x0) dx_tensor_write(tr->ctx, x0, tr->x_host, DX_F32);
@@ -26,10 +28,11 @@ static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
   uint64_t seed = (uint64_t)tr->e->seed;
   dx_tensor *x0 = batch_input(tr, step);
   if (!x0) return dx_status_of(ctx) ? ctx_fail(tr, "batch") : DX_ERR_IO;
-  if (dx_timestep_sampler_draw(ctx, tr->ts, tr->N, stream_seed(seed, STREAM_T), (uint64_t)(step * tr->N),
-                               tr->t, tr->w) != DX_OK)
+  if (dx_timestep_sampler_draw(ctx, tr->ts, tr->N, stream_seed(seed, STREAM_T),
+                               (uint64_t)(step * tr->N), tr->t, tr->w) != DX_OK)
     return ctx_fail(tr, "timesteps");
-  for (int64_t i = 0; i < tr->N; i++) tr->t_host[i] = (double)tr->t[i];
+  for (int64_t i = 0; i < tr->N; i++)
+    tr->t_host[i] = (double)tr->t[i];
   int64_t nshape[1] = {tr->N};
   dx_tensor *tt = dx_tensor_new(ctx, DX_F32, 1, nshape), *w = dx_tensor_new(ctx, DX_F32, 1, nshape);
   dx_tensor *eps = dx_tensor_new_like(ctx, x0);
@@ -41,10 +44,21 @@ static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
   dx_tensor *x_t = dx_q_sample(ctx, tr->d, x0, tr->t, eps);
   dx_tensor *y = dx_unet_forward(ctx, tr->net, x_t, tt, true), *pred = NULL, *var = NULL;
   if (!y || dx_split_output(ctx, y, tr->C, &pred, &var) != DX_OK) return ctx_fail(tr, "model");
-  dx_tensor *logvar = tr->sampler.ops->log_variance(ctx, tr->sampler.state, tr->d, tr->t, tr->N, var, DX_F32);
-  dx_loss_input in = {tr->d, tr->e->diffusion.predict, tr->N, tr->t, x0, eps, x_t, pred, var, logvar,
+  dx_tensor *logvar =
+      tr->sampler.ops->log_variance(ctx, tr->sampler.state, tr->d, tr->t, tr->N, var, DX_F32);
+  dx_loss_input in = {tr->d,
+                      tr->e->diffusion.predict,
+                      tr->N,
+                      tr->t,
+                      x0,
+                      eps,
+                      x_t,
+                      pred,
+                      var,
+                      logvar,
                       tr->e->diffusion.timesteps == DX_TIMESTEPS_IMPORTANCE ? w : NULL};
-  if (!logvar || tr->loss->forward(ctx, tr->loss_state, &in, out) != DX_OK) return ctx_fail(tr, "loss");
+  if (!logvar || tr->loss->forward(ctx, tr->loss_state, &in, out) != DX_OK)
+    return ctx_fail(tr, "loss");
   return DX_OK;
 }
 
@@ -67,20 +81,25 @@ static dx_status train_step(trainer *tr, int64_t step) {
   float loss;
   dx_tensor_read(ctx, out.loss, &loss, DX_F32);
   if (!isfinite(loss))
-    return snprintf(tr->err, tr->errlen, "step %" PRId64 ": the loss is %s; lower train.lr or set train.clip_grad",
-                    step + 1, isnan(loss) ? "NaN" : "infinite"), DX_ERR_NUMERIC;
+    return snprintf(tr->err, tr->errlen,
+                    "step %" PRId64 ": the loss is %s; lower train.lr or set train.clip_grad",
+                    step + 1, isnan(loss) ? "NaN" : "infinite"),
+           DX_ERR_NUMERIC;
   dx_tensor_read(ctx, out.per_sample, tr->per_sample, DX_F64);
   dx_timestep_sampler_update(tr->ts, tr->N, tr->t, tr->per_sample);
   dx_zero_grads(ctx, tr->params);
   if (dx_backward(ctx, out.loss) != DX_OK) return ctx_fail(tr, "backward");
   double gnorm = dx_clip_grad_norm(ctx, tr->params, tr->e->train.clip_grad);
   if (!isfinite(gnorm))
-    return snprintf(tr->err, tr->errlen, "step %" PRId64 ": the gradient norm is not finite; lower train.lr", step + 1),
+    return snprintf(tr->err, tr->errlen,
+                    "step %" PRId64 ": the gradient norm is not finite; lower train.lr", step + 1),
            DX_ERR_NUMERIC;
   if (dx_optim_step(tr->opt, dx_lr_at(&tr->lr, step)) != DX_OK) return ctx_fail(tr, "optimiser");
   const dx_exp_ema *ema = &tr->e->train.ema;
-  if (step + 1 <= ema->start) dx_ema_update(tr->ema, tr->params, 0.0); /* follow the weights until start */
-  else if ((step + 1) % ema->every == 0) dx_ema_update(tr->ema, tr->params, ema->decay);
+  if (step + 1 <= ema->start)
+    dx_ema_update(tr->ema, tr->params, 0.0); /* follow the weights until start */
+  else if ((step + 1) % ema->every == 0)
+    dx_ema_update(tr->ema, tr->params, ema->decay);
   note_losses(tr, loss, gnorm);
   return DX_OK;
 }
@@ -93,19 +112,25 @@ static dx_status loop(trainer *tr, int64_t start) {
   dx_experiment *e = tr->e;
   const dx_train_env *env = tr->env;
   int64_t steps = e->train.steps;
-  tr->log.since = now(), tr->log.since_step = start;
+  tr->log.since = now(), tr->log.since_step = start; /* the sums may come from a checkpoint */
   for (int64_t step = start; step < steps; step++) {
     dx_status st = train_step(tr, step);
     if (st != DX_OK) return st;
     int64_t done = step + 1;
     bool stop = (env->stop && *env->stop) || done == env->stop_after;
-    if (due(e->log.every, done, steps) || stop) st = dx_trainer_report(tr, done);
-    if (st == DX_OK && e->sample.every > 0 && due(e->sample.every, done, steps) && !stop) st = dx_trainer_sample(tr, done);
-    if (st == DX_OK && e->eval.every > 0 && due(e->eval.every, done, steps) && !stop) st = dx_trainer_evaluate(tr, done);
-    if (st == DX_OK && (due(e->checkpoint.every, done, steps) || stop)) st = dx_trainer_checkpoint(tr, done);
+    /* A stop reports nothing out of turn: the unreported sums go into the
+     * checkpoint, so the resumed run logs exactly what this one would have. */
+    if (due(e->log.every, done, steps)) st = dx_trainer_report(tr, done);
+    if (st == DX_OK && e->sample.every > 0 && due(e->sample.every, done, steps) && !stop)
+      st = dx_trainer_sample(tr, done);
+    if (st == DX_OK && e->eval.every > 0 && due(e->eval.every, done, steps) && !stop)
+      st = dx_trainer_evaluate(tr, done);
+    if (st == DX_OK && (due(e->checkpoint.every, done, steps) || stop))
+      st = dx_trainer_checkpoint(tr, done);
     if (st != DX_OK) return st;
     if (stop) {
-      snprintf(tr->err, tr->errlen, "stopped after step %" PRId64 "; resume with: ddpmx resume %" PRId64, done,
+      snprintf(tr->err, tr->errlen,
+               "stopped after step %" PRId64 "; resume with: ddpmx resume %" PRId64, done,
                env->run_id);
       return DX_ERR_INTERRUPTED;
     }

@@ -11,15 +11,18 @@
 static void progress(trainer *tr, int64_t done, double loss, double it_per_s, const char *event) {
   if (!tr->env->progress) return;
   int64_t steps = tr->e->train.steps;
-  dx_train_progress p = {done, steps, loss, dx_lr_at(&tr->lr, done - 1), it_per_s,
-                         it_per_s > 0 ? (double)(steps - done) / it_per_s : 0, event};
+  dx_train_progress p = {done,     steps,
+                         loss,     dx_lr_at(&tr->lr, done - 1),
+                         it_per_s, it_per_s > 0 ? (double)(steps - done) / it_per_s : 0,
+                         event};
   tr->env->progress(&p, tr->env->user);
 }
 
 static dx_status metric(trainer *tr, int64_t step, const char *name, double v) {
   if (!tr->env->store) return DX_OK;
   dx_status st = dx_store_log_metric(tr->env->store, tr->env->run_id, step, name, v);
-  if (st != DX_OK) snprintf(tr->err, tr->errlen, "writing metric %s: %s", name, dx_store_errmsg(tr->env->store));
+  if (st != DX_OK)
+    snprintf(tr->err, tr->errlen, "writing metric %s: %s", name, dx_store_errmsg(tr->env->store));
   return st;
 }
 
@@ -55,8 +58,10 @@ dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t 
   dx_ema_swap(tr->ema, tr->params);
   dx_status st = dx_sample(tr->ctx, s, tr->d, tr->e->diffusion.predict, model_fn, tr, seed, x);
   dx_ema_swap(tr->ema, tr->params);
-  if (st != DX_OK) st = ctx_fail(tr, "sampling");
-  else dx_tensor_read(tr->ctx, x, host, DX_F32);
+  if (st != DX_OK)
+    st = ctx_fail(tr, "sampling");
+  else
+    dx_tensor_read(tr->ctx, x, host, DX_F32);
   dx_tensor_free(tr->ctx, x);
   return st;
 }
@@ -68,10 +73,11 @@ dx_status dx_trainer_sample(trainer *tr, int64_t done) {
   if (!host) return snprintf(tr->err, tr->errlen, "out of memory sampling"), DX_ERR_NOMEM;
   dx_sampler s = tr->sampler;
   if (sc->steps > 0) s.cfg.steps = sc->steps;
-  dx_status st = dx_trainer_draw(tr, &s, sc->count, stream_seed((uint64_t)tr->e->seed, STREAM_SAMPLE), host);
+  dx_status st =
+      dx_trainer_draw(tr, &s, sc->count, stream_seed((uint64_t)tr->e->seed, STREAM_SAMPLE), host);
   if (st == DX_OK && tr->env->store &&
-      (st = dx_store_add_grid(tr->env->store, tr->env->run_id, done, "ema", host, sc->count, tr->C, tr->H,
-                              tr->W, sc->nrow)) != DX_OK)
+      (st = dx_store_add_grid(tr->env->store, tr->env->run_id, done, "ema", host, sc->count, tr->C,
+                              tr->H, tr->W, sc->nrow)) != DX_OK)
     snprintf(tr->err, tr->errlen, "storing the sample grid: %s", dx_store_errmsg(tr->env->store));
   free(host);
   tr->log.since = now(); /* sampling time is not training time */
@@ -86,7 +92,8 @@ static dx_status bpd_chunk(trainer *tr, int64_t first, int64_t n, dx_bpd_result 
   dx_tensor *x0 = dx_tensor_new_persistent(tr->ctx, DX_F32, 4, shape);
   dx_data_transform tf = {false, tr->e->data.pad_pow2, 0, 0};
   dx_status st = idx && host && x0 ? DX_OK : DX_ERR_NOMEM;
-  for (int64_t i = 0; i < n && st == DX_OK; i++) idx[i] = first + i;
+  for (int64_t i = 0; i < n && st == DX_OK; i++)
+    idx[i] = first + i;
   if (st == DX_OK) st = dx_dataset_batch(tr->test, idx, n, &tf, host, tr->err, tr->errlen);
   if (st == DX_OK) {
     dx_tensor_write(tr->ctx, x0, host, DX_F32);
@@ -132,10 +139,18 @@ dx_status dx_trainer_checkpoint(trainer *tr, int64_t done) {
   char path[4200];
   snprintf(path, sizeof path, "%s/step-%08" PRId64 ".safetensors", tr->ckpt_dir, done);
   progress(tr, done, NAN, 0, "checkpoint");
-  dx_train_state s = {tr->params, tr->ema, tr->opt, done};
+  bool importance = tr->e->diffusion.timesteps == DX_TIMESTEPS_IMPORTANCE;
+  dx_train_state s = {tr->params, tr->ema, tr->opt, done, .ts = importance ? tr->ts : NULL};
+  logbook_save(&tr->log, s.log);
   dx_status st = dx_checkpoint_save(tr->ctx, path, &s, tr->json, tr->err, tr->errlen);
-  if (st == DX_OK && tr->env->store && (st = dx_store_add_checkpoint(tr->env->store, tr->env->run_id, done, path, NULL)))
-    snprintf(tr->err, tr->errlen, "recording checkpoint %s: %s", path, dx_store_errmsg(tr->env->store));
+  dx_store *store = tr->env->store;
+  /* Everything logged up to this step is committed before the checkpoint is
+   * recorded: a resume starts after it and never logs those rows again. */
+  if (st == DX_OK && store && (st = dx_store_flush(store)) != DX_OK)
+    snprintf(tr->err, tr->errlen, "writing metrics: %s", dx_store_errmsg(store));
+  if (st == DX_OK && store &&
+      (st = dx_store_add_checkpoint(store, tr->env->run_id, done, path, NULL)))
+    snprintf(tr->err, tr->errlen, "recording checkpoint %s: %s", path, dx_store_errmsg(store));
   tr->log.since = now();
   return st;
 }

@@ -13,7 +13,15 @@
 #include "train/trainer.h"
 
 /* Independent streams derived from the run's seed (splitmix64 finaliser). */
-enum { STREAM_T = 1, STREAM_EPS, STREAM_FLIP, STREAM_DROPOUT, STREAM_SAMPLE, STREAM_EVAL, STREAM_ORDER };
+enum {
+  STREAM_T = 1,
+  STREAM_EPS,
+  STREAM_FLIP,
+  STREAM_DROPOUT,
+  STREAM_SAMPLE,
+  STREAM_EVAL,
+  STREAM_ORDER
+};
 
 static inline uint64_t stream_seed(uint64_t seed, uint64_t stream) {
   uint64_t z = seed + stream * 0x9E3779B97F4A7C15ull;
@@ -28,6 +36,19 @@ typedef struct logbook {
   double since; /* wall time of the last report */
   int64_t since_step;
 } logbook;
+
+/* The sums a checkpoint carries (checkpoint.h's DX_CHECKPOINT_LOG values). */
+static inline void logbook_save(const logbook *l, double *v) {
+  v[0] = l->loss, v[1] = l->grad_norm, v[2] = (double)l->n;
+  for (int q = 0; q < 4; q++)
+    v[3 + q] = l->q[q], v[7 + q] = (double)l->qn[q];
+}
+
+static inline void logbook_restore(logbook *l, const double *v) {
+  l->loss = v[0], l->grad_norm = v[1], l->n = (int64_t)v[2];
+  for (int q = 0; q < 4; q++)
+    l->q[q] = v[3 + q], l->qn[q] = (int64_t)v[7 + q];
+}
 
 typedef struct trainer {
   dx_experiment *e;
@@ -71,7 +92,6 @@ static inline dx_status ctx_fail(trainer *tr, const char *what) {
 static inline const dx_bound_plugin *slot(trainer *tr, const char *role, int level) {
   return dx_run_plugins_get(tr->env->plugins, role, level);
 }
-
 
 /* trainer_setup.c */
 dx_status dx_trainer_setup(trainer *tr, int64_t *start);

@@ -14,14 +14,16 @@ static dx_status make_schedule(trainer *tr) {
   double *beta = malloc((size_t)T * sizeof *beta);
   if (!b || !beta) {
     free(beta);
-    return snprintf(tr->err, tr->errlen, "diffusion.schedule: no schedule plugin resolved"), DX_ERR_INTERNAL;
+    return snprintf(tr->err, tr->errlen, "diffusion.schedule: no schedule plugin resolved"),
+           DX_ERR_INTERNAL;
   }
   const dx_schedule_ops *ops = b->plugin->desc->ops;
   dx_status st = ops->betas(tr->ctx, b->params, T, beta);
   if (st == DX_OK) tr->d = dx_diffusion_create(tr->ctx, beta, T);
   free(beta);
   if (st != DX_OK || !tr->d) {
-    snprintf(tr->err, tr->errlen, "schedule '%s': %s", b->plugin->desc->name, dx_error_message(tr->ctx));
+    snprintf(tr->err, tr->errlen, "schedule '%s': %s", b->plugin->desc->name,
+             dx_error_message(tr->ctx));
     return dx_status_of(tr->ctx) ? dx_status_of(tr->ctx) : DX_ERR_INVALID;
   }
   return DX_OK;
@@ -39,7 +41,8 @@ static dx_status make_loss_and_sampler(trainer *tr) {
 
 static dx_status open_data(trainer *tr) {
   const dx_exp_data *dc = &tr->e->data;
-  dx_status st = dx_dataset_open(dc->dataset, dc->path, DX_SPLIT_TRAIN, tr->err, tr->errlen, &tr->train);
+  dx_status st =
+      dx_dataset_open(dc->dataset, dc->path, DX_SPLIT_TRAIN, tr->err, tr->errlen, &tr->train);
   if (st != DX_OK) return st;
   if (tr->e->eval.every > 0 || tr->env->test_data) {
     st = dx_dataset_open(dc->dataset, dc->path, DX_SPLIT_TEST, tr->err, tr->errlen, &tr->test);
@@ -49,10 +52,13 @@ static dx_status open_data(trainer *tr) {
   tr->H = dx_dataset_height(tr->train, dc->pad_pow2);
   tr->W = dx_dataset_width(tr->train, dc->pad_pow2);
   if (tr->H != tr->W)
-    return snprintf(tr->err, tr->errlen, "data: images are %lldx%lld; the U-Net needs square images",
-                    (long long)tr->H, (long long)tr->W), DX_ERR_CONFIG;
-  return dx_batch_order_create(dx_dataset_count(tr->train), stream_seed((uint64_t)tr->e->seed, STREAM_ORDER),
-                               tr->err, tr->errlen, &tr->order);
+    return snprintf(tr->err, tr->errlen,
+                    "data: images are %lldx%lld; the U-Net needs square images", (long long)tr->H,
+                    (long long)tr->W),
+           DX_ERR_CONFIG;
+  return dx_batch_order_create(dx_dataset_count(tr->train),
+                               stream_seed((uint64_t)tr->e->seed, STREAM_ORDER), tr->err,
+                               tr->errlen, &tr->order);
 }
 
 static dx_block_spec spec_of(const dx_bound_plugin *b) {
@@ -64,7 +70,9 @@ static dx_status make_model(trainer *tr) {
   const dx_exp_model *m = &tr->e->model;
   dx_unet_config c = {.in_channels = tr->C,
                       .out_channels = tr->sampler.cfg.learns_variance ? 2 * tr->C : tr->C,
-                      .dim = m->dim, .n_levels = (int)m->n_levels, .image_size = tr->H};
+                      .dim = m->dim,
+                      .n_levels = (int)m->n_levels,
+                      .image_size = tr->H};
   for (int i = 0; i < c.n_levels; i++) {
     c.mults[i] = m->dim_mults[i];
     c.attention[i] = spec_of(slot(tr, "model.attention", i));
@@ -79,13 +87,15 @@ static dx_status make_model(trainer *tr) {
 
 static dx_status make_optimiser(trainer *tr) {
   const dx_exp_train *t = &tr->e->train;
-  dx_optim_config oc = {t->optimizer == DX_OPTIMIZER_ADAMW ? DX_OPTIM_ADAMW : DX_OPTIM_ADAM, t->betas[0],
-                        t->betas[1], 1e-8, t->weight_decay};
+  dx_optim_config oc = {t->optimizer == DX_OPTIMIZER_ADAMW ? DX_OPTIM_ADAMW : DX_OPTIM_ADAM,
+                        t->betas[0], t->betas[1], 1e-8, t->weight_decay};
   tr->opt = dx_optim_create(tr->ctx, tr->params, &oc);
   tr->ema = tr->opt ? dx_ema_create(tr->ctx, tr->params) : NULL;
-  tr->ts = tr->ema ? dx_timestep_sampler_create(tr->ctx, tr->e->diffusion.timesteps, tr->d->T) : NULL;
+  tr->ts =
+      tr->ema ? dx_timestep_sampler_create(tr->ctx, tr->e->diffusion.timesteps, tr->d->T) : NULL;
   if (!tr->ts) return ctx_fail(tr, "optimiser");
-  tr->lr = (dx_lr_schedule){t->lr, t->warmup, t->steps, t->lr_schedule == DX_EXP_LR_COSINE ? DX_LR_COSINE : DX_LR_CONSTANT};
+  tr->lr = (dx_lr_schedule){t->lr, t->warmup, t->steps,
+                            t->lr_schedule == DX_EXP_LR_COSINE ? DX_LR_COSINE : DX_LR_CONSTANT};
   return DX_OK;
 }
 
@@ -112,7 +122,9 @@ static dx_status make_dirs(trainer *tr, const char *path) {
     char c = *p;
     *p = '\0';
     if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-      return snprintf(tr->err, tr->errlen, "%s: cannot create the folder: %s", buf, strerror(errno)), DX_ERR_IO;
+      return snprintf(tr->err, tr->errlen, "%s: cannot create the folder: %s", buf,
+                      strerror(errno)),
+             DX_ERR_IO;
     if (!c) break;
     *p = c;
   }
@@ -134,9 +146,10 @@ dx_status dx_trainer_setup(trainer *tr, int64_t *start) {
            (long long)tr->env->run_id);
   if (st == DX_OK && tr->env->store) st = make_dirs(tr, tr->ckpt_dir);
   if (st == DX_OK && tr->env->resume_from) {
-    dx_train_state s = {tr->params, tr->ema, tr->opt, 0};
+    dx_train_state s = {tr->params, tr->ema, tr->opt, 0, .ts = tr->ts};
     st = dx_checkpoint_load(tr->ctx, tr->env->resume_from, &s, tr->err, tr->errlen);
     *start = s.step;
+    if (s.has_log) logbook_restore(&tr->log, s.log);
   }
   return st;
 }

@@ -162,6 +162,14 @@ DX_API void dx_timestep_sampler_update(dx_timestep_sampler *ts, int64_t n, const
                                        const double *losses);
 /* The current distribution p[0..T-1]. */
 DX_API const double *dx_timestep_sampler_probs(const dx_timestep_sampler *ts);
+/* The loss history that importance sampling draws from, as doubles, so
+ * that a checkpoint carries it and a resumed run draws what an uninterrupted
+ * one would: dx_timestep_sampler_state_size values, T rows of (count, the
+ * last 10 losses). _restore refuses a state whose counts are out of range. */
+DX_API int64_t dx_timestep_sampler_state_size(const dx_timestep_sampler *ts);
+DX_API void dx_timestep_sampler_save(const dx_timestep_sampler *ts, double *state);
+DX_API dx_status dx_timestep_sampler_restore(dx_ctx *ctx, dx_timestep_sampler *ts,
+                                             const double *state);
 
 #ifdef __cplusplus
 }
