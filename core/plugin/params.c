@@ -20,21 +20,12 @@ struct dx_params {
   entry *e;
 };
 
-/* The shortest %g that reads back as the same double: 0.008, not
- * 0.0080000000000000002. */
-static void float_text(double f, char *buf, size_t len) {
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(buf, len, "%.*g", prec, f);
-    if (strtod(buf, NULL) == f) return;
-  }
-}
-
 static bool fill(entry *e, const dx_param_spec *s, const char *text) {
   char buf[64];
   e->type = s->type;
-  dx_value_parse(s->type, text, &e->v);
+  dx_value_read(s, text, false, &e->v); /* checked already */
   if (s->type == DX_PARAM_INT) snprintf(buf, sizeof buf, "%" PRId64, e->v.i);
-  if (s->type == DX_PARAM_FLOAT) float_text(e->v.f, buf, sizeof buf);
+  if (s->type == DX_PARAM_FLOAT) dx_float_text(e->v.f, buf, sizeof buf);
   if (s->type == DX_PARAM_BOOL) snprintf(buf, sizeof buf, "%s", e->v.b ? "true" : "false");
   bool typed = s->type != DX_PARAM_STRING && s->type != DX_PARAM_CHOICE;
   e->name = strdup(s->name);

@@ -27,6 +27,7 @@
 
 #include "ctx.h"
 #include "export.h"
+#include "param.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,26 +47,6 @@ typedef enum dx_plugin_kind {
 /* "schedule", "block", "loss", "sampler"; NULL for a value that names no kind. */
 DX_API const char *dx_plugin_kind_name(dx_plugin_kind kind);
 
-typedef enum dx_param_type {
-  DX_PARAM_INT = 1,
-  DX_PARAM_FLOAT = 2,
-  DX_PARAM_BOOL = 3,
-  DX_PARAM_STRING = 4,
-  DX_PARAM_CHOICE = 5 /* one of the words in `range`, separated by '|' */
-} dx_param_type;
-
-/* One parameter a plugin takes. Every field is text or an enum so the host
- * can print it as documentation. */
-typedef struct dx_param_spec {
-  const char *name;          /* [a-z_][a-z0-9_]*, unique within the plugin */
-  dx_param_type type;
-  const char *default_value; /* as it would be written in YAML; NULL = required */
-  const char *range;         /* INT/FLOAT: interval such as "[0, 1)", "(0, inf)",
-                                "[1, 64]"; CHOICE: "erf|tanh"; NULL = any */
-  const char *unit;          /* optional, for documentation ("steps", "pixels") */
-  const char *help;          /* one sentence */
-} dx_param_spec;
-
 /* Resolved, validated values of a plugin's parameters. The host has checked
  * every value against the spec before the plugin sees it, so the accessors
  * cannot fail for a name the spec declares. */
@@ -76,7 +57,7 @@ DX_API bool dx_params_bool(const dx_params *p, const char *name);
 DX_API const char *dx_params_string(const dx_params *p, const char *name); /* also CHOICE */
 
 typedef struct dx_plugin_desc {
-  uint32_t abi_version;        /* DX_PLUGIN_ABI_VERSION; must stay the first field */
+  uint32_t abi_version; /* DX_PLUGIN_ABI_VERSION; must stay the first field */
   dx_plugin_kind kind;
   const char *name;            /* [a-z][a-z0-9_]*: what experiments write after plugin: */
   const char *version;         /* the plugin's own version, e.g. "1.0.0" */
@@ -84,7 +65,7 @@ typedef struct dx_plugin_desc {
   const char *formula;         /* the method in one line, for `ddpmx plugins NAME` */
   const dx_param_spec *params; /* n_params entries */
   size_t n_params;
-  const void *ops;             /* the kind's table: dx_schedule_ops, dx_block_ops, ... */
+  const void *ops; /* the kind's table: dx_schedule_ops, dx_block_ops, ... */
 } dx_plugin_desc;
 
 typedef const dx_plugin_desc *(*dx_plugin_entry_fn)(void);
@@ -92,8 +73,8 @@ typedef const dx_plugin_desc *(*dx_plugin_entry_fn)(void);
 #define DX_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Defines the entry point returning the given descriptor. */
-#define DX_PLUGIN_DEFINE(desc)                                                   \
-  DX_PLUGIN_EXPORT const dx_plugin_desc *dx_plugin_entry(void);                  \
+#define DX_PLUGIN_DEFINE(desc)                                                                     \
+  DX_PLUGIN_EXPORT const dx_plugin_desc *dx_plugin_entry(void);                                    \
   DX_PLUGIN_EXPORT const dx_plugin_desc *dx_plugin_entry(void) { return &(desc); }
 
 #ifdef __cplusplus
