@@ -12,6 +12,7 @@
 #include "config/experiment.h"
 #include "config/schema.h"
 #include "dx_test.h"
+#include "util/value.h"
 
 #define DATA "data/config/"
 
@@ -96,6 +97,8 @@ static const error_case broken_cases[] = {
      "3:10: train.steps: expected an integer, got '1.5'"},
     {"name: x\ntrain:\n  lr: fast\n", DX_ERR_CONFIG,
      "3:7: train.lr: expected a number, got 'fast'"},
+    {"name: x\ntrain:\n  lr: 0x1p-3\n", DX_ERR_CONFIG,
+     "3:7: train.lr: expected a number, got '0x1p-3'"},
     {"name: x\ndata:\n  flip: yes\n", DX_ERR_CONFIG,
      "3:9: data.flip: expected true or false, got 'yes'"},
     {"name: x\ntrain:\n  batch: 0\n", DX_ERR_CONFIG,
@@ -693,6 +696,25 @@ END_TEST
 
 /* ---- the schema and its documentation ------------------------------------ */
 
+/* The row of a key in docs/experiment.md: "| `path` | ... |" up to the end
+ * of its line; NULL if there is none. */
+static const char *doc_row(const char *doc, const char *path, char *row, size_t len) {
+  char head[96];
+  snprintf(head, sizeof head, "\n| `%s` |", path);
+  const char *at = strstr(doc, head);
+  if (!at) return NULL;
+  snprintf(row, len, "%.*s", (int)strcspn(at + 1, "\n"), at + 1);
+  return row;
+}
+
+static bool row_says(const char *row, const char *text) {
+  char quoted[128];
+  snprintf(quoted, sizeof quoted, "`%s`", text);
+  return strstr(row, quoted) != NULL;
+}
+
+/* Each key has a row in docs/experiment.md that gives its default and its
+ * range or words as the schema has them. */
 START_TEST(every_key_is_documented) {
   FILE *f = fopen("../docs/experiment.md", "r");
   ck_assert_msg(f != NULL, "docs/experiment.md is missing");
@@ -704,12 +726,93 @@ START_TEST(every_key_is_documented) {
   const dx_key_spec *keys = dx_schema_keys(&nk);
   ck_assert_int_ge(nk, 50);
   for (size_t i = 0; i < nk; i++) {
-    char quoted[96];
-    snprintf(quoted, sizeof quoted, "`%s`", keys[i].path);
-    ck_assert_msg(strstr(doc, quoted) != NULL, "docs/experiment.md does not document %s",
-                  keys[i].path);
-    ck_assert_msg(keys[i].help && *keys[i].help, "%s has no help", keys[i].path);
+    const dx_param_spec *s = &keys[i].spec;
+    char row[1024];
+    ck_assert_msg(doc_row(doc, s->name, row, sizeof row), "docs/experiment.md has no row for %s",
+                  s->name);
+    ck_assert_msg(s->help && *s->help, "%s has no help", s->name);
+    if (s->default_value)
+      ck_assert_msg(row_says(row, s->default_value), "%s: the docs do not give the default %s",
+                    s->name, s->default_value);
+    if (s->range && s->type != DX_PARAM_CHOICE)
+      ck_assert_msg(row_says(row, s->range), "%s: the docs do not give the range %s", s->name,
+                    s->range);
+    char word[64];
+    for (int w = 0; s->type == DX_PARAM_CHOICE && dx_words_at(s->range, w, word, sizeof word); w++)
+      ck_assert_msg(row_says(row, word), "%s: the docs do not name '%s'", s->name, word);
   }
+}
+END_TEST
+
+/* The schema's values pass the checks a plugin's parameters pass: ranges
+ * and words well formed, defaults inside them. */
+START_TEST(every_key_spec_is_sound) {
+  size_t nk;
+  const dx_key_spec *keys = dx_schema_keys(&nk);
+  int values = 0;
+  for (size_t i = 0; i < nk; i++) {
+    if (keys[i].shape != DX_KEY_VALUE && keys[i].shape != DX_KEY_LIST) continue;
+    dx_param_spec s = keys[i].spec;
+    if (keys[i].shape == DX_KEY_LIST) s.default_value = NULL; /* a YAML list, not one item */
+    char err[256] = "";
+    ck_assert_msg(dx_param_spec_check_value(&s, err, sizeof err), "%s", err);
+    values++;
+  }
+  ck_assert_int_ge(values, 35);
+  /* The check can fail: a default outside its range. */
+  dx_param_spec bad = {"train.lr", DX_PARAM_FLOAT, "2", "(0, 1]", NULL, "x"};
+  char err[256] = "";
+  ck_assert(!dx_param_spec_check_value(&bad, err, sizeof err));
+  ck_assert_str_eq(err, "parameter 'train.lr': default 2 is outside its range (0, 1]");
+}
+END_TEST
+
+/* Each enum of the experiment and its word list, typed in by hand: the words
+ * name the values in order, and loading the word gives the value. */
+static const struct {
+  const char *key, *words, *word;
+  int value;
+} enum_words[] = {
+    {"data.dataset", DX_DATA_KIND_WORDS, "fashion-mnist", DX_DATA_FASHION_MNIST},
+    {"data.dataset", DX_DATA_KIND_WORDS, "mnist", DX_DATA_MNIST},
+    {"data.dataset", DX_DATA_KIND_WORDS, "cifar10", DX_DATA_CIFAR10},
+    {"data.dataset", DX_DATA_KIND_WORDS, "folder", DX_DATA_FOLDER},
+    {"diffusion.predict", DX_PREDICT_WORDS, "eps", DX_PREDICT_EPS},
+    {"diffusion.predict", DX_PREDICT_WORDS, "x0", DX_PREDICT_X0},
+    {"diffusion.predict", DX_PREDICT_WORDS, "v", DX_PREDICT_V},
+    {"diffusion.timesteps", DX_TIMESTEPS_WORDS, "uniform", DX_TIMESTEPS_UNIFORM},
+    {"diffusion.timesteps", DX_TIMESTEPS_WORDS, "importance", DX_TIMESTEPS_IMPORTANCE},
+    {"train.optimizer", DX_OPTIMIZER_WORDS, "adam", DX_OPTIMIZER_ADAM},
+    {"train.optimizer", DX_OPTIMIZER_WORDS, "adamw", DX_OPTIMIZER_ADAMW},
+    {"train.lr_schedule", DX_EXP_LR_WORDS, "constant", DX_EXP_LR_CONSTANT},
+    {"train.lr_schedule", DX_EXP_LR_WORDS, "cosine", DX_EXP_LR_COSINE},
+};
+
+static int loaded_value(const dx_experiment *e, const char *key) {
+  if (!strcmp(key, "data.dataset")) return (int)e->data.dataset;
+  if (!strcmp(key, "diffusion.predict")) return (int)e->diffusion.predict;
+  if (!strcmp(key, "diffusion.timesteps")) return (int)e->diffusion.timesteps;
+  if (!strcmp(key, "train.optimizer")) return (int)e->train.optimizer;
+  return (int)e->train.lr_schedule;
+}
+
+START_TEST(enum_words_round_trip) {
+  const char *key = enum_words[_i].key, *words = enum_words[_i].words;
+  int value = enum_words[_i].value, count = 0;
+  for (size_t j = 0; j < sizeof enum_words / sizeof *enum_words; j++)
+    count += !strcmp(enum_words[j].key, key);
+  char word[64];
+  ck_assert_str_eq(dx_words_at(words, value, word, sizeof word), enum_words[_i].word);
+  ck_assert_int_eq(dx_words_find(words, enum_words[_i].word), value);
+  ck_assert_ptr_null(dx_words_at(words, count, word, sizeof word)); /* no word left over */
+  ck_assert_str_eq(dx_schema_find(key)->spec.range, words);
+  char ov[2][96];
+  snprintf(ov[0], sizeof ov[0], "%s=%s", key, enum_words[_i].word);
+  snprintf(ov[1], sizeof ov[1], "data.path=/nowhere");
+  const char *ovs[] = {ov[0], ov[1]};
+  dx_experiment *e = load_ok(DATA "minimal.yaml", ovs, 2);
+  ck_assert_int_eq(loaded_value(e, key), value);
+  dx_experiment_free(e);
 }
 END_TEST
 
@@ -742,6 +845,8 @@ Suite *config_suite(void) {
   DXT_ADD(tc, yaml_quotes_strings_that_look_typed);
   DXT_ADD(tc, flattened_rows);
   DXT_ADD(tc, every_key_is_documented);
+  DXT_ADD(tc, every_key_spec_is_sound);
+  tcase_add_loop_test(tc, enum_words_round_trip, 0, (int)(sizeof enum_words / sizeof *enum_words));
   suite_add_tcase(s, tc);
   return s;
 }

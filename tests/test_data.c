@@ -850,23 +850,6 @@ START_TEST(resume_gives_the_same_batches) {
 }
 END_TEST
 
-/* ---- kind names ---- */
-
-START_TEST(kind_names_parse_and_list_valid) {
-  const char *names[4] = {"fashion-mnist", "mnist", "cifar10", "folder"};
-  char err[256];
-  for (int k = 0; k < 4; k++) {
-    dx_data_kind kind = DX_DATA_FOLDER;
-    ck_assert_int_eq(dx_data_kind_parse(names[k], &kind, err, sizeof err), DX_OK);
-    ck_assert_int_eq(kind, (dx_data_kind)k);
-    ck_assert_str_eq(dx_data_kind_name(kind), names[k]);
-  }
-  dx_data_kind kind;
-  ck_assert_int_eq(dx_data_kind_parse("cifar-10", &kind, err, sizeof err), DX_ERR_CONFIG);
-  ck_assert_str_eq(err, "unknown dataset 'cifar-10'; valid: fashion-mnist, mnist, cifar10, folder");
-}
-END_TEST
-
 int main(void) {
   Suite *s = suite_create("data");
   TCase *tc = tcase_create("data");
@@ -892,7 +875,6 @@ int main(void) {
   DXT_ADD(tc, epoch_permutations_are_uniform);
   DXT_ADD(tc, steps_walk_the_epochs);
   DXT_ADD(tc, resume_gives_the_same_batches);
-  DXT_ADD(tc, kind_names_parse_and_list_valid);
   suite_add_tcase(s, tc);
   return dxt_run(s);
 }

@@ -472,9 +472,6 @@ START_TEST(uniform_timesteps_cover_the_range) {
   ck_assert_int_eq(dx_timestep_sampler_draw(ctx, ts, 4000, 5, 0, t2, w), DX_OK);
   ck_assert_mem_eq(t, t2, sizeof t);
   dx_timestep_sampler_free(ts);
-  dx_timestep_kind kind;
-  ck_assert(dx_timesteps_parse("importance", &kind) && kind == DX_TIMESTEPS_IMPORTANCE);
-  ck_assert(!dx_timesteps_parse("sometimes", &kind));
   dx_ctx_free(ctx);
 }
 END_TEST

@@ -15,6 +15,7 @@
 #include "ddpmx/sampler.h"
 #include "dx_test.h"
 #include "dxt_plugin.h"
+#include "util/value.h"
 
 #define M 0.2
 #define S 0.4
@@ -145,11 +146,13 @@ static void check_samples(dx_ctx *ctx, const dx_diffusion *d, const chain_spec *
   for (int64_t k = 0; k < n; k++)
     var += (v[k] - mean) * (v[k] - mean) / (double)(n - 1);
   chain_moments(d->alpha_bar, d->T, c, &cm, &cv);
+  char word[8];
   fprintf(stderr,
           "oracle samples, %-10s steps %4lld eta %g predict %-3s: mean %.4f variance %.4f "
           "(data %.2f %.2f; exact for this sampler %.4f %.4f)\n",
-          c->sampler, (long long)c->steps, c->eta, dx_predict_name(predict), mean, var, M, S * S,
-          cm, cv);
+          c->sampler, (long long)c->steps, c->eta,
+          dx_words_at(DX_PREDICT_WORDS, (int)predict, word, sizeof word), mean, var, M, S * S, cm,
+          cv);
   /* 4 standard errors of the mean and variance of n normal draws: against
    * the data's (m, s^2), and, sharper, against the sampler's own exact
    * moments, which differ from (m, s^2) by its discretisation error. */

@@ -16,12 +16,12 @@
 
 static void free_value(const dx_key_spec *k, dx_experiment *e) {
   char *at = (char *)e + k->offset;
-  if (k->type == DX_KEY_STRING) free(*(char **)at);
-  if (k->type == DX_KEY_PLUGIN) dx_plugin_ref_clear((dx_plugin_ref *)at);
-  if (k->type == DX_KEY_PLUGIN_LEVELS)
+  if (k->shape == DX_KEY_VALUE && k->spec.type == DX_PARAM_STRING) free(*(char **)at);
+  if (k->shape == DX_KEY_PLUGIN) dx_plugin_ref_clear((dx_plugin_ref *)at);
+  if (k->shape == DX_KEY_PLUGIN_LEVELS)
     for (int l = 0; l < DX_EXP_MAX_LEVELS; l++)
       dx_plugin_ref_clear((dx_plugin_ref *)at + l);
-  if (k->type == DX_KEY_PATH_LIST) {
+  if (k->shape == DX_KEY_PATH_LIST) {
     char **items = *(char ***)at;
     int64_t n = *(int64_t *)((char *)e + k->count_offset);
     for (int64_t i = 0; i < n; i++)
@@ -111,10 +111,11 @@ int dx_experiment_plugin_slots(dx_experiment *e, dx_exp_plugin_slot *out) {
   for (size_t i = 0; i < n; i++) {
     const dx_key_spec *k = &keys[i];
     dx_plugin_ref *ref = (dx_plugin_ref *)((char *)e + k->offset);
-    if (k->type == DX_KEY_PLUGIN) out[count++] = (dx_exp_plugin_slot){k->path, -1, k->kind, ref};
-    if (k->type != DX_KEY_PLUGIN_LEVELS) continue;
+    if (k->shape == DX_KEY_PLUGIN)
+      out[count++] = (dx_exp_plugin_slot){k->spec.name, -1, k->kind, ref};
+    if (k->shape != DX_KEY_PLUGIN_LEVELS) continue;
     for (int l = 0; l < e->model.n_levels; l++)
-      if (ref[l].plugin) out[count++] = (dx_exp_plugin_slot){k->path, l, k->kind, &ref[l]};
+      if (ref[l].plugin) out[count++] = (dx_exp_plugin_slot){k->spec.name, l, k->kind, &ref[l]};
   }
   return count;
 }

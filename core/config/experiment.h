@@ -16,7 +16,7 @@
 
 #include "data/dataset.h"
 #include "ddpmx/ctx.h"
-#include "ddpmx/diffusion.h"
+#include "ddpmx/diffusion_types.h"
 #include "ddpmx/export.h"
 #include "ddpmx/plugin.h"
 #include "ddpmx/status.h"
@@ -24,13 +24,14 @@
 
 #define DX_EXP_MAX_LEVELS 6 /* the most entries model.dim_mults takes */
 
-/* The enums below list their values in the order of the schema's choices
- * (core/config/schema.c), which maps words to these numbers by position. */
-/* data.dataset is a dx_data_kind (data/dataset.h), diffusion.predict a
- * dx_predict and diffusion.timesteps a dx_timestep_kind (ddpmx/diffusion.h):
- * each lists its values in schema order. */
+/* The choices of the experiment, each with its words (DX_..._WORDS) beside
+ * it in the order of its values: data.dataset is a dx_data_kind
+ * (data/dataset.h), diffusion.predict a dx_predict and diffusion.timesteps a
+ * dx_timestep_kind (ddpmx/diffusion_types.h). */
 typedef enum dx_optimizer { DX_OPTIMIZER_ADAM, DX_OPTIMIZER_ADAMW } dx_optimizer;
+#define DX_OPTIMIZER_WORDS "adam|adamw"
 typedef enum dx_exp_lr_schedule { DX_EXP_LR_CONSTANT, DX_EXP_LR_COSINE } dx_exp_lr_schedule;
+#define DX_EXP_LR_WORDS "constant|cosine"
 
 typedef struct dx_exp_data {
   dx_data_kind dataset;

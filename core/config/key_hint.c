@@ -25,8 +25,8 @@ void dx_cfg_key_hint(const char *section, const char *key, bool full, char *buf,
   size_t all;
   const dx_key_spec *keys = dx_schema_keys(&all);
   for (size_t i = 0; i < all; i++) {
-    if (keys[i].type != DX_KEY_SECTION && strcmp(dx_schema_leaf(&keys[i]), key) == 0) {
-      snprintf(buf, len, "; did you mean '%s'?", keys[i].path);
+    if (keys[i].shape != DX_KEY_SECTION && strcmp(dx_schema_leaf(&keys[i]), key) == 0) {
+      snprintf(buf, len, "; did you mean '%s'?", keys[i].spec.name);
       return;
     }
   }

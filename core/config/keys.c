@@ -24,11 +24,11 @@ static dx_status check_section(const dx_ynode *map, const char *section, char *e
     snprintf(path, sizeof path, "%s%s%s", section, *section ? "." : "", en->key);
     const dx_key_spec *k = dx_schema_find(path);
     if (!k) return unknown_key(section, en, err, errlen);
-    if (k->type != DX_KEY_SECTION || dx_ynode_is_null(en->value)) continue;
+    if (k->shape != DX_KEY_SECTION || dx_ynode_is_null(en->value)) continue;
     char got[256];
     if (en->value->kind != DX_YNODE_MAP)
       return dx_errf(err, errlen, DX_ERR_CONFIG, &en->value->pos,
-                     "%s: expected a mapping of keys (%s), got %s", path, k->help,
+                     "%s: expected a mapping of keys (%s), got %s", path, k->spec.help,
                      dx_ynode_describe(en->value, got, sizeof got));
     dx_status st = check_section(en->value, path, err, errlen);
     if (st != DX_OK) return st;

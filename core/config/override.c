@@ -64,12 +64,12 @@ static dx_status check_key(const override *o, char *err, size_t errlen) {
     snprintf(path + used, sizeof path - used, "%s%s", i ? "." : "", o->parts[i]);
     const dx_key_spec *k = dx_schema_find(path);
     if (!k) return unknown(o, i, err, errlen);
-    if (!strcmp(k->path, "extends"))
+    if (!strcmp(k->spec.name, "extends"))
       return dx_errf(err, errlen, DX_ERR_CONFIG, &o->pos,
                      "extends cannot be overridden; edit the experiment file instead");
-    bool plugin = k->type == DX_KEY_PLUGIN || k->type == DX_KEY_PLUGIN_LEVELS;
+    bool plugin = k->shape == DX_KEY_PLUGIN || k->shape == DX_KEY_PLUGIN_LEVELS;
     if (plugin && i + 2 == o->n) return DX_OK; /* the plugin's name or one parameter */
-    if (k->type != DX_KEY_SECTION && i + 1 < o->n)
+    if (k->shape != DX_KEY_SECTION && i + 1 < o->n)
       return dx_errf(err, errlen, DX_ERR_CONFIG, &o->pos, "unknown key '%s'; %s%s", o->key, path,
                      plugin ? " takes 'plugin' and the plugin's parameters, which have no "
                               "keys under them"

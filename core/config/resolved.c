@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config/schema.h"
+#include "util/value.h"
 
 static const dx_srcpos here = {"<resolved>", 0, 0};
 
@@ -21,15 +22,10 @@ static dx_ynode *integer(int64_t v) {
   return plain(buf);
 }
 
-/* The shortest text that reads back as exactly v: 2e-4 prints as 0.0002, not
- * as 0.00020000000000000001. */
+/* 1.0, not 1: the text says the key is a float, in JSON and in SQL rows. */
 static dx_ynode *number(double v) {
   char buf[32];
-  for (int digits = 1; digits <= 17; digits++) {
-    snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v) break;
-  }
-  /* 1.0, not 1: the text says the key is a float, in JSON and in SQL rows. */
+  dx_float_text(v, buf, sizeof buf - 2);
   if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
   return plain(buf);
 }
@@ -73,19 +69,26 @@ static dx_ynode *level_item(const void *at, int64_t i) {
   return plugin((const dx_plugin_ref *)at + i);
 }
 
+static dx_ynode *scalar(const dx_param_spec *s, const void *at) {
+  char word[64];
+  switch (s->type) {
+  case DX_PARAM_STRING: return quoted(*(char *const *)at);
+  case DX_PARAM_INT: return integer(*(const int64_t *)at);
+  case DX_PARAM_FLOAT: return number(*(const double *)at);
+  case DX_PARAM_BOOL: return plain(*(const bool *)at ? "true" : "false");
+  case DX_PARAM_CHOICE: return quoted(dx_words_at(s->range, *(const int *)at, word, sizeof word));
+  }
+  return NULL;
+}
+
 static dx_ynode *value(const dx_key_spec *k, const dx_experiment *e) {
   const char *at = (const char *)e + k->offset;
-  int64_t count = k->count_offset ? *(const int64_t *)((const char *)e + k->count_offset) : 0;
-  char word[64];
-  switch (k->type) {
+  int64_t count =
+      k->count_offset ? *(const int64_t *)((const char *)e + k->count_offset) : k->max_items;
+  switch (k->shape) {
   case DX_KEY_SECTION: return dx_ynode_new(DX_YNODE_MAP, here);
-  case DX_KEY_STRING: return quoted(*(char *const *)at);
-  case DX_KEY_INT: return integer(*(const int64_t *)at);
-  case DX_KEY_FLOAT: return number(*(const double *)at);
-  case DX_KEY_BOOL: return plain(*(const bool *)at ? "true" : "false");
-  case DX_KEY_CHOICE: return quoted(dx_schema_choice(k, *(const int *)at, word, sizeof word));
-  case DX_KEY_INT_LIST: return list(at, count, int_item);
-  case DX_KEY_FLOAT_LIST: return list(at, k->max_items, float_item);
+  case DX_KEY_VALUE: return scalar(&k->spec, at);
+  case DX_KEY_LIST: return list(at, count, k->spec.type == DX_PARAM_INT ? int_item : float_item);
   case DX_KEY_PATH_LIST: return list(*(char *const *)at, count, path_item);
   case DX_KEY_PLUGIN: return plugin((const dx_plugin_ref *)at);
   case DX_KEY_PLUGIN_LEVELS:
@@ -101,8 +104,8 @@ dx_ynode *dx_cfg_resolved(const dx_experiment *e) {
   const dx_key_spec *keys = dx_schema_keys(&n);
   for (size_t i = 0; root && i < n; i++) {
     const dx_key_spec *k = &keys[i];
-    if (strcmp(k->path, "extends") == 0) continue;
-    dx_ynode *parent = dx_ynode_parent(root, k->path); /* sections come first */
+    if (strcmp(k->spec.name, "extends") == 0) continue;
+    dx_ynode *parent = dx_ynode_parent(root, k->spec.name); /* sections come first */
     dx_ynode *v = value(k, e);
     if (!v || dx_ynode_put(parent, dx_schema_leaf(k), here, v) != DX_OK) {
       dx_ynode_free(root);

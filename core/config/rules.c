@@ -7,8 +7,6 @@
 
 #include "util/err.h"
 
-#define FASHION_MNIST_PATH "/usr/share/datasets/fashion-mnist"
-
 bool dx_check_name(const char *value, char *why, size_t whylen) {
   /* The name ends up in file names and SQL rows: keep it to a safe alphabet. */
   bool ok = *value != '\0';
@@ -46,7 +44,7 @@ static void parse_device(dx_experiment *e) {
 static dx_status data_path(dx_experiment *e, const dx_ynode *root, char *err, size_t errlen) {
   if (e->data.path) return DX_OK;
   if (e->data.dataset == DX_DATA_FASHION_MNIST) {
-    e->data.path = strdup(FASHION_MNIST_PATH);
+    e->data.path = strdup(DX_FASHION_MNIST_PATH);
     return e->data.path ? DX_OK : DX_ERR_NOMEM;
   }
   const dx_ynode *data = dx_ynode_get(root, "data");

@@ -1,32 +1,10 @@
-/* Opening a dataset: the kind names, where each kind's files are looked for,
+/* Opening a dataset: where each kind's files are looked for,
  * and dispatch to the format readers. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "data/dataset_internal.h"
-
-static const char *const kind_names[] = {
-    [DX_DATA_FASHION_MNIST] = "fashion-mnist",
-    [DX_DATA_MNIST] = "mnist",
-    [DX_DATA_CIFAR10] = "cifar10",
-    [DX_DATA_FOLDER] = "folder",
-};
-#define N_KINDS (sizeof kind_names / sizeof *kind_names)
-
-dx_status dx_data_kind_parse(const char *name, dx_data_kind *kind, char *err, size_t errlen) {
-  for (size_t k = 0; name && k < N_KINDS; k++)
-    if (strcmp(name, kind_names[k]) == 0) {
-      *kind = (dx_data_kind)k;
-      return DX_OK;
-    }
-  return dx_data_fail(err, errlen, DX_ERR_CONFIG,
-                      "unknown dataset '%s'; valid: fashion-mnist, mnist, cifar10, folder",
-                      name ? name : "");
-}
-
-const char *dx_data_kind_name(dx_data_kind kind) {
-  return (size_t)kind < N_KINDS ? kind_names[kind] : "unknown";
-}
+#include "util/value.h"
 
 void dx_images_release(dx_images *img) {
   free(img->pixels);
@@ -41,9 +19,11 @@ static dx_status resolve_dir(dx_data_kind kind, const char *path, const char **d
   *is_default = kind == DX_DATA_FASHION_MNIST &&
                 (!path || !*path || strcmp(path, DX_FASHION_MNIST_PATH) == 0);
   *dir = *is_default ? DX_FASHION_MNIST_PATH : path;
+  char word[32];
   if (!*dir || !**dir)
     return dx_data_fail(err, errlen, DX_ERR_CONFIG, "dataset %s needs data.path (a folder)",
-                        dx_data_kind_name(kind));
+                        dx_words_at(DX_DATA_KIND_WORDS, (int)kind, word, sizeof word) ? word
+                                                                                      : "unknown");
   if (dx_data_is_dir(*dir)) return DX_OK;
   if (*is_default)
     return dx_data_fail(err, errlen, DX_ERR_IO,

@@ -28,13 +28,10 @@ typedef enum dx_data_kind {
   DX_DATA_CIFAR10,       /* binary batches data_batch_1..5.bin, test_batch.bin */
   DX_DATA_FOLDER         /* a folder of PNG images of one size */
 } dx_data_kind;
+/* The word of each kind (data.dataset), in the order of the values. */
+#define DX_DATA_KIND_WORDS "fashion-mnist|mnist|cifar10|folder"
 
 typedef enum dx_data_split { DX_SPLIT_TRAIN, DX_SPLIT_TEST } dx_data_split;
-
-/* "fashion-mnist" -> DX_DATA_FASHION_MNIST, ...; an unknown name is
- * DX_ERR_CONFIG with a message listing the valid ones. */
-DX_API dx_status dx_data_kind_parse(const char *name, dx_data_kind *kind, char *err, size_t errlen);
-DX_API const char *dx_data_kind_name(dx_data_kind kind);
 
 typedef struct dx_dataset dx_dataset;
 

@@ -8,20 +8,6 @@
 
 #include "diffusion/internal.h"
 
-bool dx_predict_parse(const char *word, dx_predict *out) {
-  static const char *names[3] = {"eps", "x0", "v"};
-  for (int i = 0; i < 3; i++)
-    if (word && !strcmp(word, names[i])) {
-      *out = (dx_predict)i;
-      return true;
-    }
-  return false;
-}
-
-const char *dx_predict_name(dx_predict p) {
-  return p == DX_PREDICT_X0 ? "x0" : p == DX_PREDICT_V ? "v" : "eps";
-}
-
 /* f(d, t[k]) for each sample as an (N,1,1,1) tensor. */
 typedef double (*coef_fn)(const dx_diffusion *d, const double *table, int64_t i);
 

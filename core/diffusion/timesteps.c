@@ -20,16 +20,6 @@ struct dx_timestep_sampler {
   double *p;       /* current distribution */
 };
 
-bool dx_timesteps_parse(const char *word, dx_timestep_kind *out) {
-  if (word && !strcmp(word, "uniform"))
-    *out = DX_TIMESTEPS_UNIFORM;
-  else if (word && !strcmp(word, "importance"))
-    *out = DX_TIMESTEPS_IMPORTANCE;
-  else
-    return false;
-  return true;
-}
-
 dx_timestep_sampler *dx_timestep_sampler_create(dx_ctx *ctx, dx_timestep_kind kind, int64_t T) {
   if (T < 1)
     return dx_set_error(ctx, DX_ERR_INVALID, "timestep sampler: T = %lld", (long long)T), NULL;

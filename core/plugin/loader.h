@@ -66,9 +66,6 @@ DX_API dx_status dx_plugin_resolve(const dx_plugin_path *sp, const dx_plugin_ref
  * prefix, names the offending parameter. */
 DX_API bool dx_plugin_spec_check(const dx_plugin_desc *d, char *err, size_t errlen);
 
-/* "schedule" -> DX_KIND_SCHEDULE; 0 if the word names no kind. */
-DX_API dx_plugin_kind dx_plugin_kind_parse(const char *word);
-
 /* --- parameters ------------------------------------------------------------------- */
 
 /* Checks each argument of `ref` against the descriptor's spec (unknown name,

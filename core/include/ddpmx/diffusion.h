@@ -14,22 +14,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "diffusion_types.h"
 #include "tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* What the model predicts (diffusion.predict in the experiment). */
-typedef enum dx_predict {
-  DX_PREDICT_EPS = 0, /* the noise: Ho et al. 2020 */
-  DX_PREDICT_X0 = 1,  /* the clean image */
-  DX_PREDICT_V = 2    /* v = sqrt(abar) eps - sqrt(1 - abar) x0: Salimans & Ho 2022 */
-} dx_predict;
-
-/* "eps" | "x0" | "v" -> *out; false for any other word. */
-DX_API bool dx_predict_parse(const char *word, dx_predict *out);
-DX_API const char *dx_predict_name(dx_predict p);
 
 /* Every table derived from beta_1..beta_T. Read-only once created. */
 typedef struct dx_diffusion {
@@ -138,14 +128,6 @@ DX_API dx_status dx_split_output(dx_ctx *ctx, dx_tensor *out, int64_t C, dx_tens
                                  dx_tensor **var);
 
 /* --- timesteps of a training batch ----------------------------------------------- */
-
-typedef enum dx_timestep_kind {
-  DX_TIMESTEPS_UNIFORM = 0,   /* t ~ U{0..T-1}, weights 1 */
-  DX_TIMESTEPS_IMPORTANCE = 1 /* p_t ~ sqrt(E[L_t^2]) (Nichol & Dhariwal 2021 sec. 3.3) */
-} dx_timestep_kind;
-
-/* "uniform" | "importance" -> *out; false for any other word. */
-DX_API bool dx_timesteps_parse(const char *word, dx_timestep_kind *out);
 
 typedef struct dx_timestep_sampler dx_timestep_sampler;
 DX_API dx_timestep_sampler *dx_timestep_sampler_create(dx_ctx *ctx, dx_timestep_kind kind,
