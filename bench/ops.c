@@ -77,14 +77,18 @@ static timing time_job(const job *j, int reps) {
   return out;
 }
 
-static void run_fwd(const job *j) { j->be->conv2d_fwd(&j->d, j->x, j->w, j->b, j->y, j->ws); }
-static void run_bwd_data(const job *j) { j->be->conv2d_bwd_data(&j->d, j->y, j->w, j->dx, j->ws); }
+static void run_fwd(const job *j) {
+  j->be->conv2d_fwd(j->be, &j->d, j->x, j->w, j->b, j->y, j->ws);
+}
+static void run_bwd_data(const job *j) {
+  j->be->conv2d_bwd_data(j->be, &j->d, j->y, j->w, j->dx, j->ws);
+}
 static void run_bwd_filter(const job *j) {
-  j->be->conv2d_bwd_filter(&j->d, j->x, j->y, j->dw, j->db, j->ws);
+  j->be->conv2d_bwd_filter(j->be, &j->d, j->x, j->y, j->dw, j->db, j->ws);
 }
 static void run_gemm(const job *j) {
   int64_t n = j->x->shape[0];
-  j->be->gemm(DX_F32, false, false, n, n, n, 1.0, j->x->data, n, 0, j->w->data, n, 0, 0.0,
+  j->be->gemm(j->be, DX_F32, false, false, n, n, n, 1.0, j->x->data, n, 0, j->w->data, n, 0, 0.0,
               j->y->data, n, 0, 1);
 }
 
@@ -131,7 +135,7 @@ static double bench_conv(dx_ctx *ctx, const opts *o, const shape *sh, double *gf
   j.x = randn(ctx, 4, xs, 3), j.w = randn(ctx, 4, ws, 4), j.b = randn(ctx, 1, bs, 5);
   j.y = randn(ctx, 4, xs, 6), j.dx = dx_tensor_zeros(ctx, DX_F32, 4, xs);
   j.dw = dx_tensor_zeros(ctx, DX_F32, 4, ws), j.db = dx_tensor_zeros(ctx, DX_F32, 1, bs);
-  size_t wsb = ctx->be->conv2d_workspace(&j.d);
+  size_t wsb = ctx->be->conv2d_workspace(ctx->be, &j.d);
   j.ws = wsb ? dx_scratch(ctx, wsb) : NULL;
   if (dx_status_of(ctx) != DX_OK) return -1;
   double gflop =

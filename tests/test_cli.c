@@ -430,6 +430,132 @@ START_TEST(plugins_lists_good_and_broken) {
 }
 END_TEST
 
+/* --- devices: the backend registry and its module (core/backend/registry.c) ----------- */
+
+static bool cuda_module_built(void) {
+  char path[2][PATH_MAX + 64];
+  snprintf(path[0], sizeof path[0], "%s/core/libddpmx_cuda.so", build);
+  snprintf(path[1], sizeof path[1], "%s/core/backend/cuda/libddpmx_cuda.so", build);
+  return access(path[0], F_OK) == 0 || access(path[1], F_OK) == 0;
+}
+
+/* DDPMX_CUDA_MODULE: a file under the build tree, or path as it is. */
+static void use_module(const char *under_build) {
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/%s", build, under_build);
+  setenv("DDPMX_CUDA_MODULE", under_build[0] == '/' ? under_build : path, 1);
+}
+
+static result run_on(const char *device) {
+  return ddpmx("run", fixture("tiny.yaml"), data_path(), device, "--db", "x.db", NULL);
+}
+
+/* `ddpmx show 1` has every line of want. */
+static void shows(const char *const *want, int n) {
+  result r = ddpmx("show", "1", "--db=x.db", NULL);
+  ck_assert_int_eq(r.code, 0);
+  for (int i = 0; i < n; i++)
+    HAS(r.out, want[i]);
+  result_free(&r);
+}
+
+START_TEST(device_cuda_without_the_module) {
+  if (cuda_module_built()) return; /* this build has one: the other tests cover it */
+  unsetenv("DDPMX_CUDA_MODULE");
+  result r = run_on("device=cuda");
+  ck_assert_int_eq(r.code, 6);
+  const char *why = "device cuda:0: this build of ddpmx has no CUDA module (libddpmx_cuda.so was "
+                    "not built: it needs nvcc, the CUDA runtime, cuBLAS and cuDNN at build time); "
+                    "use device: cpu";
+  char want[1024];
+  snprintf(want, sizeof want, "ddpmx run: run 1 'tiny' recorded\nddpmx run: run 1 FAILED: %s\n",
+           why);
+  ck_assert_str_eq(r.err, want); /* one line says why */
+  result_free(&r);
+  snprintf(want, sizeof want, "  status   FAILED: %s\n", why);
+  shows((const char *[]){want}, 1);
+}
+END_TEST
+
+/* auto: the CPU when there is no module, it cannot be found, or it finds
+ * no device. */
+START_TEST(device_auto_without_a_gpu_runs_on_the_cpu) {
+  const char *modules[] = {NULL, "/nonexistent/libddpmx_cuda.so", "tests/modules/fake_cuda.so"};
+  if (!modules[_i] && cuda_module_built()) return; /* it may find a GPU */
+  if (modules[_i])
+    use_module(modules[_i]);
+  else
+    unsetenv("DDPMX_CUDA_MODULE");
+  setenv("FAKE_CUDA_DEVICES", "0", 1);
+  result r = run_on("device=auto");
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  HAS(r.err, "run 1 FINISHED\n");
+  result_free(&r);
+  shows((const char *[]){"  device = auto\n", "  run.device = cpu\n", "  run.device_name = cpu\n"},
+        3);
+}
+END_TEST
+
+START_TEST(device_auto_takes_the_gpu) {
+  use_module("tests/modules/fake_cuda.so");
+  result r = run_on("device=auto");
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  HAS(r.err, "run 1 FINISHED\n");
+  result_free(&r);
+  shows((const char *[]){"  run.device = cuda:0\n", "  run.device_name = Fake GPU 0\n"}, 2);
+}
+END_TEST
+
+static const struct {
+  const char *module, *devices, *abi, *device, *why;
+} device_errors[] = {
+    {"/nonexistent/libddpmx_cuda.so", "1", NULL, "device=cuda",
+     "device cuda:0: DDPMX_CUDA_MODULE names /nonexistent/libddpmx_cuda.so, which does not exist"},
+    {"tests/plugins/bad.so", "1", NULL, "device=cuda",
+     "device cuda:0: cannot load the CUDA module: "},
+    {"tests/plugins/good_loss.so", "1", NULL, "device=cuda:1",
+     "/tests/plugins/good_loss.so is not a ddpmx backend module (no dx_backend_module_create)"},
+    {"tests/modules/fake_cuda.so", "0", NULL, "device=cuda",
+     "device cuda:0: no CUDA device found (fake)"},
+    {"tests/modules/fake_cuda.so", "2", NULL, "device=cuda:2",
+     "device cuda:2: cuda:2 is out of range: there are 2 CUDA devices (cuda:0 to cuda:1)"},
+    {"tests/modules/fake_cuda.so", "1", "999", "device=cuda",
+     "fake_cuda.so returned a backend table of ABI 999"},
+};
+
+START_TEST(device_errors_fail_the_run) {
+  use_module(device_errors[_i].module);
+  setenv("FAKE_CUDA_DEVICES", device_errors[_i].devices, 1);
+  if (device_errors[_i].abi) setenv("FAKE_CUDA_ABI", device_errors[_i].abi, 1);
+  result r = run_on(device_errors[_i].device);
+  ck_assert_msg(r.code == 6, "exit %d: %s", r.code, r.err);
+  HAS(r.err, "ddpmx run: run 1 FAILED: ");
+  HAS(r.err, device_errors[_i].why);
+  const char *failed = strstr(r.err, "FAILED: ");
+  ck_assert_msg(strchr(failed, '\n') == strrchr(r.err, '\n'), "more than one line:\n%s", failed);
+  result_free(&r);
+  shows((const char *[]){"  status   FAILED: ", device_errors[_i].why}, 2);
+}
+END_TEST
+
+/* A device reports a failed kernel at the next synchronize, not where it
+ * happened: the run must end FAILED with the device's message, never log a
+ * number read from a failed device. */
+START_TEST(failing_synchronize_fails_the_run) {
+  use_module("tests/modules/fake_cuda.so");
+  setenv("FAKE_CUDA_FAIL", "adam", 1);
+  result r = run_on("device=cuda");
+  ck_assert_msg(r.code == 6, "exit %d: %s", r.code, r.err);
+  const char *why = "cuda:0 (Fake GPU 0): an illegal memory access was encountered\n";
+  HAS(r.err, "ddpmx run: run 1 FAILED: ");
+  HAS(r.err, why);
+  result_free(&r);
+  shows((const char *[]){"  status   FAILED: ", "an illegal memory access was encountered",
+                         "  run.device = cuda:0\n"},
+        3);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cli");
   TCase *tc = tcase_create("cli");
@@ -445,6 +571,11 @@ int main(void) {
   tcase_add_test(tc, runs_without_database);
   tcase_add_test(tc, signal_ends_run_killed);
   tcase_add_test(tc, plugins_lists_good_and_broken);
+  tcase_add_test(tc, device_cuda_without_the_module);
+  tcase_add_loop_test(tc, device_auto_without_a_gpu_runs_on_the_cpu, 0, 3);
+  tcase_add_test(tc, device_auto_takes_the_gpu);
+  tcase_add_loop_test(tc, device_errors_fail_the_run, 0, DX_COUNT(device_errors));
+  tcase_add_test(tc, failing_synchronize_fails_the_run);
   suite_add_tcase(s, tc);
   return dxt_run(s);
 }

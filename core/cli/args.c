@@ -1,9 +1,9 @@
 /* Parsing options and reporting usage errors, the same way in every
  * sub-command. */
-#include <stdlib.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -64,6 +64,7 @@ int dx_cli_exit_code(dx_status st) {
   case DX_ERR_PARSE: return DX_EXIT_CONFIG;
   case DX_ERR_PLUGIN: return DX_EXIT_PLUGIN;
   case DX_ERR_DB: return DX_EXIT_STORE;
+  case DX_ERR_DEVICE: return DX_EXIT_DEVICE;
   case DX_ERR_INTERRUPTED: return DX_EXIT_SIGNAL + SIGINT;
   default: return DX_EXIT_FAILED;
   }

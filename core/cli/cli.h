@@ -18,6 +18,7 @@ enum {
   DX_EXIT_CONFIG = 3,  /* the experiment or a plugin parameter is wrong */
   DX_EXIT_PLUGIN = 4,  /* a plugin is missing, broken or of the wrong kind */
   DX_EXIT_STORE = 5,   /* the results database cannot be opened or read */
+  DX_EXIT_DEVICE = 6,  /* the device asked for is missing, cannot be loaded, or failed */
   DX_EXIT_SIGNAL = 128 /* + the signal's number: 130 for SIGINT, 143 for SIGTERM */
 };
 
@@ -30,8 +31,8 @@ typedef struct dx_cli_command {
   int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 } dx_cli_command;
 
-extern const dx_cli_command dx_cli_run, dx_cli_resume, dx_cli_sample, dx_cli_eval, dx_cli_runs, dx_cli_show,
-    dx_cli_export, dx_cli_plugins;
+extern const dx_cli_command dx_cli_run, dx_cli_resume, dx_cli_sample, dx_cli_eval, dx_cli_runs,
+    dx_cli_show, dx_cli_export, dx_cli_plugins;
 
 /* --- arguments (args.c) --------------------------------------------------------- */
 

@@ -10,13 +10,16 @@ static const char *signal_name(int sig) {
   return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
-int dx_cli_train(const dx_cli_command *c, dx_experiment *e, const dx_run_plugins *rp, dx_store *store,
-                 int64_t id, const char *resume_from) {
+int dx_cli_train(const dx_cli_command *c, dx_experiment *e, const dx_run_plugins *rp,
+                 dx_store *store, int64_t id, const char *resume_from) {
   char err[DX_ERRMSG_MAX] = "", why[DX_ERRMSG_MAX + 32];
   volatile sig_atomic_t *stop = dx_cli_catch_signals();
-  dx_train_env env = {
-      .store = store, .run_id = id, .plugins = rp, .resume_from = resume_from, .stop = stop,
-      .progress = dx_cli_progress};
+  dx_train_env env = {.store = store,
+                      .run_id = id,
+                      .plugins = rp,
+                      .resume_from = resume_from,
+                      .stop = stop,
+                      .progress = dx_cli_progress};
   dx_status st = dx_train(e, &env, err, sizeof err);
   dx_run_status end = DX_RUN_FINISHED;
   int rc = DX_EXIT_OK;
@@ -28,7 +31,7 @@ int dx_cli_train(const dx_cli_command *c, dx_experiment *e, const dx_run_plugins
   } else if (st != DX_OK) {
     snprintf(why, sizeof why, "%s", err);
     end = DX_RUN_FAILED;
-    rc = DX_EXIT_FAILED;
+    rc = st == DX_ERR_DEVICE ? DX_EXIT_DEVICE : DX_EXIT_FAILED;
   }
   dx_status s = dx_store_run_end(store, id, end, end == DX_RUN_FINISHED ? NULL : why);
   if (s != DX_OK)
@@ -40,4 +43,3 @@ int dx_cli_train(const dx_cli_command *c, dx_experiment *e, const dx_run_plugins
   if (end == DX_RUN_KILLED) fprintf(stderr, "ddpmx %s: %s\n", c->name, err); /* where to resume */
   return rc;
 }
-

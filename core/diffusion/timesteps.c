@@ -126,7 +126,10 @@ dx_status dx_timestep_sampler_draw(dx_ctx *ctx, dx_timestep_sampler *ts, int64_t
     return dx_status_of(ctx) ? dx_status_of(ctx)
                              : dx_set_error(ctx, DX_ERR_NOMEM, "out of memory drawing timesteps");
   }
-  dx_tensor_read(ctx, draws, u, DX_F64);
+  if (dx_tensor_read(ctx, draws, u, DX_F64) != DX_OK) {
+    free(u);
+    return dx_status_of(ctx);
+  }
   for (int64_t k = 0; k < n; k++) {
     t[k] = ts->kind == DX_TIMESTEPS_UNIFORM ? (int64_t)(u[k] * (double)ts->T)
                                             : invert_cdf(ts->p, ts->T, u[k]);

@@ -237,7 +237,10 @@ static int write_data(dx_ctx *ctx, FILE *f, const dx_st_item *items, int64_t n) 
     size_t size = dt == DX_F64 ? 8 : 4;
     void *v = malloc((size_t)count * size);
     if (!v) return -1;
-    dx_tensor_read(ctx, items[i].tensor, v, dt);
+    if (dx_tensor_read(ctx, items[i].tensor, v, dt) != DX_OK) {
+      free(v);
+      return -1;
+    }
     size_t w = fwrite(v, size, (size_t)count, f);
     free(v);
     if (w != (size_t)count) return -1;
@@ -265,6 +268,11 @@ dx_status dx_safetensors_write(dx_ctx *ctx, const char *path, const dx_st_item *
             write_data(ctx, f, items, n) || fflush(f) || fsync(fileno(f));
   bad |= fclose(f) != 0;
   free(header);
+  if (bad && dx_status_of(ctx) != DX_OK) { /* the device failed while we read the tensors back */
+    snprintf(err, errlen, "%s: %s", path, dx_error_message(ctx));
+    unlink(tmp);
+    return dx_status_of(ctx);
+  }
   if (bad || rename(tmp, path)) {
     snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
     unlink(tmp);

@@ -71,6 +71,25 @@ dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64_t *run
   return s;
 }
 
+dx_status dx_store_set_param(dx_store *st, int64_t run_id, const char *key, const char *value) {
+  sqlite3_stmt *q;
+  dx_status s =
+      dx_store_prepare(st, "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+                       &q, "cannot record a parameter");
+  if (s != DX_OK) return s;
+  sqlite3_bind_int64(q, 1, run_id);
+  dx_store_bind_text(q, 2, key);
+  dx_store_bind_text(q, 3, value);
+  int rc = sqlite3_step(q);
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) {
+    char what[160];
+    snprintf(what, sizeof what, "cannot record parameter '%s'", key);
+    return dx_store_db_fail(st, what);
+  }
+  return DX_OK;
+}
+
 /* One UPDATE of one run, committed on its own; fails if the run is missing. */
 static dx_status update_run(dx_store *st, sqlite3_stmt *q, int64_t run_id, const char *what) {
   int rc = sqlite3_step(q);

@@ -78,6 +78,10 @@ typedef struct dx_run_info {
 
 /* Records a RUNNING run with its params, committed before returning. */
 DX_API dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64_t *run_id);
+/* Records (or replaces) one parameter of a run, committed at once: what
+ * is known only once the run starts, such as the device it got. */
+DX_API dx_status dx_store_set_param(dx_store *st, int64_t run_id, const char *key,
+                                    const char *value);
 /* Flushes metrics, then records the final status (and error text, or NULL)
  * and the end time, committed before returning. */
 DX_API dx_status dx_store_run_end(dx_store *st, int64_t run_id, dx_run_status status,

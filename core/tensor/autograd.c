@@ -13,7 +13,8 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
                    dx_tensor *const *in) {
   if (!ctx->grad_enabled) return NULL;
   bool any = false;
-  for (int i = 0; i < n_in; i++) any |= dx_wants_grad(in[i]);
+  for (int i = 0; i < n_in; i++)
+    any |= dx_wants_grad(in[i]);
   if (!any) return NULL;
   dx_node *n = dx_arena_alloc(&ctx->meta, sizeof *n);
   if (!n) return dx_fail(ctx, DX_ERR_NOMEM, "out of memory recording %s on the tape", op);
@@ -22,7 +23,8 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
   n->backward = fn;
   n->out = out;
   n->n_in = n_in;
-  for (int i = 0; i < n_in; i++) n->in[i] = in[i];
+  for (int i = 0; i < n_in; i++)
+    n->in[i] = in[i];
   n->prev = ctx->tape;
   ctx->tape = n;
   out->node = n;
@@ -38,8 +40,9 @@ static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t) {
     if (g->dtype != t->dtype || (size_t)dx_numel(g) * dx_dtype_size(g->dtype) != bytes) continue;
     *p = (*p)->next;
     g->ndim = t->ndim;
-    for (int i = 0; i < t->ndim; i++) g->shape[i] = t->shape[i];
-    ctx->be->fill(g, 0.0);
+    for (int i = 0; i < t->ndim; i++)
+      g->shape[i] = t->shape[i];
+    ctx->be->fill(ctx->be, g, 0.0);
     return g;
   }
   return NULL;
@@ -80,13 +83,14 @@ dx_status dx_backward(dx_ctx *ctx, dx_tensor *loss) {
   if (ctx->status != DX_OK) return ctx->status;
   if (!loss) return dx_set_error(ctx, DX_ERR_INVALID, "dx_backward: NULL loss");
   if (dx_numel(loss) != 1)
-    return dx_set_error(ctx, DX_ERR_INVALID,
-                        "dx_backward: loss has %lld elements; reduce it to one (dx_mean) or use dx_backward_seed",
-                        (long long)dx_numel(loss));
+    return dx_set_error(
+        ctx, DX_ERR_INVALID,
+        "dx_backward: loss has %lld elements; reduce it to one (dx_mean) or use dx_backward_seed",
+        (long long)dx_numel(loss));
   if (!dx_wants_grad(loss)) return DX_OK; /* nothing requires a gradient */
   dx_tensor *g = dx_grad(ctx, loss);
   if (!g) return ctx->status;
-  ctx->be->fill(g, 1.0);
+  ctx->be->fill(ctx->be, g, 1.0);
   return walk(ctx);
 }
 
@@ -98,14 +102,14 @@ dx_status dx_backward_seed(dx_ctx *ctx, dx_tensor *y, const dx_tensor *dy) {
   if (!dx_wants_grad(y)) return DX_OK;
   dx_tensor *g = dx_grad(ctx, y);
   if (!g) return ctx->status;
-  ctx->be->axpy(g, 1.0, dy);
+  ctx->be->axpy(ctx->be, g, 1.0, dy);
   return walk(ctx);
 }
 
 dx_status dx_zero_grad(dx_ctx *ctx, dx_tensor *param) {
   if (!param || !(param->flags & DX_TENSOR_PERSISTENT))
     return dx_set_error(ctx, DX_ERR_INVALID, "dx_zero_grad: not a persistent tensor");
-  if (param->grad) ctx->be->fill(param->grad, 0.0);
+  if (param->grad) ctx->be->fill(ctx->be, param->grad, 0.0);
   return DX_OK;
 }
 
@@ -120,19 +124,23 @@ dx_tensor *dx_detach(dx_ctx *ctx, dx_tensor *t) {
 static void reshape_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *x = n->in[0];
   dx_tensor *gx = dx_grad(ctx, x);
-  if (gx) ctx->be->axpy(gx, 1.0, n->out->grad);
+  if (gx) ctx->be->axpy(ctx->be, gx, 1.0, n->out->grad);
 }
 
 dx_tensor *dx_reshape(dx_ctx *ctx, dx_tensor *x, int ndim, const int64_t *shape) {
   DX_REQUIRE_INPUTS(ctx, x);
-  if (ndim < 1 || ndim > DX_MAX_DIMS) return dx_fail(ctx, DX_ERR_INVALID, "reshape: rank %d outside 1..4", ndim);
+  if (ndim < 1 || ndim > DX_MAX_DIMS)
+    return dx_fail(ctx, DX_ERR_INVALID, "reshape: rank %d outside 1..4", ndim);
   int64_t s[DX_MAX_DIMS], known = 1;
   int infer = -1;
   for (int i = 0; i < ndim; i++) {
     s[i] = shape[i];
-    if (s[i] == -1 && infer < 0) infer = i;
-    else if (s[i] < 1) return dx_fail(ctx, DX_ERR_INVALID, "reshape: bad size %lld at dim %d", (long long)s[i], i);
-    else known *= s[i];
+    if (s[i] == -1 && infer < 0)
+      infer = i;
+    else if (s[i] < 1)
+      return dx_fail(ctx, DX_ERR_INVALID, "reshape: bad size %lld at dim %d", (long long)s[i], i);
+    else
+      known *= s[i];
   }
   int64_t total = dx_numel(x);
   if (infer >= 0) {

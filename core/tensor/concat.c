@@ -25,7 +25,7 @@ static void concat_backward(dx_ctx *ctx, dx_node *n) {
   for (int i = 0; i < n->n_in; i++) {
     dx_tensor *x = n->in[i];
     dx_tensor *dx = dx_wants_grad(x) ? dx_grad(ctx, x) : NULL;
-    if (dx) ctx->be->copy_channels(n->out->grad, c0, dx, 0, x->shape[1], true);
+    if (dx) ctx->be->copy_channels(ctx->be, n->out->grad, c0, dx, 0, x->shape[1], true);
     c0 += x->shape[1];
   }
 }
@@ -41,7 +41,7 @@ static dx_tensor *concat_node(dx_ctx *ctx, dx_tensor *const *xs, int n) {
   dx_tensor *y = dx_tensor_new(ctx, xs[0]->dtype, xs[0]->ndim, shape);
   if (!y) return NULL;
   for (int i = 0; i < n; i++) {
-    ctx->be->copy_channels(xs[i], 0, y, c0, xs[i]->shape[1], false);
+    ctx->be->copy_channels(ctx->be, xs[i], 0, y, c0, xs[i]->shape[1], false);
     c0 += xs[i]->shape[1];
   }
   dx_record(ctx, "concat", concat_backward, y, n, xs);
@@ -90,7 +90,7 @@ dx_tensor *dx_concat(dx_ctx *ctx, dx_tensor *const *xs, int n) {
 static void slice_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *x = n->in[0];
   dx_tensor *dx = dx_grad(ctx, x);
-  if (dx) ctx->be->copy_channels(n->out->grad, 0, dx, n->iarg[0], n->out->shape[1], true);
+  if (dx) ctx->be->copy_channels(ctx->be, n->out->grad, 0, dx, n->iarg[0], n->out->shape[1], true);
 }
 
 dx_tensor *dx_slice_channels(dx_ctx *ctx, dx_tensor *x, int64_t c0, int64_t nc) {
@@ -108,7 +108,7 @@ dx_tensor *dx_slice_channels(dx_ctx *ctx, dx_tensor *x, int64_t c0, int64_t nc) 
   shape[1] = nc;
   dx_tensor *y = dx_tensor_new(ctx, x->dtype, x->ndim, shape);
   if (!y) return NULL;
-  ctx->be->copy_channels(x, c0, y, 0, nc, false);
+  ctx->be->copy_channels(ctx->be, x, c0, y, 0, nc, false);
   dx_node *n = dx_record(ctx, "slice_channels", slice_backward, y, 1, &x);
   if (n) n->iarg[0] = c0;
   return y;

@@ -57,7 +57,7 @@ static bool describe(dx_ctx *ctx, const dx_tensor *x, const dx_tensor *w, const 
 
 /* The workspace a kernel asked for, from the arena; NULL when none is needed. */
 static bool workspace(dx_ctx *ctx, const dx_conv2d_desc *d, void **ws) {
-  size_t bytes = ctx->be->conv2d_workspace ? ctx->be->conv2d_workspace(d) : 0;
+  size_t bytes = ctx->be->conv2d_workspace ? ctx->be->conv2d_workspace(ctx->be, d) : 0;
   *ws = bytes ? dx_scratch(ctx, bytes) : NULL;
   return !bytes || *ws;
 }
@@ -74,13 +74,13 @@ static void conv2d_backward(dx_ctx *ctx, dx_node *n) {
     dx_tensor *gx = dx_grad(ctx, x);
     if (!gx || !dx_kernel_ok(ctx, (const void *)be->conv2d_bwd_data, "conv2d backward (data)"))
       return;
-    be->conv2d_bwd_data(&d, dy, w, gx, ws);
+    be->conv2d_bwd_data(be, &d, dy, w, gx, ws);
   }
   dx_tensor *gw = dx_wants_grad(w) ? dx_grad(ctx, w) : NULL;
   dx_tensor *gb = dx_wants_grad(b) ? dx_grad(ctx, b) : NULL;
   if (dx_status_of(ctx) != DX_OK || (!gw && !gb)) return;
   if (!dx_kernel_ok(ctx, (const void *)be->conv2d_bwd_filter, "conv2d backward (filter)")) return;
-  be->conv2d_bwd_filter(&d, x, dy, gw, gb, ws);
+  be->conv2d_bwd_filter(be, &d, x, dy, gw, gb, ws);
 }
 
 dx_tensor *dx_conv2d(dx_ctx *ctx, dx_tensor *x, dx_tensor *w, dx_tensor *b, int stride, int pad,
@@ -95,7 +95,7 @@ dx_tensor *dx_conv2d(dx_ctx *ctx, dx_tensor *x, dx_tensor *w, dx_tensor *b, int 
   dx_tensor *y = dx_tensor_new(ctx, x->dtype, 4, shape);
   void *ws;
   if (!y || !workspace(ctx, &d, &ws)) return NULL;
-  ctx->be->conv2d_fwd(&d, x, w, b, y, ws);
+  ctx->be->conv2d_fwd(ctx->be, &d, x, w, b, y, ws);
   dx_tensor *in[3] = {x, w, b};
   dx_node *n = dx_record(ctx, "conv2d", conv2d_backward, y, b ? 3 : 2, in);
   if (n) n->iarg[0] = stride, n->iarg[1] = pad, n->iarg[2] = groups;

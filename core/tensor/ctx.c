@@ -25,6 +25,7 @@ const char *dx_status_str(dx_status s) {
   case DX_ERR_UNSUPPORTED: return "unsupported";
   case DX_ERR_INTERRUPTED: return "interrupted";
   case DX_ERR_INTERNAL: return "internal error";
+  case DX_ERR_DEVICE: return "device error";
   }
   return "unknown status";
 }
@@ -43,27 +44,26 @@ static int threads_from_env(void) {
 dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen) {
   dx_ctx_opts o = {0};
   if (opts) o = *opts;
-  if (o.device.kind != DX_DEVICE_CPU) {
-    dx_errf(err, errlen, DX_ERR_UNSUPPORTED, NULL,
-            "device cuda:%d: this build of ddpmx has no CUDA backend; use device: cpu",
-            o.device.index);
+  char why[DX_ERRMSG_MAX];
+  dx_backend *be;
+  if (dx_backend_open(o.device, &be, why, sizeof why) != DX_OK) {
+    dx_errf(err, errlen, DX_ERR_DEVICE, NULL, "%s", why);
     return NULL;
   }
   dx_ctx *ctx = calloc(1, sizeof *ctx);
-  if (!ctx) goto nomem;
-  ctx->be = dx_cpu_backend_create();
-  if (!ctx->be) goto nomem;
-  ctx->device = o.device;
+  if (!ctx) {
+    be->destroy(be);
+    dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory creating a context");
+    return NULL;
+  }
+  ctx->be = be;
+  ctx->device = (dx_device){be->kind, be->device_index};
   ctx->threads = o.threads > 0 ? o.threads : threads_from_env();
   if (ctx->be->set_threads) ctx->be->set_threads(ctx->be, ctx->threads);
   dx_arena_init(&ctx->meta, NULL, META_ARENA_BYTES);
   dx_arena_init(&ctx->data, ctx->be, o.arena_bytes ? o.arena_bytes : DEFAULT_ARENA_BYTES);
   ctx->grad_enabled = true;
   return ctx;
-nomem:
-  if (ctx) free(ctx);
-  dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory creating a context");
-  return NULL;
 }
 
 void dx_persistent_free_all(dx_ctx *ctx); /* tensor.c */
@@ -74,11 +74,12 @@ void dx_ctx_free(dx_ctx *ctx) {
   if (ctx->scratch) ctx->be->free(ctx->be, ctx->scratch);
   dx_arena_release(&ctx->data);
   dx_arena_release(&ctx->meta);
-  dx_cpu_backend_free(ctx->be);
+  ctx->be->destroy(ctx->be);
   free(ctx);
 }
 
 dx_device dx_ctx_device(const dx_ctx *ctx) { return ctx->device; }
+const char *dx_ctx_device_name(const dx_ctx *ctx) { return ctx->be->device_name; }
 int dx_ctx_threads(const dx_ctx *ctx) { return ctx->threads; }
 
 static void vset(dx_ctx *ctx, dx_status code, const char *fmt, va_list ap) {
@@ -155,6 +156,13 @@ void *dx_scratch(dx_ctx *ctx, size_t bytes) {
   ctx->data.sys_allocs++;
   if (!ctx->scratch) dx_fail(ctx, DX_ERR_NOMEM, "out of memory: %zu bytes of scratch", bytes);
   return ctx->scratch;
+}
+
+dx_status dx_synchronize(dx_ctx *ctx) {
+  char why[DX_ERRMSG_MAX] = "";
+  dx_status st = ctx->be->synchronize(ctx->be, why, sizeof why);
+  if (st != DX_OK) dx_set_error(ctx, st, "%s", why[0] ? why : dx_status_str(st));
+  return st;
 }
 
 bool dx_kernel_ok(dx_ctx *ctx, const void *kernel, const char *op) {

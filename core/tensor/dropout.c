@@ -8,7 +8,7 @@ static void dropout_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *x = n->in[0], *mask = n->saved[0];
   dx_tensor *gx = dx_grad(ctx, x);
   if (!gx || !dx_kernel_ok(ctx, (const void *)ctx->be->binary_bwd, "dropout")) return;
-  ctx->be->binary_bwd(DX_BIN_MUL, x, mask, n->out->grad, gx, NULL);
+  ctx->be->binary_bwd(ctx->be, DX_BIN_MUL, x, mask, n->out->grad, gx, NULL);
 }
 
 dx_tensor *dx_dropout(dx_ctx *ctx, dx_tensor *x, double p, bool training) {
@@ -23,8 +23,8 @@ dx_tensor *dx_dropout(dx_ctx *ctx, dx_tensor *x, double p, bool training) {
   dx_tensor *y = mask ? dx_tensor_new_like(ctx, x) : NULL;
   if (!y) return NULL;
   uint64_t offset = dx_next_rng_offset(ctx, (uint64_t)dx_numel(x));
-  ctx->be->dropout_mask(mask, p, ctx->seed, offset);
-  ctx->be->binary(DX_BIN_MUL, x, mask, y);
+  ctx->be->dropout_mask(ctx->be, mask, p, ctx->seed, offset);
+  ctx->be->binary(ctx->be, DX_BIN_MUL, x, mask, y);
   dx_node *n = dx_record(ctx, "dropout", dropout_backward, y, 1, &x);
   if (n) n->saved[0] = mask;
   return y;

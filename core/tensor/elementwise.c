@@ -33,7 +33,7 @@ static void binary_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *gb = dx_wants_grad(b) ? dx_grad(ctx, b) : NULL;
   if (dx_status_of(ctx) != DX_OK || !dx_kernel_ok(ctx, (const void *)ctx->be->binary_bwd, n->op))
     return;
-  ctx->be->binary_bwd((dx_binary_op)n->iarg[0], a, b, n->out->grad, ga, gb);
+  ctx->be->binary_bwd(ctx->be, (dx_binary_op)n->iarg[0], a, b, n->out->grad, ga, gb);
 }
 
 static dx_tensor *binary(dx_ctx *ctx, dx_binary_op op, dx_tensor *a, dx_tensor *b) {
@@ -45,7 +45,7 @@ static dx_tensor *binary(dx_ctx *ctx, dx_binary_op op, dx_tensor *a, dx_tensor *
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->binary, name)) return NULL;
   dx_tensor *y = dx_tensor_new(ctx, a->dtype, ndim, shape);
   if (!y) return NULL;
-  ctx->be->binary(op, a, b, y);
+  ctx->be->binary(ctx->be, op, a, b, y);
   dx_tensor *in[2] = {a, b};
   dx_node *n = dx_record(ctx, name, binary_backward, y, 2, in);
   if (n) n->iarg[0] = op;
@@ -70,7 +70,8 @@ static void unary_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *x = n->in[0];
   dx_tensor *gx = dx_grad(ctx, x);
   if (!gx || !dx_kernel_ok(ctx, (const void *)ctx->be->unary_bwd, n->op)) return;
-  ctx->be->unary_bwd((dx_unary_op)n->iarg[0], x, n->out, n->out->grad, gx, n->farg[0], n->farg[1]);
+  ctx->be->unary_bwd(ctx->be, (dx_unary_op)n->iarg[0], x, n->out, n->out->grad, gx, n->farg[0],
+                     n->farg[1]);
 }
 
 static dx_tensor *unary(dx_ctx *ctx, dx_unary_op op, const char *name, dx_tensor *x, double p0,
@@ -78,7 +79,7 @@ static dx_tensor *unary(dx_ctx *ctx, dx_unary_op op, const char *name, dx_tensor
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->unary, name)) return NULL;
   dx_tensor *y = dx_tensor_new_like(ctx, x);
   if (!y) return NULL;
-  ctx->be->unary(op, x, y, p0, p1);
+  ctx->be->unary(ctx->be, op, x, y, p0, p1);
   dx_node *n = dx_record(ctx, name, unary_backward, y, 1, &x);
   if (n) {
     n->iarg[0] = op;
@@ -134,7 +135,7 @@ dx_tensor *dx_compare(dx_ctx *ctx, dx_tensor *x, dx_cmp_op op, double v) {
     return dx_fail(ctx, DX_ERR_INVALID, "compare: unknown comparison %d", (int)op);
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->compare, "compare")) return NULL;
   dx_tensor *y = dx_tensor_new_like(ctx, x);
-  if (y) ctx->be->compare(op, x, v, y);
+  if (y) ctx->be->compare(ctx->be, op, x, v, y);
   return y;
 }
 
@@ -145,7 +146,7 @@ static void where_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *gb = dx_wants_grad(b) ? dx_grad(ctx, b) : NULL;
   if (dx_status_of(ctx) != DX_OK || !dx_kernel_ok(ctx, (const void *)ctx->be->where_bwd, "where"))
     return;
-  ctx->be->where_bwd(n->saved[0], n->out->grad, ga, gb);
+  ctx->be->where_bwd(ctx->be, n->saved[0], n->out->grad, ga, gb);
 }
 
 static bool same_shapes(dx_ctx *ctx, const dx_tensor *cond, const dx_tensor *a,
@@ -166,7 +167,7 @@ dx_tensor *dx_where(dx_ctx *ctx, dx_tensor *cond, dx_tensor *a, dx_tensor *b) {
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->where, "where")) return NULL;
   dx_tensor *y = dx_tensor_new_like(ctx, a);
   if (!y) return NULL;
-  ctx->be->where(cond, a, b, y);
+  ctx->be->where(ctx->be, cond, a, b, y);
   dx_tensor *in[2] = {a, b};
   dx_node *n = dx_record(ctx, "where", where_backward, y, 2, in);
   if (n) n->saved[0] = cond;

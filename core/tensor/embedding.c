@@ -17,6 +17,6 @@ dx_tensor *dx_time_embedding(dx_ctx *ctx, dx_tensor *t, int dim) {
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->time_embedding, "time_embedding")) return NULL;
   int64_t shape[2] = {t->shape[0], dim};
   dx_tensor *y = dx_tensor_new(ctx, t->dtype, 2, shape);
-  if (y) ctx->be->time_embedding(t, y);
+  if (y) ctx->be->time_embedding(ctx->be, t, y);
   return y;
 }

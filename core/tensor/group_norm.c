@@ -10,8 +10,8 @@ static void group_norm_backward(dx_ctx *ctx, dx_node *n) {
   if (dx_status_of(ctx) != DX_OK ||
       !dx_kernel_ok(ctx, (const void *)ctx->be->group_norm_bwd, "group_norm backward"))
     return;
-  ctx->be->group_norm_bwd(x, gamma, n->saved[0], n->saved[1], (int)n->iarg[0], n->out->grad, dx,
-                          dgamma, dbeta);
+  ctx->be->group_norm_bwd(ctx->be, x, gamma, n->saved[0], n->saved[1], (int)n->iarg[0],
+                          n->out->grad, dx, dgamma, dbeta);
 }
 
 /* gamma and beta, when given, must be C values of x's dtype. */
@@ -48,7 +48,7 @@ dx_tensor *dx_group_norm(dx_ctx *ctx, dx_tensor *x, int groups, dx_tensor *gamma
   dx_tensor *mean = dx_tensor_new(ctx, x->dtype, 1, stats_shape);
   dx_tensor *rstd = dx_tensor_new(ctx, x->dtype, 1, stats_shape);
   if (!y || !mean || !rstd) return NULL;
-  be->group_norm_fwd(x, gamma, beta, groups, eps, y, mean, rstd);
+  be->group_norm_fwd(be, x, gamma, beta, groups, eps, y, mean, rstd);
   dx_tensor *in[3] = {x, gamma, beta};
   dx_node *n = dx_record(ctx, "group_norm", group_norm_backward, y, 3, in);
   if (n) {

@@ -6,7 +6,7 @@
  *     ...check shapes with dx_fail(ctx, ...)...
  *     dx_tensor *y = dx_tensor_new(ctx, ...);      // from the arena
  *     if (!y || !dx_kernel_ok(ctx, be->thing, "thing")) return NULL;
- *     be->thing(x, y);
+ *     be->thing(be, x, y);
  *     dx_node *n = dx_record(ctx, "thing", thing_backward, y, 1, &x);
  *     if (n) n->saved[0] = ...;                    // only when grads flow
  *     return y;
@@ -16,7 +16,7 @@
  *
  *   static void thing_backward(dx_ctx *ctx, dx_node *n) {
  *     dx_tensor *x = n->in[0];
- *     if (dx_wants_grad(x)) be->thing_bwd(..., n->out->grad, dx_grad(ctx, x));
+ *     if (dx_wants_grad(x)) be->thing_bwd(be, ..., n->out->grad, dx_grad(ctx, x));
  *   }
  */
 #ifndef DX_TENSOR_INTERNAL_H
@@ -43,7 +43,7 @@ struct dx_node {
   dx_tensor *saved[DX_NODE_MAX_SAVED]; /* extra tensors the backward needs */
   int64_t iarg[8];                     /* small op parameters */
   double farg[4];
-  dx_node *prev;                       /* tape order, newest first */
+  dx_node *prev; /* tape order, newest first */
 };
 
 /* A bump allocator made of chunks; reset in O(chunks). */
@@ -91,16 +91,18 @@ struct dx_ctx {
 static inline dx_backend *dx_be(dx_ctx *ctx) { return ctx->be; }
 
 /* Records an error (first one wins) and returns NULL, for `return dx_fail(...)`. */
-void *dx_fail(dx_ctx *ctx, dx_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void *dx_fail(dx_ctx *ctx, dx_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Returns NULL from the enclosing op if any listed input is NULL or an error
  * is already recorded. */
-#define DX_REQUIRE_INPUTS(ctx, ...)                                              \
-  do {                                                                           \
-    const dx_tensor *dx__in_[] = {__VA_ARGS__};                                  \
-    if (dx_status_of(ctx) != DX_OK) return NULL;                                 \
-    for (size_t dx__i = 0; dx__i < sizeof dx__in_ / sizeof dx__in_[0]; dx__i++)  \
-      if (!dx__in_[dx__i]) return dx_fail(ctx, DX_ERR_INVALID, "NULL tensor passed to %s", __func__); \
+#define DX_REQUIRE_INPUTS(ctx, ...)                                                                \
+  do {                                                                                             \
+    const dx_tensor *dx__in_[] = {__VA_ARGS__};                                                    \
+    if (dx_status_of(ctx) != DX_OK) return NULL;                                                   \
+    for (size_t dx__i = 0; dx__i < sizeof dx__in_ / sizeof dx__in_[0]; dx__i++)                    \
+      if (!dx__in_[dx__i])                                                                         \
+        return dx_fail(ctx, DX_ERR_INVALID, "NULL tensor passed to %s", __func__);                 \
   } while (0)
 
 /* False (and an error naming the op) when the backend lacks a kernel. */

@@ -21,8 +21,8 @@ static operand operand_of(const dx_tensor *t) {
 static void product(dx_backend *be, bool ta, bool tb, operand a, operand b, dx_tensor *c,
                     double beta) {
   int64_t m = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols, n = tb ? b.rows : b.cols;
-  be->gemm(c->dtype, ta, tb, m, n, k, 1.0, a.t->data, a.cols, a.rows * a.cols, b.t->data, b.cols,
-           b.rows * b.cols, beta, c->data, n, m * n, a.batch);
+  be->gemm(be, c->dtype, ta, tb, m, n, k, 1.0, a.t->data, a.cols, a.rows * a.cols, b.t->data,
+           b.cols, b.rows * b.cols, beta, c->data, n, m * n, a.batch);
 }
 
 /* --- batched matmul ------------------------------------------------------------ */

@@ -8,7 +8,7 @@ static void permute_backward(dx_ctx *ctx, dx_node *n) {
   int inverse[DX_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++)
     inverse[n->iarg[i]] = i;
-  ctx->be->permute(n->out->grad, dx, inverse, true);
+  ctx->be->permute(ctx->be, n->out->grad, dx, inverse, true);
 }
 
 /* True when perm holds each of 0..ndim-1 once. */
@@ -35,7 +35,7 @@ dx_tensor *dx_permute(dx_ctx *ctx, dx_tensor *x, const int *perm) {
     shape[i] = x->shape[perm[i]];
   dx_tensor *y = dx_tensor_new(ctx, x->dtype, x->ndim, shape);
   if (!y) return NULL;
-  ctx->be->permute(x, y, perm, false);
+  ctx->be->permute(ctx->be, x, y, perm, false);
   dx_node *n = dx_record(ctx, "permute", permute_backward, y, 1, &x);
   if (n)
     for (int i = 0; i < x->ndim; i++)

@@ -14,7 +14,7 @@ static void reduce_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *gx = dx_grad(ctx, x);
   if (gy->ndim != x->ndim) gy = ones_view(ctx, gy, x->ndim); /* dx_sum, dx_mean */
   if (!gx || !gy || !dx_kernel_ok(ctx, (const void *)ctx->be->broadcast_acc, n->op)) return;
-  ctx->be->broadcast_acc(gy, gx, n->farg[0]);
+  ctx->be->broadcast_acc(ctx->be, gy, gx, n->farg[0]);
 }
 
 /* Reduces x over the axes in the bitmask; keep_rank keeps them as size-1
@@ -35,7 +35,7 @@ static dx_tensor *reduce(dx_ctx *ctx, const char *op, dx_tensor *x, unsigned axe
                            : dx_tensor_new(ctx, x->dtype, 1, &one);
   dx_tensor *yk = y && !keep_rank ? ones_view(ctx, y, x->ndim) : y;
   if (!yk) return NULL;
-  ctx->be->reduce_sum(x, yk, scale);
+  ctx->be->reduce_sum(ctx->be, x, yk, scale);
   dx_node *n = dx_record(ctx, op, reduce_backward, y, 1, &x);
   if (n) n->farg[0] = scale;
   return y;

@@ -20,7 +20,9 @@ static void shuffle_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *x = n->in[0];
   dx_tensor *dx = dx_grad(ctx, x);
   bool forward_was_unshuffle = n->iarg[1];
-  if (dx) ctx->be->pixel_shuffle(n->out->grad, dx, (int)n->iarg[0], !forward_was_unshuffle, true);
+  if (dx)
+    ctx->be->pixel_shuffle(ctx->be, n->out->grad, dx, (int)n->iarg[0], !forward_was_unshuffle,
+                           true);
 }
 
 static dx_tensor *shuffle_op(dx_ctx *ctx, dx_tensor *x, int r, bool unshuffle,
@@ -30,7 +32,7 @@ static dx_tensor *shuffle_op(dx_ctx *ctx, dx_tensor *x, int r, bool unshuffle,
     return NULL;
   dx_tensor *y = dx_tensor_new(ctx, x->dtype, 4, shape);
   if (!y) return NULL;
-  ctx->be->pixel_shuffle(x, y, r, unshuffle, false);
+  ctx->be->pixel_shuffle(ctx->be, x, y, r, unshuffle, false);
   dx_node *n =
       dx_record(ctx, unshuffle ? "pixel_unshuffle" : "pixel_shuffle", shuffle_backward, y, 1, &x);
   if (n) n->iarg[0] = r, n->iarg[1] = unshuffle;
@@ -66,7 +68,7 @@ static void upsample_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *dx = dx_grad(ctx, x);
   if (dx &&
       dx_kernel_ok(ctx, (const void *)ctx->be->upsample_nearest_bwd, "upsample_nearest backward"))
-    ctx->be->upsample_nearest_bwd(n->out->grad, dx, (int)n->iarg[0]);
+    ctx->be->upsample_nearest_bwd(ctx->be, n->out->grad, dx, (int)n->iarg[0]);
 }
 
 dx_tensor *dx_upsample_nearest(dx_ctx *ctx, dx_tensor *x, int r) {
@@ -77,7 +79,7 @@ dx_tensor *dx_upsample_nearest(dx_ctx *ctx, dx_tensor *x, int r) {
   int64_t shape[4] = {x->shape[0], x->shape[1], x->shape[2] * r, x->shape[3] * r};
   dx_tensor *y = dx_tensor_new(ctx, x->dtype, 4, shape);
   if (!y) return NULL;
-  ctx->be->upsample_nearest(x, y, r);
+  ctx->be->upsample_nearest(ctx->be, x, y, r);
   dx_node *n = dx_record(ctx, "upsample_nearest", upsample_backward, y, 1, &x);
   if (n) n->iarg[0] = r;
   return y;

@@ -6,7 +6,7 @@ static void softmax_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *x = n->in[0];
   dx_tensor *dx = dx_grad(ctx, x);
   if (!dx || !dx_kernel_ok(ctx, (const void *)ctx->be->softmax_bwd, "softmax backward")) return;
-  ctx->be->softmax_bwd(n->out, n->out->grad, dx, (int)n->iarg[0]);
+  ctx->be->softmax_bwd(ctx->be, n->out, n->out->grad, dx, (int)n->iarg[0]);
 }
 
 dx_tensor *dx_softmax(dx_ctx *ctx, dx_tensor *x, int axis) {
@@ -20,7 +20,7 @@ dx_tensor *dx_softmax(dx_ctx *ctx, dx_tensor *x, int axis) {
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->softmax_fwd, "softmax")) return NULL;
   dx_tensor *y = dx_tensor_new_like(ctx, x);
   if (!y) return NULL;
-  ctx->be->softmax_fwd(x, y, ax);
+  ctx->be->softmax_fwd(ctx->be, x, y, ax);
   dx_node *n = dx_record(ctx, "softmax", softmax_backward, y, 1, &x);
   if (n) n->iarg[0] = ax;
   return y;

@@ -5,14 +5,7 @@
 
 #include "tensor/internal.h"
 
-size_t dx_dtype_size(dx_dtype dt) { return dt == DX_F64 ? 8 : 4; }
 const char *dx_dtype_name(dx_dtype dt) { return dt == DX_F64 ? "float64" : "float32"; }
-
-int64_t dx_numel(const dx_tensor *t) {
-  int64_t n = 1;
-  for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
-  return n;
-}
 
 bool dx_same_shape(const dx_tensor *a, const dx_tensor *b) {
   if (a->ndim != b->ndim) return false;
@@ -46,7 +39,8 @@ static bool valid_shape(dx_ctx *ctx, int ndim, const int64_t *shape) {
 static void init_header(dx_tensor *t, dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape) {
   memset(t, 0, sizeof *t);
   t->ndim = ndim;
-  for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+  for (int i = 0; i < ndim; i++)
+    t->shape[i] = shape[i];
   t->dtype = dt;
   t->device = ctx->device;
 }
@@ -68,7 +62,7 @@ dx_tensor *dx_tensor_new_like(dx_ctx *ctx, const dx_tensor *t) {
 
 dx_tensor *dx_tensor_full(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape, double v) {
   dx_tensor *t = dx_tensor_new(ctx, dt, ndim, shape);
-  if (t) ctx->be->fill(t, v);
+  if (t) ctx->be->fill(ctx->be, t, v);
   return t;
 }
 
@@ -113,7 +107,7 @@ static dx_persistent *persistent_new(dx_ctx *ctx, dx_dtype dt, int ndim, const i
   p->t.flags = DX_TENSOR_PERSISTENT;
   if (with_grad) {
     p->g.flags = DX_TENSOR_PERSISTENT;
-    ctx->be->fill(&p->g, 0.0);
+    ctx->be->fill(ctx->be, &p->g, 0.0);
     p->t.grad = &p->g;
     p->t.flags |= DX_TENSOR_REQUIRES_GRAD;
   }
@@ -128,7 +122,8 @@ dx_tensor *dx_tensor_new_persistent(dx_ctx *ctx, dx_dtype dt, int ndim, const in
   return p ? &p->t : NULL;
 }
 
-dx_tensor *dx_param_new(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape, const char *name) {
+dx_tensor *dx_param_new(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape,
+                        const char *name) {
   dx_persistent *p = persistent_new(ctx, dt, ndim, shape, true);
   if (!p) return NULL;
   if (name) {
@@ -153,8 +148,10 @@ void dx_tensor_free(dx_ctx *ctx, dx_tensor *t) {
   if (!t) return;
   if (!(t->flags & DX_TENSOR_PERSISTENT)) return; /* arena memory: reset frees it */
   dx_persistent *p = (dx_persistent *)((char *)t - offsetof(dx_persistent, t));
-  if (p->prev) p->prev->next = p->next;
-  else ctx->persistent = p->next;
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    ctx->persistent = p->next;
   if (p->next) p->next->prev = p->prev;
   persistent_release(ctx, p);
 }
@@ -171,19 +168,19 @@ void dx_persistent_free_all(dx_ctx *ctx) {
 
 dx_status dx_tensor_write(dx_ctx *ctx, dx_tensor *t, const void *src, dx_dtype src_dt) {
   if (!t || !src) return dx_set_error(ctx, DX_ERR_INVALID, "dx_tensor_write: NULL argument");
-  ctx->be->write(t, src, src_dt);
+  ctx->be->write(ctx->be, t, src, src_dt);
   return DX_OK;
 }
 
 dx_status dx_tensor_read(dx_ctx *ctx, const dx_tensor *t, void *dst, dx_dtype dst_dt) {
   if (!t || !dst) return dx_set_error(ctx, DX_ERR_INVALID, "dx_tensor_read: NULL argument");
-  ctx->be->read(t, dst, dst_dt);
-  return DX_OK;
+  ctx->be->read(ctx->be, t, dst, dst_dt);
+  return dx_synchronize(ctx); /* the values are only good if the device did not fail */
 }
 
 dx_status dx_tensor_fill(dx_ctx *ctx, dx_tensor *t, double v) {
   if (!t) return dx_set_error(ctx, DX_ERR_INVALID, "dx_tensor_fill: NULL tensor");
-  ctx->be->fill(t, v);
+  ctx->be->fill(ctx->be, t, v);
   return DX_OK;
 }
 
@@ -193,14 +190,15 @@ dx_status dx_tensor_copy(dx_ctx *ctx, dx_tensor *dst, const dx_tensor *src) {
   if (dx_numel(dst) != dx_numel(src))
     return dx_set_error(ctx, DX_ERR_INVALID, "dx_tensor_copy: shapes %s and %s differ in size",
                         dx_shape_str(dst, a, sizeof a), dx_shape_str(src, b, sizeof b));
-  ctx->be->copy(dst, src);
+  ctx->be->copy(ctx->be, dst, src);
   return DX_OK;
 }
 
-static dx_status draw(dx_ctx *ctx, dx_tensor *t, dx_rand_dist dist, uint64_t seed, uint64_t offset) {
+static dx_status draw(dx_ctx *ctx, dx_tensor *t, dx_rand_dist dist, uint64_t seed,
+                      uint64_t offset) {
   if (!t) return dx_set_error(ctx, DX_ERR_INVALID, "random fill of a NULL tensor");
   if (!dx_kernel_ok(ctx, (const void *)ctx->be->rand, "rand")) return ctx->status;
-  ctx->be->rand(t, dist, seed, offset);
+  ctx->be->rand(ctx->be, t, dist, seed, offset);
   return DX_OK;
 }
 

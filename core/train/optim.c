@@ -4,10 +4,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "tensor/internal.h"
+#include "tensor/update.h"
 
 /* A zeroed persistent twin for each parameter, sharing its name. */
-static dx_status twin_list(dx_ctx *ctx, const dx_param_list *params, dx_param_list *out, bool copy) {
+static dx_status twin_list(dx_ctx *ctx, const dx_param_list *params, dx_param_list *out,
+                           bool copy) {
   out->items = calloc((size_t)(params->n ? params->n : 1), sizeof *out->items);
   if (!out->items) return dx_set_error(ctx, DX_ERR_NOMEM, "out of memory for optimiser state");
   out->cap = params->n;
@@ -17,14 +18,15 @@ static dx_status twin_list(dx_ctx *ctx, const dx_param_list *params, dx_param_li
     if (!t) return dx_status_of(ctx);
     t->name = p->name;
     out->items[out->n++] = t;
-    if (copy) dx_tensor_copy(ctx, t, p);
-    else dx_tensor_fill(ctx, t, 0.0);
+    if (copy)
+      dx_tensor_copy(ctx, t, p);
+    else
+      dx_tensor_fill(ctx, t, 0.0);
   }
   return DX_OK;
 }
 
 dx_optim *dx_optim_create(dx_ctx *ctx, dx_param_list *params, const dx_optim_config *cfg) {
-  if (!dx_kernel_ok(ctx, (const void *)ctx->be->adam, "adam")) return NULL;
   dx_optim *o = calloc(1, sizeof *o);
   if (!o) {
     dx_set_error(ctx, DX_ERR_NOMEM, "out of memory for the optimiser");
@@ -49,32 +51,39 @@ dx_status dx_optim_step(dx_optim *o, double lr) {
   const dx_optim_config *c = &o->cfg;
   o->step++;
   double bc1 = 1 - pow(c->beta1, (double)o->step), bc2 = 1 - pow(c->beta2, (double)o->step);
-  dx_adam_args a = {c->beta1, c->beta2, lr * sqrt(bc2) / bc1, c->eps * sqrt(bc2),
+  dx_adam_args a = {c->beta1,
+                    c->beta2,
+                    lr * sqrt(bc2) / bc1,
+                    c->eps * sqrt(bc2),
                     c->kind == DX_OPTIM_ADAMW ? lr * c->weight_decay : 0.0,
                     c->kind == DX_OPTIM_ADAM ? c->weight_decay : 0.0};
-  for (int64_t i = 0; i < o->params->n; i++) {
-    dx_tensor *p = o->params->items[i];
-    o->ctx->be->adam(p, p->grad, o->m.items[i], o->v.items[i], &a);
-  }
+  for (int64_t i = 0; i < o->params->n; i++)
+    dx_adam_update(o->ctx, o->params->items[i], o->m.items[i], o->v.items[i], &a);
   return dx_status_of(o->ctx);
 }
 
 double dx_grad_norm(dx_ctx *ctx, const dx_param_list *params) {
-  double s = 0;
-  for (int64_t i = 0; i < params->n; i++) s += ctx->be->sum_squares(params->items[i]->grad);
-  return sqrt(s);
+  int64_t one = 1;
+  double s = NAN;
+  dx_tensor *acc = dx_tensor_zeros(ctx, DX_F64, 1, &one);
+  for (int64_t i = 0; i < params->n; i++)
+    dx_sum_squares_acc(ctx, params->items[i]->grad, acc);
+  if (acc && dx_status_of(ctx) == DX_OK) dx_tensor_read(ctx, acc, &s, DX_F64);
+  return dx_status_of(ctx) == DX_OK ? sqrt(s) : NAN;
 }
 
 double dx_clip_grad_norm(dx_ctx *ctx, dx_param_list *params, double max_norm) {
   double norm = dx_grad_norm(ctx, params);
   /* PyTorch adds 1e-6 to the norm so that a zero gradient stays finite. */
   if (max_norm > 0 && norm > max_norm)
-    for (int64_t i = 0; i < params->n; i++) ctx->be->scale_inplace(params->items[i]->grad, max_norm / (norm + 1e-6));
+    for (int64_t i = 0; i < params->n; i++)
+      dx_scale_inplace(ctx, params->items[i]->grad, max_norm / (norm + 1e-6));
   return norm;
 }
 
 void dx_zero_grads(dx_ctx *ctx, dx_param_list *params) {
-  for (int64_t i = 0; i < params->n; i++) dx_zero_grad(ctx, params->items[i]);
+  for (int64_t i = 0; i < params->n; i++)
+    dx_zero_grad(ctx, params->items[i]);
 }
 
 double dx_lr_at(const dx_lr_schedule *s, int64_t step) {
@@ -106,7 +115,8 @@ void dx_ema_free(dx_ema *e) {
 }
 
 void dx_ema_update(dx_ema *e, const dx_param_list *params, double decay) {
-  for (int64_t i = 0; i < params->n; i++) e->ctx->be->lerp(e->shadow.items[i], params->items[i], 1 - decay);
+  for (int64_t i = 0; i < params->n; i++)
+    dx_lerp_inplace(e->ctx, e->shadow.items[i], params->items[i], 1 - decay);
 }
 
 void dx_ema_swap(dx_ema *e, dx_param_list *params) {

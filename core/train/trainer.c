@@ -79,17 +79,19 @@ static dx_status train_step(trainer *tr, int64_t step) {
   dx_status st = forward(tr, step, &out);
   if (st != DX_OK) return st;
   float loss;
-  dx_tensor_read(ctx, out.loss, &loss, DX_F32);
+  if (dx_tensor_read(ctx, out.loss, &loss, DX_F32) != DX_OK ||
+      dx_tensor_read(ctx, out.per_sample, tr->per_sample, DX_F64) != DX_OK)
+    return ctx_fail(tr, "loss");
   if (!isfinite(loss))
     return snprintf(tr->err, tr->errlen,
                     "step %" PRId64 ": the loss is %s; lower train.lr or set train.clip_grad",
                     step + 1, isnan(loss) ? "NaN" : "infinite"),
            DX_ERR_NUMERIC;
-  dx_tensor_read(ctx, out.per_sample, tr->per_sample, DX_F64);
   dx_timestep_sampler_update(tr->ts, tr->N, tr->t, tr->per_sample);
   dx_zero_grads(ctx, tr->params);
   if (dx_backward(ctx, out.loss) != DX_OK) return ctx_fail(tr, "backward");
   double gnorm = dx_clip_grad_norm(ctx, tr->params, tr->e->train.clip_grad);
+  if (dx_status_of(ctx) != DX_OK) return ctx_fail(tr, "gradient norm");
   if (!isfinite(gnorm))
     return snprintf(tr->err, tr->errlen,
                     "step %" PRId64 ": the gradient norm is not finite; lower train.lr", step + 1),

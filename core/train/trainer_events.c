@@ -58,10 +58,8 @@ dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t 
   dx_ema_swap(tr->ema, tr->params);
   dx_status st = dx_sample(tr->ctx, s, tr->d, tr->e->diffusion.predict, model_fn, tr, seed, x);
   dx_ema_swap(tr->ema, tr->params);
-  if (st != DX_OK)
-    st = ctx_fail(tr, "sampling");
-  else
-    dx_tensor_read(tr->ctx, x, host, DX_F32);
+  if (st == DX_OK) st = dx_tensor_read(tr->ctx, x, host, DX_F32);
+  if (st != DX_OK) st = ctx_fail(tr, "sampling");
   dx_tensor_free(tr->ctx, x);
   return st;
 }

@@ -131,12 +131,33 @@ static dx_status make_dirs(trainer *tr, const char *path) {
   return DX_OK;
 }
 
-dx_status dx_trainer_setup(trainer *tr, int64_t *start) {
-  char why[256];
+/* The context on the experiment's device; the run records which device it
+ * got (params run.device and run.device_name), since `auto` decides only
+ * now and a GPU's name says more than its number. */
+static dx_status open_device(trainer *tr) {
+  char why[DX_ERRMSG_MAX];
   dx_ctx_opts o = {.device = tr->e->device_v, .threads = (int)tr->e->train.threads};
+  if (tr->e->device_auto) o.device = (dx_device){DX_DEVICE_AUTO, 0};
   tr->ctx = dx_ctx_create(&o, why, sizeof why);
-  if (!tr->ctx) return snprintf(tr->err, tr->errlen, "device: %s", why), DX_ERR_UNSUPPORTED;
-  dx_status st = make_schedule(tr);
+  if (!tr->ctx) /* only memory can fail on the CPU */
+    return snprintf(tr->err, tr->errlen, "%s", why),
+           o.device.kind == DX_DEVICE_CPU ? DX_ERR_NOMEM : DX_ERR_DEVICE;
+  if (!tr->env->store) return DX_OK;
+  dx_device d = dx_ctx_device(tr->ctx);
+  char used[32] = "cpu";
+  if (d.kind == DX_DEVICE_CUDA) snprintf(used, sizeof used, "cuda:%d", d.index);
+  dx_status st = dx_store_set_param(tr->env->store, tr->env->run_id, "run.device", used);
+  if (st == DX_OK)
+    st = dx_store_set_param(tr->env->store, tr->env->run_id, "run.device_name",
+                            dx_ctx_device_name(tr->ctx));
+  if (st != DX_OK)
+    snprintf(tr->err, tr->errlen, "recording the device: %s", dx_store_errmsg(tr->env->store));
+  return st;
+}
+
+dx_status dx_trainer_setup(trainer *tr, int64_t *start) {
+  dx_status st = open_device(tr);
+  if (st == DX_OK) st = make_schedule(tr);
   if (st == DX_OK) st = make_loss_and_sampler(tr);
   if (st == DX_OK) st = open_data(tr);
   if (st == DX_OK) st = make_model(tr);

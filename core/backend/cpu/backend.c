@@ -1,5 +1,6 @@
 /* The CPU backend: assembles the kernel table from the families. */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "backend/cpu/cpu.h"
@@ -16,11 +17,23 @@ static void cpu_set_threads(dx_backend *be, int threads) {
   openblas_set_num_threads(threads);
 }
 
+/* Every kernel has finished when it returns: nothing can fail later. */
+static dx_status cpu_synchronize(dx_backend *be, char *err, size_t errlen) {
+  (void)be, (void)err, (void)errlen;
+  return DX_OK;
+}
+
+static void cpu_destroy(dx_backend *be) { free(be); }
+
 dx_backend *dx_cpu_backend_create(void) {
   dx_backend *be = calloc(1, sizeof *be);
   if (!be) return NULL;
+  be->abi = DX_BACKEND_ABI;
   be->name = "cpu";
   be->kind = DX_DEVICE_CPU;
+  snprintf(be->device_name, sizeof be->device_name, "cpu");
+  be->destroy = cpu_destroy;
+  be->synchronize = cpu_synchronize;
   be->set_threads = cpu_set_threads;
   dx_cpu_init_memory(be);
   dx_cpu_init_random(be);
@@ -34,5 +47,3 @@ dx_backend *dx_cpu_backend_create(void) {
   dx_cpu_init_optim(be);
   return be;
 }
-
-void dx_cpu_backend_free(dx_backend *be) { free(be); }

@@ -66,7 +66,7 @@ static void plan_of(const dx_conv2d_desc *d, plan *pl) {
 
 static int64_t slot_count(const plan *pl) { return pl->per_image ? pl->threads : 1; }
 
-static size_t cpu_conv2d_workspace(const dx_conv2d_desc *d) {
+static size_t cpu_conv2d_workspace(dx_backend *be, const dx_conv2d_desc *d) {
   if (dx_conv_is_depthwise(d)) return dx_conv_depthwise_workspace(d);
   plan pl;
   plan_of(d, &pl);
@@ -226,7 +226,8 @@ static void image_bands(const plan *pl, band_fn fn, const operands *o, int64_t i
  * owns whole images: bands of one image overlap in dx (a kernel's halo). */
 static void all_images(const plan *pl, band_fn fn, const operands *o, void *ws) {
   DX_PAR_IF(pl->per_image, "omp parallel for schedule(dynamic) num_threads(pl->threads)",
-            for (int64_t i = 0; i < pl->d->n; i++) image_bands(pl, fn, o, i, slot_col(pl, ws, this_slot(pl))););
+            for (int64_t i = 0; i < pl->d->n; i++)
+                image_bands(pl, fn, o, i, slot_col(pl, ws, this_slot(pl))););
 }
 
 static size_t image_bytes(const plan *pl) {
@@ -252,8 +253,8 @@ static void fwd_band(const plan *pl, const char *x, const char *w, const void *b
 }
 
 /* x (N,Ci,H,W), w (Co,Ci/groups,kh,kw), b (Co) or NULL -> y (N,Co,Ho,Wo) */
-static void cpu_conv2d_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *w,
-                           const dx_tensor *b, dx_tensor *y, void *ws) {
+static void cpu_conv2d_fwd(dx_backend *be, const dx_conv2d_desc *d, const dx_tensor *x,
+                           const dx_tensor *w, const dx_tensor *b, dx_tensor *y, void *ws) {
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_fwd(d, x, w, b, y);
     return;
@@ -290,8 +291,8 @@ static void bwd_data_band(const plan *pl, const char *dy, const char *w, const v
 }
 
 /* dy (N,Co,Ho,Wo), w (Co,Ci/groups,kh,kw) -> dx (N,Ci,H,W) += */
-static void cpu_conv2d_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, const dx_tensor *w,
-                                dx_tensor *dx, void *ws) {
+static void cpu_conv2d_bwd_data(dx_backend *be, const dx_conv2d_desc *d, const dx_tensor *dy,
+                                const dx_tensor *w, dx_tensor *dx, void *ws) {
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_bwd_data(d, dy, w, dx);
     return;
@@ -324,7 +325,8 @@ static void bwd_filter_band(const plan *pl, const char *x, const char *dy, const
 }
 
 /* dy (N,Co,Ho,Wo) -> db[c] += sum over N, Ho, Wo of channel c */
-static void bias_grad_channel(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db, int64_t c) {
+static void bias_grad_channel(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db,
+                              int64_t c) {
   int64_t p = d->ho * d->wo;
   double s = 0;
   for (int64_t i = 0; i < d->n; i++) {
@@ -357,8 +359,8 @@ void dx_conv_bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *
 /* The images' share of dw: this thread's images into its own copy of dw
  * (team), or every image straight into dw (one thread: no region at all,
  * since libgomp allocates for a one-thread team and an orphaned loop). */
-static void filter_images(const plan *pl, const dx_tensor *x, const dx_tensor *dy, dx_tensor *dw, void *ws,
-                          bool team) {
+static void filter_images(const plan *pl, const dx_tensor *x, const dx_tensor *dy, dx_tensor *dw,
+                          void *ws, bool team) {
   const dx_conv2d_desc *d = pl->d;
   int t = team ? this_slot(pl) : 0;
   operands o = {.in = x->data,
@@ -380,8 +382,8 @@ static void filter_images(const plan *pl, const dx_tensor *x, const dx_tensor *d
 }
 
 /* x (N,Ci,H,W), dy (N,Co,Ho,Wo) -> dw (Co,Ci/groups,kh,kw) +=, db (Co) += */
-static void cpu_conv2d_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, const dx_tensor *dy,
-                                  dx_tensor *dw, dx_tensor *db, void *ws) {
+static void cpu_conv2d_bwd_filter(dx_backend *be, const dx_conv2d_desc *d, const dx_tensor *x,
+                                  const dx_tensor *dy, dx_tensor *dw, dx_tensor *db, void *ws) {
   if (db) dx_conv_bias_grad(d, dy, db);
   if (!dw) return;
   if (dx_conv_is_depthwise(d)) {

@@ -146,7 +146,8 @@ static void unary_run(void *p, const int64_t *off, int64_t n) {
 }
 
 /* x, y (any shape, same numel): y = f(x; p0, p1) */
-static void cpu_unary(dx_unary_op op, const dx_tensor *x, dx_tensor *y, double p0, double p1) {
+static void cpu_unary(dx_backend *be, dx_unary_op op, const dx_tensor *x, dx_tensor *y, double p0,
+                      double p1) {
   ew_args k = {.dt = x->dtype, .op = op, .x = x->data, .out = y->data, .p0 = p0, .p1 = p1};
   walk_flat(x, unary_run, &k);
 }
@@ -157,7 +158,7 @@ static void unary_bwd_run(void *p, const int64_t *off, int64_t n) {
 }
 
 /* x, y, dy, dx (same shape): dx += dy * f'(x) */
-static void cpu_unary_bwd(dx_unary_op op, const dx_tensor *x, const dx_tensor *y,
+static void cpu_unary_bwd(dx_backend *be, dx_unary_op op, const dx_tensor *x, const dx_tensor *y,
                           const dx_tensor *dy, dx_tensor *dx, double p0, double p1) {
   if (!dx) return;
   ew_args k = {.dt = x->dtype,
@@ -179,7 +180,8 @@ static void binary_run(void *p, const int64_t *off, int64_t n) {
 }
 
 /* y (full shape) = a op b, a and b broadcast to y */
-static void cpu_binary(dx_binary_op op, const dx_tensor *a, const dx_tensor *b, dx_tensor *y) {
+static void cpu_binary(dx_backend *be, dx_binary_op op, const dx_tensor *a, const dx_tensor *b,
+                       dx_tensor *y) {
   dx_bcast g;
   dx_bcast_init(&g, y, a, b);
   ew_args k = {.dt = y->dtype,
@@ -240,7 +242,7 @@ static void binary_grad(const dx_bcast *g, dx_binary_op op, const dx_tensor *a, 
 }
 
 /* a, b broadcast to dy's shape; da, db shaped like a, b (NULL: skip) */
-static void cpu_binary_bwd(dx_binary_op op, const dx_tensor *a, const dx_tensor *b,
+static void cpu_binary_bwd(dx_backend *be, dx_binary_op op, const dx_tensor *a, const dx_tensor *b,
                            const dx_tensor *dy, dx_tensor *da, dx_tensor *db) {
   dx_bcast g;
   dx_bcast_init(&g, dy, a, b);
@@ -256,7 +258,7 @@ static void compare_run(void *p, const int64_t *off, int64_t n) {
 }
 
 /* x, y (same shape): y = (x op v) ? 1 : 0 */
-static void cpu_compare(dx_cmp_op op, const dx_tensor *x, double v, dx_tensor *y) {
+static void cpu_compare(dx_backend *be, dx_cmp_op op, const dx_tensor *x, double v, dx_tensor *y) {
   ew_args k = {.dt = x->dtype, .op = op, .x = x->data, .out = y->data, .p0 = v};
   walk_flat(x, compare_run, &k);
 }
@@ -267,7 +269,8 @@ static void where_run(void *p, const int64_t *off, int64_t n) {
 }
 
 /* cond, a, b, y (same shape): y = cond ? a : b */
-static void cpu_where(const dx_tensor *cond, const dx_tensor *a, const dx_tensor *b, dx_tensor *y) {
+static void cpu_where(dx_backend *be, const dx_tensor *cond, const dx_tensor *a, const dx_tensor *b,
+                      dx_tensor *y) {
   ew_args k = {.dt = y->dtype, .x = cond->data, .a = a->data, .b = b->data, .out = y->data};
   walk_flat(y, where_run, &k);
 }
@@ -278,7 +281,7 @@ static void where_bwd_run(void *p, const int64_t *off, int64_t n) {
 }
 
 /* cond, dy, da, db (same shape): da += cond ? dy : 0, db += cond ? 0 : dy */
-static void cpu_where_bwd(const dx_tensor *cond, const dx_tensor *dy, dx_tensor *da,
+static void cpu_where_bwd(dx_backend *be, const dx_tensor *cond, const dx_tensor *dy, dx_tensor *da,
                           dx_tensor *db) {
   if (!da && !db) return;
   ew_args k = {.dt = dy->dtype,

@@ -33,7 +33,7 @@ static void emb_row(const void *p, int64_t i) {
 
 /* t (N), y (N, dim): y[n, k] = sin(t_n f_k), y[n, half + k] = cos(t_n f_k),
  * f_k = exp(-k ln(10000) / (half - 1)), half = dim / 2 (DESIGN 6). */
-static void cpu_time_embedding(const dx_tensor *t, dx_tensor *y) {
+static void cpu_time_embedding(dx_backend *be, const dx_tensor *t, dx_tensor *y) {
   int64_t n = t->shape[0], half = y->shape[1] / 2;
   emb_args a = {t, y, half, log(10000.0) / (double)(half - 1)};
   /* a sine costs some 20 flops: parallel from a few thousand of them */

@@ -27,10 +27,10 @@ void dx_cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 /* C_i (m,n) = alpha op(A_i) op(B_i) + beta C_i for i < batch, X_i = X + i*stride_x
  * elements. stride_c == 0 sums every product into one C (beta applied each
  * time), so those products run one after another. */
-static void cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-                     const void *a, int64_t lda, int64_t stride_a, const void *b, int64_t ldb,
-                     int64_t stride_b, double beta, void *c, int64_t ldc, int64_t stride_c,
-                     int64_t batch) {
+static void cpu_gemm(dx_backend *be, dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                     double alpha, const void *a, int64_t lda, int64_t stride_a, const void *b,
+                     int64_t ldb, int64_t stride_b, double beta, void *c, int64_t ldc,
+                     int64_t stride_c, int64_t batch) {
   size_t es = dx_dtype_size(dt);
   const char *ab = a, *bb = b;
   char *cb = c;
@@ -39,8 +39,9 @@ static void cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_
                     (flops < SMALL_GEMM_FLOPS || batch >= 4 * (int64_t)omp_get_max_threads());
   DX_PAR_IF(per_thread, "omp parallel for schedule(dynamic)",
             for (int64_t i = 0; i < batch; i++)
-              dx_cpu_gemm(dt, ta, tb, m, n, k, alpha, ab + (size_t)(i * stride_a) * es, lda,
-                          bb + (size_t)(i * stride_b) * es, ldb, beta, cb + (size_t)(i * stride_c) * es, ldc););
+                dx_cpu_gemm(dt, ta, tb, m, n, k, alpha, ab + (size_t)(i * stride_a) * es, lda,
+                            bb + (size_t)(i * stride_b) * es, ldb, beta,
+                            cb + (size_t)(i * stride_c) * es, ldc););
 }
 
 void dx_cpu_init_gemm(dx_backend *be) { be->gemm = cpu_gemm; }

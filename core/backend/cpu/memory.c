@@ -27,38 +27,39 @@ static void convert(void *dst, dx_dtype dst_dt, const void *src, dx_dtype src_dt
   } else {
     double *d = dst;
     const float *s = src;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for",
-              for (int64_t i = 0; i < n; i++) d[i] = s[i];);
+    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for", for (int64_t i = 0; i < n; i++) d[i] = s[i];);
   }
 }
 
-static void cpu_write(dx_tensor *t, const void *src, dx_dtype src_dt) {
+static void cpu_write(dx_backend *be, dx_tensor *t, const void *src, dx_dtype src_dt) {
   convert(t->data, t->dtype, src, src_dt, dx_numel(t));
 }
 
-static void cpu_read(const dx_tensor *t, void *dst, dx_dtype dst_dt) {
+static void cpu_read(dx_backend *be, const dx_tensor *t, void *dst, dx_dtype dst_dt) {
   convert(dst, dst_dt, t->data, t->dtype, dx_numel(t));
 }
 
-static void cpu_copy(dx_tensor *dst, const dx_tensor *src) {
+static void cpu_copy(dx_backend *be, dx_tensor *dst, const dx_tensor *src) {
   convert(dst->data, dst->dtype, src->data, src->dtype, dx_numel(dst));
 }
 
-static void cpu_fill(dx_tensor *t, double v) {
+static void cpu_fill(dx_backend *be, dx_tensor *t, double v) {
   int64_t n = dx_numel(t);
   if (v == 0.0) {
     memset(t->data, 0, (size_t)n * dx_dtype_size(t->dtype));
   } else if (t->dtype == DX_F32) {
     float *d = t->data, f = (float)v;
-    for (int64_t i = 0; i < n; i++) d[i] = f;
+    for (int64_t i = 0; i < n; i++)
+      d[i] = f;
   } else {
     double *d = t->data;
-    for (int64_t i = 0; i < n; i++) d[i] = v;
+    for (int64_t i = 0; i < n; i++)
+      d[i] = v;
   }
 }
 
 /* y (n) += a * x (n) */
-static void cpu_axpy(dx_tensor *y, double a, const dx_tensor *x) {
+static void cpu_axpy(dx_backend *be, dx_tensor *y, double a, const dx_tensor *x) {
   int64_t n = dx_numel(y);
   if (y->dtype == DX_F32) {
     float *yd = y->data, af = (float)a;

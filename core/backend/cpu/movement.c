@@ -95,7 +95,7 @@ static void permute_task(const void *arg, int64_t t) {
 
 /* x (X0..X3) -> y with y.shape[k] = x.shape[perm[k]]; lower ranks are padded
  * with leading ones. */
-static void permute(const dx_tensor *x, dx_tensor *y, const int *perm, bool acc) {
+static void permute(dx_backend *be, const dx_tensor *x, dx_tensor *y, const int *perm, bool acc) {
   perm_job j = {.x = x, .y = y, .acc = acc};
   int lead = 4 - x->ndim;
   int64_t xshape[4], xstride[4];
@@ -133,8 +133,8 @@ static void copy_channels_task(const void *arg, int64_t i) {
 }
 
 /* src (N, Cs, S...), dst (N, Cd, S...); channels [s0, s0+nc) -> [d0, d0+nc) */
-static void copy_channels(const dx_tensor *src, int64_t s0, dx_tensor *dst, int64_t d0, int64_t nc,
-                          bool acc) {
+static void copy_channels(dx_backend *be, const dx_tensor *src, int64_t s0, dx_tensor *dst,
+                          int64_t d0, int64_t nc, bool acc) {
   move_job j = {.src = src, .dst = dst, .s0 = s0, .d0 = d0, .nc = nc, .acc = acc};
   int64_t n = src->shape[0];
   dx_cpu_for(n, n * nc * spatial(src) > DX_CPU_PAR_MIN, copy_channels_task, &j);
@@ -160,7 +160,8 @@ static void pixel_shuffle_task(const void *arg, int64_t row) {
 }
 
 /* unshuffle: x (N, C, H, W) -> y (N, C r^2, H/r, W/r); shuffle: the inverse. */
-static void pixel_shuffle(const dx_tensor *x, dx_tensor *y, int r, bool unshuffle, bool acc) {
+static void pixel_shuffle(dx_backend *be, const dx_tensor *x, dx_tensor *y, int r, bool unshuffle,
+                          bool acc) {
   move_job j = {.src = x, .dst = y, .r = r, .unshuffle = unshuffle, .acc = acc};
   const dx_tensor *big = unshuffle ? x : y;
   dx_cpu_for(big->shape[0] * big->shape[1] * big->shape[2], dx_numel(x) > DX_CPU_PAR_MIN,
@@ -181,7 +182,7 @@ static void upsample_task(const void *arg, int64_t row) {
 }
 
 /* x (N, C, H, W) -> y (N, C, H r, W r) */
-static void upsample_nearest(const dx_tensor *x, dx_tensor *y, int r) {
+static void upsample_nearest(dx_backend *be, const dx_tensor *x, dx_tensor *y, int r) {
   move_job j = {.src = x, .dst = y, .r = r};
   dx_cpu_for(x->shape[0] * x->shape[1] * x->shape[2], dx_numel(y) > DX_CPU_PAR_MIN, upsample_task,
              &j);
@@ -199,7 +200,7 @@ static void upsample_bwd_task(const void *arg, int64_t row) {
 }
 
 /* dy (N, C, H r, W r), dx (N, C, H, W) accumulates */
-static void upsample_nearest_bwd(const dx_tensor *dy, dx_tensor *dx, int r) {
+static void upsample_nearest_bwd(dx_backend *be, const dx_tensor *dy, dx_tensor *dx, int r) {
   move_job j = {.src = dy, .dst = dx, .r = r};
   dx_cpu_for(dx->shape[0] * dx->shape[1] * dx->shape[2], dx_numel(dy) > DX_CPU_PAR_MIN,
              upsample_bwd_task, &j);

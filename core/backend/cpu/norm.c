@@ -208,8 +208,9 @@ static void gn_fwd_task(const void *arg, int64_t t) {
 }
 
 /* x, y (N, C, S...); gamma, beta (C) or NULL; mean, rstd (N*G) */
-static void group_norm_fwd(const dx_tensor *x, const dx_tensor *gamma, const dx_tensor *beta,
-                           int groups, double eps, dx_tensor *y, dx_tensor *mean, dx_tensor *rstd) {
+static void group_norm_fwd(dx_backend *be, const dx_tensor *x, const dx_tensor *gamma,
+                           const dx_tensor *beta, int groups, double eps, dx_tensor *y,
+                           dx_tensor *mean, dx_tensor *rstd) {
   gn_job j = gn_job_of(x, groups);
   j.gamma = gamma, j.beta = beta, j.eps = eps, j.y = y, j.mean = mean, j.rstd = rstd;
   dx_cpu_for(j.n * groups, gn_parallel(&j), gn_fwd_task, &j);
@@ -257,9 +258,10 @@ static void gn_bwd_affine_task(const void *arg, int64_t ch) {
 
 /* x, dy, dx (N, C, S...); gamma, dgamma, dbeta (C) or NULL; mean, rstd (N*G).
  * dx, dgamma, dbeta accumulate; any may be NULL. */
-static void group_norm_bwd(const dx_tensor *x, const dx_tensor *gamma, const dx_tensor *mean,
-                           const dx_tensor *rstd, int groups, const dx_tensor *dy, dx_tensor *dx,
-                           dx_tensor *dgamma, dx_tensor *dbeta) {
+static void group_norm_bwd(dx_backend *be, const dx_tensor *x, const dx_tensor *gamma,
+                           const dx_tensor *mean, const dx_tensor *rstd, int groups,
+                           const dx_tensor *dy, dx_tensor *dx, dx_tensor *dgamma,
+                           dx_tensor *dbeta) {
   gn_job j = gn_job_of(x, groups);
   /* The job's mean and rstd are read-only here. */
   j.gamma = gamma, j.mean = (dx_tensor *)mean, j.rstd = (dx_tensor *)rstd, j.dy = dy;
@@ -330,7 +332,7 @@ static void sm_fwd_cols(const void *arg, int64_t t) {
 }
 
 /* x, y any shape of rank <= 4, axis in [0, rank) */
-static void softmax_fwd(const dx_tensor *x, dx_tensor *y, int axis) {
+static void softmax_fwd(dx_backend *be, const dx_tensor *x, dx_tensor *y, int axis) {
   sm_job j = sm_job_of(x, axis);
   j.x = x, j.out = y;
   sm_run(&j, sm_fwd_row, sm_fwd_cols);
@@ -355,7 +357,8 @@ static void sm_bwd_cols(const void *arg, int64_t t) {
 }
 
 /* y, dy, dx: the forward's shape; dx accumulates */
-static void softmax_bwd(const dx_tensor *y, const dx_tensor *dy, dx_tensor *dx, int axis) {
+static void softmax_bwd(dx_backend *be, const dx_tensor *y, const dx_tensor *dy, dx_tensor *dx,
+                        int axis) {
   sm_job j = sm_job_of(y, axis);
   j.y = y, j.dy = dy, j.out = dx;
   sm_run(&j, sm_bwd_row, sm_bwd_cols);

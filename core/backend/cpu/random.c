@@ -5,7 +5,8 @@
 #include "backend/philox.h"
 
 /* t (n) <- draws of (seed, offset + i) */
-static void cpu_rand(dx_tensor *t, dx_rand_dist dist, uint64_t seed, uint64_t offset) {
+static void cpu_rand(dx_backend *be, dx_tensor *t, dx_rand_dist dist, uint64_t seed,
+                     uint64_t offset) {
   int64_t n = dx_numel(t);
   bool f32 = t->dtype == DX_F32;
   DX_PAR_IF(
@@ -20,7 +21,8 @@ static void cpu_rand(dx_tensor *t, dx_rand_dist dist, uint64_t seed, uint64_t of
 }
 
 /* mask (n) <- (u >= p) / (1 - p) */
-static void cpu_dropout_mask(dx_tensor *mask, double p, uint64_t seed, uint64_t offset) {
+static void cpu_dropout_mask(dx_backend *be, dx_tensor *mask, double p, uint64_t seed,
+                             uint64_t offset) {
   int64_t n = dx_numel(mask);
   double keep = 1.0 / (1.0 - p);
   bool f32 = mask->dtype == DX_F32;

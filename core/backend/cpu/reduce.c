@@ -33,7 +33,7 @@ static void sum_put(void *p, int64_t off, double total) {
 }
 
 /* x (any), y (x's rank, reduced dims of size 1): y = scale * sum over them */
-static void cpu_reduce_sum(const dx_tensor *x, dx_tensor *y, double scale) {
+static void cpu_reduce_sum(dx_backend *be, const dx_tensor *x, dx_tensor *y, double scale) {
   memset(y->data, 0, (size_t)dx_numel(y) * dx_dtype_size(y->dtype));
   dx_bcast g;
   dx_bcast_init(&g, x, y, NULL);
@@ -51,7 +51,7 @@ static void acc_run(void *p, const int64_t *off, int64_t n) {
 }
 
 /* dy (dx's rank, stretched dims of size 1), dx (any): dx += scale * dy */
-static void cpu_broadcast_acc(const dx_tensor *dy, dx_tensor *dx, double scale) {
+static void cpu_broadcast_acc(dx_backend *be, const dx_tensor *dy, dx_tensor *dx, double scale) {
   dx_bcast g;
   dx_bcast_init(&g, dx, dy, NULL);
   reduce_args k = {.dt = dx->dtype,

@@ -18,7 +18,11 @@ extern "C" {
 
 typedef struct dx_ctx dx_ctx;
 
-typedef enum dx_device_kind { DX_DEVICE_CPU = 0, DX_DEVICE_CUDA = 1 } dx_device_kind;
+typedef enum dx_device_kind {
+  DX_DEVICE_CPU = 0,
+  DX_DEVICE_CUDA = 1,
+  DX_DEVICE_AUTO = 2 /* a request only: CUDA when the module and a GPU are there, else the CPU */
+} dx_device_kind;
 
 typedef struct dx_device {
   dx_device_kind kind;
@@ -31,7 +35,7 @@ typedef struct dx_ctx_opts {
    * to OpenMP (for the creating thread) and to OpenBLAS, whose settings are
    * process-wide: contexts used from one thread share the last setting. */
   int threads;
-  size_t arena_bytes;      /* initial arena size; 0: a sensible default */
+  size_t arena_bytes; /* initial arena size; 0: a sensible default */
 } dx_ctx_opts;
 
 /* Creates a context. On failure returns NULL and, if err is not NULL, writes
@@ -39,7 +43,10 @@ typedef struct dx_ctx_opts {
 DX_API dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen);
 DX_API void dx_ctx_free(dx_ctx *ctx);
 
+/* The device the context runs on (never DX_DEVICE_AUTO), and its name:
+ * "cpu", or the GPU's name as its driver gives it. */
 DX_API dx_device dx_ctx_device(const dx_ctx *ctx);
+DX_API const char *dx_ctx_device_name(const dx_ctx *ctx);
 DX_API int dx_ctx_threads(const dx_ctx *ctx);
 
 /* --- errors ------------------------------------------------------------ */
@@ -52,6 +59,13 @@ DX_API dx_status dx_status_of(const dx_ctx *ctx);
 DX_API const char *dx_error_message(const dx_ctx *ctx);
 DX_API void dx_clear_error(dx_ctx *ctx);
 
+/* Waits until the device has finished what was queued. Returns DX_OK, or
+ * the device's failure since the last call (out of memory, a kernel that
+ * failed), which is also recorded in the context as one line. A device may run kernels
+ * asynchronously, so the core calls this wherever results are read back;
+ * dx_tensor_read does it for every read. */
+DX_API dx_status dx_synchronize(dx_ctx *ctx);
+
 /* --- the per-step arena -------------------------------------------------- */
 
 /* Releases every activation, gradient of an activation and tape node made
@@ -61,9 +75,9 @@ DX_API void dx_clear_error(dx_ctx *ctx);
 DX_API void dx_step_reset(dx_ctx *ctx);
 
 typedef struct dx_arena_stats {
-  size_t used;        /* bytes in use now (metadata and data) */
-  size_t peak;        /* high-water mark since creation */
-  size_t capacity;    /* bytes reserved */
+  size_t used;         /* bytes in use now (metadata and data) */
+  size_t peak;         /* high-water mark since creation */
+  size_t capacity;     /* bytes reserved */
   uint64_t sys_allocs; /* times the arena asked the system for memory */
 } dx_arena_stats;
 DX_API dx_arena_stats dx_arena_stats_of(const dx_ctx *ctx);

@@ -26,7 +26,8 @@ typedef enum dx_status {
   DX_ERR_NUMERIC,     /* NaN/Inf where a finite number is required */
   DX_ERR_UNSUPPORTED, /* the backend or build lacks what was asked for */
   DX_ERR_INTERRUPTED, /* SIGINT/SIGTERM asked us to stop */
-  DX_ERR_INTERNAL     /* an invariant broke: a bug in ddpmx */
+  DX_ERR_INTERNAL,    /* an invariant broke: a bug in ddpmx */
+  DX_ERR_DEVICE       /* the device asked for is missing or failed (CUDA) */
 } dx_status;
 
 /* Short stable name of a status ("invalid argument", ...). */

@@ -45,12 +45,18 @@ typedef struct dx_tensor {
   struct dx_tensor *grad; /* same shape; NULL until a gradient reaches it */
   dx_node *node;          /* the op that made it; NULL for leaves */
   uint32_t flags;
-  const char *name;       /* parameters: the state_dict name; else NULL */
+  const char *name; /* parameters: the state_dict name; else NULL */
 } dx_tensor;
 
-DX_API size_t dx_dtype_size(dx_dtype dt);
+/* Inline so that backends use them without calling up into core/tensor. */
+static inline size_t dx_dtype_size(dx_dtype dt) { return dt == DX_F64 ? 8 : 4; }
+static inline int64_t dx_numel(const dx_tensor *t) {
+  int64_t n = 1;
+  for (int i = 0; i < t->ndim; i++)
+    n *= t->shape[i];
+  return n;
+}
 DX_API const char *dx_dtype_name(dx_dtype dt);
-DX_API int64_t dx_numel(const dx_tensor *t);
 DX_API bool dx_same_shape(const dx_tensor *a, const dx_tensor *b);
 /* "(2, 8, 16, 16)" into buf; returns buf. */
 DX_API const char *dx_shape_str(const dx_tensor *t, char *buf, size_t len);
@@ -62,13 +68,16 @@ DX_API const char *dx_shape_str(const dx_tensor *t, char *buf, size_t len);
 DX_API dx_tensor *dx_tensor_new(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape);
 DX_API dx_tensor *dx_tensor_new_like(dx_ctx *ctx, const dx_tensor *t);
 DX_API dx_tensor *dx_tensor_zeros(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape);
-DX_API dx_tensor *dx_tensor_full(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape, double v);
+DX_API dx_tensor *dx_tensor_full(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape,
+                                 double v);
 
 /* Persistent tensors (parameters, EMA weights, optimiser state): outside the
  * arena, freed by dx_tensor_free or with the context. A parameter requires a
  * gradient and owns a zeroed gradient buffer of its own. */
-DX_API dx_tensor *dx_tensor_new_persistent(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape);
-DX_API dx_tensor *dx_param_new(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape, const char *name);
+DX_API dx_tensor *dx_tensor_new_persistent(dx_ctx *ctx, dx_dtype dt, int ndim,
+                                           const int64_t *shape);
+DX_API dx_tensor *dx_param_new(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape,
+                               const char *name);
 DX_API void dx_tensor_free(dx_ctx *ctx, dx_tensor *t);
 
 /* Host <-> tensor copies, converting between float32 and float64. */
@@ -99,8 +108,8 @@ DX_API dx_status dx_zero_grad(dx_ctx *ctx, dx_tensor *param);
 /* --- linear algebra --------------------------------------------------------- */
 
 /* x (N,Ci,H,W), w (Co,Ci/groups,kh,kw), b (Co) or NULL -> (N,Co,Ho,Wo). */
-DX_API dx_tensor *dx_conv2d(dx_ctx *ctx, dx_tensor *x, dx_tensor *w, dx_tensor *b,
-                            int stride, int pad, int groups);
+DX_API dx_tensor *dx_conv2d(dx_ctx *ctx, dx_tensor *x, dx_tensor *w, dx_tensor *b, int stride,
+                            int pad, int groups);
 /* x (N,I), w (O,I) as in PyTorch, b (O) or NULL -> (N,O). */
 DX_API dx_tensor *dx_linear(dx_ctx *ctx, dx_tensor *x, dx_tensor *w, dx_tensor *b);
 /* Batched matmul over all leading dims: a (...,M,K) b (...,K,N) -> (...,M,N),
