@@ -16,8 +16,8 @@
 
 #include "dx_test.h"
 #include "store/grid.h"
-#include "store/sha256.h"
 #include "store/store.h"
+#include "util/sha256.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/run.h"
+#include "util/file.h"
 
 static int main_run(int argc, char **argv);
 
@@ -110,20 +111,6 @@ static int begin(int argc, char **argv, dx_experiment *e, const dx_run_plugins *
   return DX_EXIT_OK;
 }
 
-/* The experiment's file as written, for the record; NULL if unreadable. */
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  long n = -1;
-  if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-      (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
-    buf[n] = '\0';
-  else
-    free(buf), buf = NULL;
-  if (f) fclose(f);
-  return buf;
-}
-
 /* Bad input is normal, and it leaves a trace (DESIGN 7): a run row that says
  * FAILED and why, named after the experiment or, if it did not load, after
  * its file. */
@@ -136,10 +123,17 @@ static void record_failure(int argc, char **argv, const run_args *a, const dx_ex
   snprintf(name, sizeof name, "%s", e ? e->name : base);
   char *dot = e ? NULL : strrchr(name, '.');
   if (dot && dot != name) *dot = '\0';
-  char *yaml = read_text(a->file), *cmd = dx_cli_command_line(argc, argv);
-  dx_run_info info = {.name = name, .seed = e ? e->seed : 0, .experiment_yaml = yaml, .command_line = cmd};
+  uint8_t *yaml; /* the experiment's file as written, for the record; NULL if unreadable */
+  size_t yaml_len;
+  dx_file_read(a->file, &yaml, &yaml_len, NULL, 0);
+  char *cmd = dx_cli_command_line(argc, argv);
+  dx_run_info info = {.name = name,
+                      .seed = e ? e->seed : 0,
+                      .experiment_yaml = (const char *)yaml,
+                      .command_line = cmd};
   int64_t id;
-  if (dx_store_run_begin(store, &info, &id) == DX_OK && dx_store_run_end(store, id, DX_RUN_FAILED, why) == DX_OK)
+  if (dx_store_run_begin(store, &info, &id) == DX_OK &&
+      dx_store_run_end(store, id, DX_RUN_FAILED, why) == DX_OK)
     fprintf(stderr, "ddpmx run: recorded as run %" PRId64 ", FAILED\n", id);
   free(yaml), free(cmd);
   dx_cli_close(&dx_cli_run, store, DX_EXIT_OK);

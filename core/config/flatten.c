@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "config/experiment.h"
-#include "config/json.h"
 #include "config/resolved.h"
+#include "util/json.h"
 
 typedef struct walk {
   dx_flat_fn fn;
@@ -21,7 +21,7 @@ static dx_status list_row(const walk *w, const dx_ynode *seq, const char *key) {
     const dx_ynode *item = seq->items[i];
     if (i) dx_strbuf_puts(&b, ", ");
     if (item->style == DX_SCALAR_QUOTED)
-      dx_cfg_json_string(&b, item->text);
+      dx_json_string(&b, item->text);
     else
       dx_strbuf_puts(&b, dx_ynode_is_null(item) ? "null" : item->text);
   }

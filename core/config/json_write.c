@@ -4,26 +4,9 @@
 #include <string.h>
 
 #include "config/experiment.h"
-#include "config/json.h"
 #include "config/resolved.h"
-#include "config/strbuf.h"
-
-void dx_cfg_json_string(dx_strbuf *b, const char *s) {
-  dx_strbuf_puts(b, "\"");
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-    if (*c == '"' || *c == '\\')
-      dx_strbuf_printf(b, "\\%c", *c);
-    else if (*c == '\n')
-      dx_strbuf_puts(b, "\\n");
-    else if (*c == '\t')
-      dx_strbuf_puts(b, "\\t");
-    else if (*c < 0x20)
-      dx_strbuf_printf(b, "\\u%04x", *c);
-    else
-      dx_strbuf_add(b, (const char *)c, 1);
-  }
-  dx_strbuf_puts(b, "\"");
-}
+#include "util/json.h"
+#include "util/strbuf.h"
 
 static const char *digits(const char *s) {
   while (isdigit((unsigned char)*s))
@@ -60,7 +43,7 @@ static void scalar(dx_strbuf *b, const dx_ynode *n) {
            (json_number(n->text) || !strcmp(n->text, "true") || !strcmp(n->text, "false")))
     dx_strbuf_puts(b, n->text);
   else
-    dx_cfg_json_string(b, n->text);
+    dx_json_string(b, n->text);
 }
 
 static void value(dx_strbuf *b, const dx_ynode *n, int indent) {
@@ -77,7 +60,7 @@ static void value(dx_strbuf *b, const dx_ynode *n, int indent) {
     else
       dx_strbuf_printf(b, "%s\n%*s", i ? "," : "", indent + 2, "");
     if (map) {
-      dx_cfg_json_string(b, n->entries[i].key);
+      dx_json_string(b, n->entries[i].key);
       dx_strbuf_puts(b, ": ");
     }
     value(b, map ? n->entries[i].value : n->items[i], indent + 2);

@@ -10,6 +10,7 @@
 #include "config/paths.h"
 #include "config/yaml_read.h"
 #include "util/err.h"
+#include "util/file.h"
 
 #define MAX_CHAIN 32
 
@@ -22,40 +23,6 @@ typedef struct chain {
 
 static dx_status load(dx_experiment *e, const char *path, const dx_srcpos *from, chain *c,
                       dx_ynode **out, char *err, size_t errlen);
-
-static char *read_text(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *text = NULL;
-  size_t n = 0, cap = 0;
-  int why = 0;
-  for (;;) {
-    if (cap - n < 4096) {
-      char *t = realloc(text, 2 * cap + 8192);
-      if (!t) {
-        why = ENOMEM;
-        break;
-      }
-      text = t;
-      cap = 2 * cap + 8192;
-    }
-    size_t got = fread(text + n, 1, cap - n - 1, f);
-    n += got;
-    if (got == 0) {
-      if (ferror(f)) why = errno ? errno : EIO;
-      break;
-    }
-  }
-  fclose(f);
-  if (why) {
-    free(text);
-    errno = why;
-    return NULL;
-  }
-  text[n] = '\0';
-  *len = n;
-  return text;
-}
 
 static dx_status cannot_read(const char *path, const dx_srcpos *from, int why, char *err,
                              size_t errlen) {
@@ -97,8 +64,12 @@ static dx_status keep_source(dx_experiment *e, const char *path, char *text, con
 static dx_status read_tree(dx_experiment *e, const char *path, const dx_srcpos *from,
                            dx_ynode **out, char *err, size_t errlen) {
   size_t len = 0;
-  char *text = read_text(path, &len);
-  if (!text) return cannot_read(path, from, errno, err, errlen);
+  uint8_t *bytes;
+  dx_status got = dx_file_read(path, &bytes, &len, err, errlen);
+  /* An unreadable file says which experiment, or which extends:, named it. */
+  if (got == DX_ERR_IO) return cannot_read(path, from, errno, err, errlen);
+  if (got != DX_OK) return got;
+  char *text = (char *)bytes;
   const char *file;
   dx_status st = keep_source(e, path, text, &file);
   if (st == DX_OK) st = dx_yaml_parse(text, len, file, NULL, out, err, errlen);

@@ -10,7 +10,7 @@
 
 #include "config/experiment.h"
 #include "config/resolved.h"
-#include "config/strbuf.h"
+#include "util/strbuf.h"
 
 static int write_out(void *data, unsigned char *buffer, size_t size) {
   dx_strbuf *b = data;

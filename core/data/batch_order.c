@@ -5,6 +5,7 @@
 #include "data/dataset.h"
 #include "data/images.h"
 #include "data/mix.h"
+#include "util/err.h"
 
 struct dx_batch_order {
   int64_t count;
@@ -40,15 +41,15 @@ dx_status dx_batch_order_create(int64_t count, uint64_t seed, char *err, size_t 
                                 dx_batch_order **out) {
   *out = NULL;
   if (count < 1)
-    return dx_data_fail(err, errlen, DX_ERR_INVALID, "batch order over %lld images; need >= 1",
-                        (long long)count);
+    return dx_errf(err, errlen, DX_ERR_INVALID, NULL, "batch order over %lld images; need >= 1",
+                   (long long)count);
   dx_batch_order *bo = malloc(sizeof *bo);
   int64_t *perm = malloc((size_t)count * sizeof *perm);
   if (!bo || !perm) {
     free(bo);
     free(perm);
-    return dx_data_fail(err, errlen, DX_ERR_NOMEM, "out of memory for a batch order of %lld",
-                        (long long)count);
+    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory for a batch order of %lld",
+                   (long long)count);
   }
   *bo = (dx_batch_order){.count = count, .seed = seed, .perm = perm};
   *out = bo;

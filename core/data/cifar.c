@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "data/images.h"
+#include "util/err.h"
+#include "util/file.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)
@@ -21,23 +23,23 @@ static const char *const test_files[] = {"test_batch.bin"};
 static dx_status append_records(dx_images *img, const char *path, const uint8_t *buf, size_t len,
                                 char *err, size_t errlen) {
   if (len == 0 || len % CIFAR_RECORD)
-    return dx_data_fail(err, errlen, DX_ERR_PARSE,
-                        "%s: %zu bytes is not a whole number of %d-byte CIFAR-10 records; "
-                        "truncated or not a CIFAR-10 binary batch",
-                        path, len, CIFAR_RECORD);
+    return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                   "%s: %zu bytes is not a whole number of %d-byte CIFAR-10 records; "
+                   "truncated or not a CIFAR-10 binary batch",
+                   path, len, CIFAR_RECORD);
   int64_t n = (int64_t)(len / CIFAR_RECORD), old = img->count;
   uint8_t *px = realloc(img->pixels, (size_t)(old + n) * CIFAR_PIXELS);
   if (px) img->pixels = px;
   uint8_t *lb = px ? realloc(img->labels, (size_t)(old + n)) : NULL;
   if (lb) img->labels = lb;
-  if (!px || !lb) return dx_data_fail(err, errlen, DX_ERR_NOMEM, "%s: out of memory", path);
+  if (!px || !lb) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "%s: out of memory", path);
   for (int64_t i = 0; i < n; i++) {
     const uint8_t *rec = buf + (size_t)i * CIFAR_RECORD;
     if (rec[0] >= CIFAR_CLASSES)
-      return dx_data_fail(err, errlen, DX_ERR_PARSE,
-                          "%s: record %lld has label %u (expected 0..9); not a CIFAR-10 binary "
-                          "batch",
-                          path, (long long)i, rec[0]);
+      return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                     "%s: record %lld has label %u (expected 0..9); not a CIFAR-10 binary "
+                     "batch",
+                     path, (long long)i, rec[0]);
     img->labels[old + i] = rec[0];
     memcpy(img->pixels + (size_t)(old + i) * CIFAR_PIXELS, rec + 1, CIFAR_PIXELS);
   }
@@ -48,16 +50,16 @@ static dx_status append_records(dx_images *img, const char *path, const uint8_t 
 static dx_status load_file(dx_images *img, const char *dir, const char *name, char *err,
                            size_t errlen) {
   char *path = dx_data_join(dir, name);
-  if (!path) return dx_data_fail(err, errlen, DX_ERR_NOMEM, "out of memory");
+  if (!path) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   uint8_t *buf = NULL;
   size_t len = 0;
   dx_status s = DX_OK;
   if (!dx_data_is_file(path))
-    s = dx_data_fail(err, errlen, DX_ERR_IO,
-                     "%s not found; check data.path (CIFAR-10 binary version: data_batch_1..5.bin, "
-                     "test_batch.bin)",
-                     path);
-  if (s == DX_OK) s = dx_data_slurp(path, &buf, &len, err, errlen);
+    s = dx_errf(err, errlen, DX_ERR_IO, NULL,
+                "%s not found; check data.path (CIFAR-10 binary version: data_batch_1..5.bin, "
+                "test_batch.bin)",
+                path);
+  if (s == DX_OK) s = dx_file_read(path, &buf, &len, err, errlen);
   if (s == DX_OK) s = append_records(img, path, buf, len, err, errlen);
   free(buf);
   free(path);

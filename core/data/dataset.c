@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "data/dataset_internal.h"
+#include "util/err.h"
 #include "util/value.h"
 
 void dx_images_release(dx_images *img) {
@@ -21,17 +22,17 @@ static dx_status resolve_dir(dx_data_kind kind, const char *path, const char **d
   *dir = *is_default ? DX_FASHION_MNIST_PATH : path;
   char word[32];
   if (!*dir || !**dir)
-    return dx_data_fail(err, errlen, DX_ERR_CONFIG, "dataset %s needs data.path (a folder)",
-                        dx_words_at(DX_DATA_KIND_WORDS, (int)kind, word, sizeof word) ? word
-                                                                                      : "unknown");
+    return dx_errf(err, errlen, DX_ERR_CONFIG, NULL, "dataset %s needs data.path (a folder)",
+                   dx_words_at(DX_DATA_KIND_WORDS, (int)kind, word, sizeof word) ? word
+                                                                                 : "unknown");
   if (dx_data_is_dir(*dir)) return DX_OK;
   if (*is_default)
-    return dx_data_fail(err, errlen, DX_ERR_IO,
-                        "%s not found; install it with: apt-get install dataset-fashion-mnist "
-                        "(or set data.path)",
-                        *dir);
-  return dx_data_fail(err, errlen, DX_ERR_IO, "%s not found or not a folder; check data.path",
-                      *dir);
+    return dx_errf(err, errlen, DX_ERR_IO, NULL,
+                   "%s not found; install it with: apt-get install dataset-fashion-mnist "
+                   "(or set data.path)",
+                   *dir);
+  return dx_errf(err, errlen, DX_ERR_IO, NULL, "%s not found or not a folder; check data.path",
+                 *dir);
 }
 
 static dx_status load(dx_data_kind kind, const char *dir, bool is_default, dx_data_split split,
@@ -43,20 +44,20 @@ static dx_status load(dx_data_kind kind, const char *dir, bool is_default, dx_da
   case DX_DATA_CIFAR10: return dx_cifar_load(dir, split, img, err, errlen);
   case DX_DATA_FOLDER: return dx_png_folder_load(dir, split, img, err, errlen);
   }
-  return dx_data_fail(err, errlen, DX_ERR_INVALID, "unknown dataset kind %d", (int)kind);
+  return dx_errf(err, errlen, DX_ERR_INVALID, NULL, "unknown dataset kind %d", (int)kind);
 }
 
 dx_status dx_dataset_open(dx_data_kind kind, const char *path, dx_data_split split, char *err,
                           size_t errlen, dx_dataset **out) {
   *out = NULL;
   if (split != DX_SPLIT_TRAIN && split != DX_SPLIT_TEST)
-    return dx_data_fail(err, errlen, DX_ERR_INVALID, "unknown dataset split %d", (int)split);
+    return dx_errf(err, errlen, DX_ERR_INVALID, NULL, "unknown dataset split %d", (int)split);
   const char *dir;
   bool is_default;
   dx_status s = resolve_dir(kind, path, &dir, &is_default, err, errlen);
   if (s != DX_OK) return s;
   dx_dataset *ds = calloc(1, sizeof *ds);
-  if (!ds) return dx_data_fail(err, errlen, DX_ERR_NOMEM, "out of memory opening %s", dir);
+  if (!ds) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory opening %s", dir);
   ds->kind = kind;
   s = load(kind, dir, is_default, split, &ds->img, err, errlen);
   if (s != DX_OK) {

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "data/images.h"
+#include "util/err.h"
+#include "util/file.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u
 #define IDX_LABELS_MAGIC 0x00000801u
@@ -29,12 +31,12 @@ static dx_status find(const char *dir, const char *name, bool install_hint, char
   free(*found);
   *found = NULL;
   if (install_hint)
-    return dx_data_fail(err, errlen, DX_ERR_IO,
-                        "%s/%s not found; install it with: apt-get install dataset-fashion-mnist "
-                        "(or set data.path)",
-                        dir, gz);
-  return dx_data_fail(err, errlen, DX_ERR_IO, "%s/%s not found (nor without .gz); check data.path",
-                      dir, gz);
+    return dx_errf(err, errlen, DX_ERR_IO, NULL,
+                   "%s/%s not found; install it with: apt-get install dataset-fashion-mnist "
+                   "(or set data.path)",
+                   dir, gz);
+  return dx_errf(err, errlen, DX_ERR_IO, NULL, "%s/%s not found (nor without .gz); check data.path",
+                 dir, gz);
 }
 
 /* Checks the header of an IDX file with ndims dimensions and returns its
@@ -43,27 +45,27 @@ static dx_status parse_header(const char *path, const uint8_t *buf, size_t len, 
                               int ndims, int64_t *dims, char *err, size_t errlen) {
   size_t header = 4 + 4 * (size_t)ndims;
   if (len < header)
-    return dx_data_fail(err, errlen, DX_ERR_PARSE,
-                        "%s: truncated: %zu bytes, shorter than the %zu-byte IDX header", path, len,
-                        header);
+    return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                   "%s: truncated: %zu bytes, shorter than the %zu-byte IDX header", path, len,
+                   header);
   if (be32(buf) != magic)
-    return dx_data_fail(err, errlen, DX_ERR_PARSE,
-                        "%s: bad magic 0x%08x (expected 0x%08x); not an IDX %s file", path,
-                        be32(buf), magic, ndims == 3 ? "image" : "label");
+    return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                   "%s: bad magic 0x%08x (expected 0x%08x); not an IDX %s file", path, be32(buf),
+                   magic, ndims == 3 ? "image" : "label");
   int64_t payload = 1;
   for (int d = 0; d < ndims; d++) {
     dims[d] = be32(buf + 4 + 4 * d);
     if (d > 0 && (dims[d] < 1 || dims[d] > IDX_MAX_SIDE))
-      return dx_data_fail(err, errlen, DX_ERR_PARSE,
-                          "%s: image side %lld is out of range (1..%d); corrupt header", path,
-                          (long long)dims[d], IDX_MAX_SIDE);
+      return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                     "%s: image side %lld is out of range (1..%d); corrupt header", path,
+                     (long long)dims[d], IDX_MAX_SIDE);
     payload *= dims[d];
   }
   if ((uint64_t)payload != len - header)
-    return dx_data_fail(err, errlen, DX_ERR_PARSE,
-                        "%s: header promises %lld bytes of data but the file holds %zu; %s", path,
-                        (long long)payload, len - header,
-                        (uint64_t)payload > len - header ? "truncated" : "trailing garbage");
+    return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                   "%s: header promises %lld bytes of data but the file holds %zu; %s", path,
+                   (long long)payload, len - header,
+                   (uint64_t)payload > len - header ? "truncated" : "trailing garbage");
   return DX_OK;
 }
 
@@ -73,7 +75,7 @@ static dx_status read_idx(const char *dir, const char *name, bool install_hint, 
                           size_t errlen) {
   dx_status s = find(dir, name, install_hint, path, err, errlen);
   size_t len = 0;
-  if (s == DX_OK) s = dx_data_slurp(*path, data, &len, err, errlen);
+  if (s == DX_OK) s = dx_file_read(*path, data, &len, err, errlen);
   if (s == DX_OK) s = parse_header(*path, *data, len, magic, ndims, dims, err, errlen);
   if (s != DX_OK) {
     free(*data);
@@ -99,11 +101,11 @@ dx_status dx_idx_load(const char *dir, const char *prefix, bool install_hint, dx
     s = read_idx(dir, lname, install_hint, IDX_LABELS_MAGIC, 1, ldims, &img->labels, &lpath, err,
                  errlen);
   if (s == DX_OK && idims[0] != ldims[0])
-    s = dx_data_fail(err, errlen, DX_ERR_PARSE,
-                     "%s has %lld images but %s has %lld labels; the two files must match", ipath,
-                     (long long)idims[0], lpath, (long long)ldims[0]);
+    s = dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                "%s has %lld images but %s has %lld labels; the two files must match", ipath,
+                (long long)idims[0], lpath, (long long)ldims[0]);
   if (s == DX_OK && idims[0] == 0)
-    s = dx_data_fail(err, errlen, DX_ERR_PARSE, "%s holds no images", ipath);
+    s = dx_errf(err, errlen, DX_ERR_PARSE, NULL, "%s holds no images", ipath);
   free(ipath);
   free(lpath);
   if (s != DX_OK) {

@@ -3,7 +3,6 @@
 #ifndef DX_DATA_IMAGES_H
 #define DX_DATA_IMAGES_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,14 +31,8 @@ dx_status dx_png_folder_load(const char *dir, dx_data_split split, dx_images *im
 
 /* Helpers shared by the readers (file.c). */
 
-/* Formats one line into err; returns s so that callers can `return dx_data_fail(...)`. */
-dx_status dx_data_fail(char *err, size_t errlen, dx_status s, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 bool dx_data_is_dir(const char *path);
 bool dx_data_is_file(const char *path);
-/* Whole file into a malloc'ed buffer, gunzipped when it is gzip (zlib reads
- * plain files unchanged). A truncated gzip stream is DX_ERR_PARSE. */
-dx_status dx_data_slurp(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
 /* dir + "/" + name into a malloc'ed string (NULL when out of memory). */
 char *dx_data_join(const char *dir, const char *name);
 

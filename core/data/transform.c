@@ -4,6 +4,7 @@
 
 #include "data/dataset_internal.h"
 #include "data/mix.h"
+#include "util/err.h"
 
 /* Whether image j of the batch of `step` is mirrored: one bit of a hash of
  * (seed, step, j), so the same batch position flips the same way whenever the
@@ -42,9 +43,9 @@ dx_status dx_dataset_batch(const dx_dataset *ds, const int64_t *indices, int64_t
   const dx_images *img = &ds->img;
   for (int64_t j = 0; j < n; j++)
     if (indices[j] < 0 || indices[j] >= img->count)
-      return dx_data_fail(err, errlen, DX_ERR_INVALID,
-                          "batch index %lld is outside the dataset (0..%lld)",
-                          (long long)indices[j], (long long)img->count - 1);
+      return dx_errf(err, errlen, DX_ERR_INVALID, NULL,
+                     "batch index %lld is outside the dataset (0..%lld)", (long long)indices[j],
+                     (long long)img->count - 1);
   /* Rounding v / 127.5 - 1 once, in double, makes 0 -> -1 and 255 -> 1 exact. */
   float lut[256];
   for (int v = 0; v < 256; v++)

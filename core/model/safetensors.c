@@ -8,27 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_HEADER ((uint64_t)100 << 20)
+#include "util/err.h"
+#include "util/file.h"
+#include "util/json.h"
+#include "util/strbuf.h"
 
-static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return NULL;
-  }
-  uint8_t *buf = NULL;
-  long size = -1;
-  if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
-    buf = malloc((size_t)size + 1);
-  if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-    snprintf(err, errlen, "%s: cannot read the file", path);
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *len = (size_t)size;
-  return buf;
-}
+#define MAX_HEADER ((uint64_t)100 << 20)
 
 static int parse_entry(dx_st_entry *e, const dx_json *m, const uint8_t *data, uint64_t data_len,
                        const char *path, char *err, size_t errlen) {
@@ -96,11 +81,11 @@ dx_status dx_safetensors_read(const char *path, dx_safetensors **out, char *err,
   *out = NULL;
   dx_safetensors *st = calloc(1, sizeof *st);
   size_t len = 0;
-  if (!st) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
-  st->file = slurp(path, &len, err, errlen);
-  if (!st->file) {
+  if (!st) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
+  dx_status got = dx_file_read(path, &st->file, &len, err, errlen);
+  if (got != DX_OK) {
     free(st);
-    return DX_ERR_IO;
+    return got;
   }
   dx_status s = parse_header(st, len, path, err, errlen);
   if (s != DX_OK) {
@@ -158,59 +143,42 @@ dx_status dx_safetensors_load(dx_ctx *ctx, const dx_safetensors *st, const char 
 
 /* --- writing ------------------------------------------------------------------ */
 
-static void put_json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
-  fputc('"', f);
-}
-
-/* The header as JSON into a memory stream; returns its length, 8-aligned. */
+/* The header as JSON; returns it (NULL when out of memory) with its length
+ * padded to a multiple of 8. */
 static char *build_header(const dx_st_item *items, int64_t n, const char *const *meta,
                           int64_t n_meta, size_t *len) {
-  char *buf = NULL;
-  size_t size = 0;
-  FILE *f = open_memstream(&buf, &size);
-  if (!f) return NULL;
-  fputc('{', f);
+  dx_strbuf b = {0};
+  dx_strbuf_puts(&b, "{");
   if (n_meta > 0) {
-    fputs("\"__metadata__\":{", f);
+    dx_strbuf_puts(&b, "\"__metadata__\":{");
     for (int64_t i = 0; i < n_meta; i++) {
-      if (i) fputc(',', f);
-      put_json_string(f, meta[2 * i]);
-      fputc(':', f);
-      put_json_string(f, meta[2 * i + 1]);
+      if (i) dx_strbuf_puts(&b, ",");
+      dx_json_string(&b, meta[2 * i]);
+      dx_strbuf_puts(&b, ":");
+      dx_json_string(&b, meta[2 * i + 1]);
     }
-    fputc('}', f);
+    dx_strbuf_puts(&b, "}");
   }
   uint64_t off = 0;
   for (int64_t i = 0; i < n; i++) {
     const dx_tensor *t = items[i].tensor;
     bool f64 = t->dtype == DX_F64;
     uint64_t bytes = (uint64_t)dx_numel(t) * (f64 ? 8 : 4);
-    if (i || n_meta > 0) fputc(',', f);
-    put_json_string(f, items[i].name);
-    fputs(f64 ? ":{\"dtype\":\"F64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[", f);
+    if (i || n_meta > 0) dx_strbuf_puts(&b, ",");
+    dx_json_string(&b, items[i].name);
+    dx_strbuf_puts(&b, f64 ? ":{\"dtype\":\"F64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
     for (int d = 0; d < t->ndim; d++)
-      fprintf(f, d ? ",%lld" : "%lld", (long long)t->shape[d]);
-    fprintf(f, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-            (unsigned long long)(off + bytes));
+      dx_strbuf_printf(&b, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+    dx_strbuf_printf(&b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                     (unsigned long long)(off + bytes));
     off += bytes;
   }
-  fputc('}', f);
+  dx_strbuf_puts(&b, "}");
   /* Pad with spaces so the data starts 8-byte aligned, as the format advises. */
-  while ((size_t)ftell(f) % 8)
-    fputc(' ', f);
-  fclose(f);
-  *len = size;
-  return buf;
+  while (b.n % 8)
+    dx_strbuf_puts(&b, " ");
+  *len = b.n;
+  return dx_strbuf_take(&b);
 }
 
 /* The rename is durable only once the folder that holds the name is

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "ddpmx/tensor.h"
-#include "model/json.h"
+#include "util/json.h"
 
 #define DX_ST_MAX_DIMS 8
 
@@ -36,7 +36,8 @@ const dx_st_entry *dx_safetensors_find(const dx_safetensors *st, const char *nam
 const char *dx_safetensors_meta(const dx_safetensors *st, const char *key);
 /* Copies entry `name` into t after checking that the element counts agree
  * (and the shapes, where the ranks agree). */
-dx_status dx_safetensors_load(dx_ctx *ctx, const dx_safetensors *st, const char *name, dx_tensor *t);
+dx_status dx_safetensors_load(dx_ctx *ctx, const dx_safetensors *st, const char *name,
+                              dx_tensor *t);
 
 typedef struct dx_st_item {
   const char *name;

@@ -7,8 +7,8 @@
 
 #include "plugin/internal.h"
 #include "plugin/loader.h"
-#include "store/sha256.h"
 #include "util/err.h"
+#include "util/sha256.h"
 
 /* dlerror() repeats the path; keep only its reason, and tell a file that is
  * no shared object at all apart from one that is but cannot be loaded (a

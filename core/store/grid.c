@@ -6,13 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void dx_image_free(dx_image *img) {
-  if (!img) return;
-  free(img->pixels);
-  img->pixels = NULL;
-  img->width = img->height = img->channels = 0;
-}
-
 void dx_grid_size(int64_t n, int64_t h, int64_t w, int64_t nrow, int64_t *grid_h, int64_t *grid_w) {
   int64_t ncol = nrow < n ? nrow : n;
   int64_t nrows = (n + ncol - 1) / ncol;

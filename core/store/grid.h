@@ -1,6 +1,6 @@
 /* Sample grids: a batch of images laid out as one picture, the way
- * torchvision.utils.make_grid does (padding 2, value 0), and PNG encoding
- * and decoding with libpng. */
+ * torchvision.utils.make_grid does (padding 2, value 0); util/png.h encodes
+ * it. */
 #ifndef DX_GRID_H
 #define DX_GRID_H
 
@@ -9,16 +9,9 @@
 
 #include "ddpmx/export.h"
 #include "ddpmx/status.h"
+#include "util/png.h"
 
 #define DX_GRID_PADDING 2
-
-/* 8-bit pixels, rows top to bottom, channels interleaved (gray or RGB). */
-typedef struct dx_image {
-  int64_t width, height, channels; /* channels: 1 or 3 */
-  uint8_t *pixels;                 /* height * width * channels, malloc'ed */
-} dx_image;
-
-DX_API void dx_image_free(dx_image *img);
 
 /* make_grid's layout of n images: ncol = min(nrow, n) across, nrows =
  * ceil(n / ncol) down; width = ncol (w + 2) + 2, height = nrows (h + 2) + 2. */
@@ -30,14 +23,5 @@ DX_API void dx_grid_size(int64_t n, int64_t h, int64_t w, int64_t nrow, int64_t 
  * Unlike make_grid, a single image is padded too, so the layout has one rule. */
 DX_API dx_status dx_grid_make(const float *x, int64_t n, int64_t c, int64_t h, int64_t w,
                               int64_t nrow, dx_image *out, char *err, size_t errlen);
-
-/* PNG: 8-bit grayscale for 1 channel, RGB for 3. The buffer is malloc'ed. */
-DX_API dx_status dx_png_encode(const dx_image *img, uint8_t **png, size_t *len, char *err,
-                               size_t errlen);
-DX_API dx_status dx_png_write_file(const dx_image *img, const char *path, char *err, size_t errlen);
-/* Any PNG libpng reads, converted to 8-bit gray or RGB (alpha dropped). */
-DX_API dx_status dx_png_decode(const uint8_t *png, size_t len, dx_image *out, char *err,
-                               size_t errlen);
-DX_API dx_status dx_png_read_file(const char *path, dx_image *out, char *err, size_t errlen);
 
 #endif

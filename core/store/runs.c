@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "store/internal.h"
-#include "store/sha256.h"
+#include "util/sha256.h"
 
 #ifndef DDPMX_VERSION
 #define DDPMX_VERSION "unknown"

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "model/json.h"
+#include "util/json.h"
 
 dx_json *dxt_json_load(const char *path);
 /* The value at path below j ("" for j itself). */

@@ -1,7 +1,7 @@
 /* SHA-256 (FIPS 180-4), for the checksums of plugins and checkpoints that the
  * store records, so a result can be tied to the exact binary that made it. */
-#ifndef DX_SHA256_H
-#define DX_SHA256_H
+#ifndef DX_UTIL_SHA256_H
+#define DX_UTIL_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

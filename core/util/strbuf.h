@@ -1,7 +1,7 @@
 /* A growing string for the writers. An allocation failure is remembered and
  * reported once, by dx_strbuf_take. */
-#ifndef DX_CONFIG_STRBUF_H
-#define DX_CONFIG_STRBUF_H
+#ifndef DX_UTIL_STRBUF_H
+#define DX_UTIL_STRBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "config/strbuf.h"
+#include "util/strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

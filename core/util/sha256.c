@@ -1,9 +1,11 @@
 /* SHA-256 as FIPS 180-4 §6.2 specifies it; section numbers below refer to it. */
-#include "store/sha256.h"
+#include "util/sha256.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "util/err.h"
 
 /* §4.2.2: the first 32 bits of the fractional parts of the cube roots of the
  * first 64 primes. */
@@ -104,8 +106,7 @@ void dx_sha256_hex(const void *data, size_t len, char hex[65]) {
 dx_status dx_sha256_file(const char *path, char hex[65], char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    if (err && errlen) snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-    return DX_ERR_IO;
+    return dx_errf(err, errlen, DX_ERR_IO, NULL, "cannot read %s: %s", path, strerror(errno));
   }
   dx_sha256 c;
   dx_sha256_init(&c);
@@ -117,8 +118,7 @@ dx_status dx_sha256_file(const char *path, char hex[65], char *err, size_t errle
   int saved = errno;
   fclose(f);
   if (failed) {
-    if (err && errlen) snprintf(err, errlen, "cannot read %s: %s", path, strerror(saved));
-    return DX_ERR_IO;
+    return dx_errf(err, errlen, DX_ERR_IO, NULL, "cannot read %s: %s", path, strerror(saved));
   }
   uint8_t d[32];
   dx_sha256_final(&c, d);

@@ -1,9 +1,12 @@
-/* Recursive-descent JSON (RFC 8259) for trusted-size headers. */
-#include "model/json.h"
+/* JSON (RFC 8259): a recursive-descent reader for trusted-size headers, and
+ * the string escaper every JSON writer uses. */
+#include "util/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/err.h"
 
 typedef struct parser {
   const char *s;
@@ -16,12 +19,14 @@ typedef struct parser {
 #define MAX_DEPTH 64
 
 static dx_json *fail(parser *p, const char *what) {
-  if (p->err && !p->err[0]) snprintf(p->err, p->errlen, "%s at byte %zu", what, p->i);
+  if (p->err && !p->err[0])
+    dx_errf(p->err, p->errlen, DX_ERR_PARSE, NULL, "%s at byte %zu", what, p->i);
   return NULL;
 }
 
 static void skip_ws(parser *p) {
-  while (p->i < p->n && strchr(" \t\r\n", p->s[p->i])) p->i++;
+  while (p->i < p->n && strchr(" \t\r\n", p->s[p->i]))
+    p->i++;
 }
 
 static dx_json *node(dx_json_type t) {
@@ -68,15 +73,22 @@ static char *parse_string(parser *p) {
   while (out && p->i < p->n && p->s[p->i] != '"') {
     char c = p->s[p->i++];
     if ((unsigned char)c < 0x20) break;
-    if (c != '\\') { out[o++] = c; continue; }
+    if (c != '\\') {
+      out[o++] = c;
+      continue;
+    }
     if (p->i >= p->n) break;
     char e = p->s[p->i++];
     const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
     const char *k = strchr(from, e);
-    if (k && e) { out[o++] = to[k - from]; continue; }
+    if (k && e) {
+      out[o++] = to[k - from];
+      continue;
+    }
     unsigned cp;
     if (e != 'u' || read_hex4(p, &cp)) break;
-    if (cp >= 0xD800 && cp < 0xDC00 && p->i + 1 < p->n && p->s[p->i] == '\\' && p->s[p->i + 1] == 'u') {
+    if (cp >= 0xD800 && cp < 0xDC00 && p->i + 1 < p->n && p->s[p->i] == '\\' &&
+        p->s[p->i + 1] == 'u') {
       unsigned lo;
       p->i += 2;
       if (read_hex4(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) break;
@@ -111,16 +123,28 @@ static dx_json *parse_container(parser *p, dx_json_type t, char close) {
     if (t == DX_JSON_OBJECT) {
       if (p->i >= p->n || p->s[p->i] != '"' || !(key = parse_string(p))) goto bad;
       skip_ws(p);
-      if (p->i >= p->n || p->s[p->i++] != ':') { free(key); goto bad; }
+      if (p->i >= p->n || p->s[p->i++] != ':') {
+        free(key);
+        goto bad;
+      }
     }
     dx_json *v = parse_value(p);
-    if (!v) { free(key); goto bad; }
+    if (!v) {
+      free(key);
+      goto bad;
+    }
     v->key = key;
     *tail = v;
     tail = &v->next;
     skip_ws(p);
-    if (p->i < p->n && p->s[p->i] == ',') { p->i++; continue; }
-    if (p->i < p->n && p->s[p->i] == close) { p->i++; break; }
+    if (p->i < p->n && p->s[p->i] == ',') {
+      p->i++;
+      continue;
+    }
+    if (p->i < p->n && p->s[p->i] == close) {
+      p->i++;
+      break;
+    }
     goto bad;
   }
   p->depth--;
@@ -158,8 +182,10 @@ static dx_json *parse_value(parser *p) {
   if (c == '"') {
     char *s = parse_string(p);
     dx_json *j = s ? node(DX_JSON_STRING) : NULL;
-    if (j) j->str = s;
-    else free(s);
+    if (j)
+      j->str = s;
+    else
+      free(s);
     return j;
   }
   if (c == 't') return parse_literal(p, "true", DX_JSON_BOOL, 1);
@@ -200,6 +226,26 @@ const dx_json *dx_json_get(const dx_json *obj, const char *key) {
 
 size_t dx_json_count(const dx_json *arr) {
   size_t n = 0;
-  for (const dx_json *e = arr ? arr->child : NULL; e; e = e->next) n++;
+  for (const dx_json *e = arr ? arr->child : NULL; e; e = e->next)
+    n++;
   return n;
+}
+
+/* --- writing ---------------------------------------------------------------- */
+
+void dx_json_string(dx_strbuf *b, const char *s) {
+  dx_strbuf_puts(b, "\"");
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      dx_strbuf_printf(b, "\\%c", *c);
+    else if (*c == '\n')
+      dx_strbuf_puts(b, "\\n");
+    else if (*c == '\t')
+      dx_strbuf_puts(b, "\\t");
+    else if (*c < 0x20)
+      dx_strbuf_printf(b, "\\u%04x", *c);
+    else
+      dx_strbuf_add(b, (const char *)c, 1);
+  }
+  dx_strbuf_puts(b, "\"");
 }

@@ -1,4 +1,4 @@
-/* PNG encoding and decoding through libpng, in memory. libpng reports errors
+/* PNG encoding and decoding through libpng. libpng reports errors
  * by longjmp; the handlers below keep its message for our caller and stop it
  * from printing anything. What changes between setjmp and a longjmp lives in
  * a heap-allocated png_io, because locals changed there are indeterminate
@@ -10,7 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/grid.h"
+#include "util/png.h"
+
+#include "util/err.h"
+#include "util/file.h"
+
+void dx_image_free(dx_image *img) {
+  if (!img) return;
+  free(img->pixels);
+  img->pixels = NULL;
+  img->width = img->height = img->channels = 0;
+}
 
 typedef struct png_io {
   uint8_t *data;
@@ -51,11 +61,6 @@ static void read_bytes(png_structp png, png_bytep data, png_size_t n) {
   io->pos += n;
 }
 
-static dx_status fail(char *err, size_t errlen, dx_status s, const char *what, const char *msg) {
-  if (err && errlen) snprintf(err, errlen, "%s: %s", what, msg);
-  return s;
-}
-
 /* Runs inside setjmp; anything it allocates is owned by png/info or io. */
 static void encode_rows(png_structp png, png_infop info, const dx_image *img) {
   png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
@@ -72,7 +77,8 @@ dx_status dx_png_encode(const dx_image *img, uint8_t **out, size_t *len, char *e
   *len = 0;
   if ((img->channels != 1 && img->channels != 3) || img->width < 1 || img->height < 1 ||
       img->width > INT32_MAX || img->height > INT32_MAX)
-    return fail(err, errlen, DX_ERR_INVALID, "cannot encode PNG", "bad image size or channels");
+    return dx_errf(err, errlen, DX_ERR_INVALID, NULL,
+                   "cannot encode PNG: bad image size or channels");
   png_io *io = calloc(1, sizeof *io);
   png_structp png =
       io ? png_create_write_struct(PNG_LIBPNG_VER_STRING, io, on_error, on_warning) : NULL;
@@ -80,11 +86,11 @@ dx_status dx_png_encode(const dx_image *img, uint8_t **out, size_t *len, char *e
   if (!info) {
     png_destroy_write_struct(&png, NULL);
     free(io);
-    return fail(err, errlen, DX_ERR_NOMEM, "cannot encode PNG", "out of memory");
+    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "cannot encode PNG: out of memory");
   }
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    dx_status s = fail(err, errlen, DX_ERR_NOMEM, "cannot encode PNG", io->msg);
+    dx_status s = dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "cannot encode PNG: %s", io->msg);
     free(io->data);
     free(io);
     return s;
@@ -111,12 +117,17 @@ static void normalise(png_structp png, png_infop info) {
 }
 
 /* Runs inside setjmp; out->pixels and io->rows are freed by the caller on a
- * longjmp. */
-static void decode_rows(png_structp png, png_infop info, dx_image *out, png_io *io) {
+ * longjmp. out NULL: the header alone. */
+static void decode_rows(png_structp png, png_infop info, dx_png_header *hdr, dx_image *out,
+                        png_io *io) {
   png_read_info(png, info);
+  hdr->width = png_get_image_width(png, info);
+  hdr->height = png_get_image_height(png, info);
+  hdr->color = (png_get_color_type(png, info) & PNG_COLOR_MASK_COLOR) != 0; /* palette too */
+  if (!out) return;
   normalise(png, info);
-  out->width = png_get_image_width(png, info);
-  out->height = png_get_image_height(png, info);
+  out->width = hdr->width;
+  out->height = hdr->height;
   out->channels = png_get_channels(png, info);
   size_t stride = (size_t)(out->width * out->channels);
   out->pixels = malloc(stride * (size_t)out->height);
@@ -128,10 +139,22 @@ static void decode_rows(png_structp png, png_infop info, dx_image *out, png_io *
   png_read_end(png, NULL);
 }
 
-dx_status dx_png_decode(const uint8_t *data, size_t len, dx_image *out, char *err, size_t errlen) {
-  memset(out, 0, sizeof *out);
-  if (len < 8 || png_sig_cmp(data, 0, 8) != 0)
-    return fail(err, errlen, DX_ERR_PARSE, "cannot decode PNG", "not a PNG");
+static bool has_signature(const uint8_t *data, size_t len, FILE *f) {
+  uint8_t sig[8];
+  if (!f) return len >= 8 && png_sig_cmp(data, 0, 8) == 0;
+  bool is_png = fread(sig, 1, 8, f) == 8 && png_sig_cmp(sig, 0, 8) == 0;
+  rewind(f);
+  return is_png;
+}
+
+/* The one decoder, reading from memory (data, len) or from an open file
+ * (f); out NULL reads the header alone. On failure, `why` says what went
+ * wrong without saying where. */
+static dx_status decode(const uint8_t *data, size_t len, FILE *f, dx_png_header *hdr, dx_image *out,
+                        char *why, size_t whylen) {
+  if (out) memset(out, 0, sizeof *out);
+  if (!has_signature(data, len, f))
+    return dx_errf(why, whylen, DX_ERR_PARSE, NULL, "not a PNG file");
   png_io *io = calloc(1, sizeof *io);
   png_structp png =
       io ? png_create_read_struct(PNG_LIBPNG_VER_STRING, io, on_error, on_warning) : NULL;
@@ -139,28 +162,64 @@ dx_status dx_png_decode(const uint8_t *data, size_t len, dx_image *out, char *er
   if (!info) {
     png_destroy_read_struct(&png, NULL, NULL);
     free(io);
-    return fail(err, errlen, DX_ERR_NOMEM, "cannot decode PNG", "out of memory");
+    return dx_errf(why, whylen, DX_ERR_NOMEM, NULL, "out of memory");
   }
-  io->data = (uint8_t *)data; /* only read from */
-  io->len = len;
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, NULL);
-    dx_status s = fail(err, errlen, DX_ERR_PARSE, "cannot decode PNG", io->msg);
+    dx_status s = dx_errf(why, whylen, DX_ERR_PARSE, NULL, "corrupt PNG (%s)", io->msg);
     free(io->rows);
     free(io);
     dx_image_free(out);
     return s;
   }
-  png_set_read_fn(png, io, read_bytes);
-  decode_rows(png, info, out, io);
+  if (f) {
+    png_init_io(png, f);
+  } else {
+    io->data = (uint8_t *)data; /* only read from */
+    io->len = len;
+    png_set_read_fn(png, io, read_bytes);
+  }
+  decode_rows(png, info, hdr, out, io);
   png_destroy_read_struct(&png, &info, NULL);
   free(io->rows);
   free(io);
-  if (out->channels != 1 && out->channels != 3) {
+  if (out && out->channels != 1 && out->channels != 3) {
     dx_image_free(out);
-    return fail(err, errlen, DX_ERR_PARSE, "cannot decode PNG", "unexpected channel count");
+    return dx_errf(why, whylen, DX_ERR_PARSE, NULL, "unexpected channel count");
   }
   return DX_OK;
+}
+
+dx_status dx_png_decode(const uint8_t *data, size_t len, dx_image *out, char *err, size_t errlen) {
+  char why[256];
+  dx_png_header hdr;
+  dx_status s = decode(data, len, NULL, &hdr, out, why, sizeof why);
+  if (s != DX_OK) dx_errf(err, errlen, s, NULL, "cannot decode PNG: %s", why);
+  return s;
+}
+
+dx_status dx_png_read_file(const char *path, dx_image *out, char *err, size_t errlen) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  memset(out, 0, sizeof *out);
+  dx_status s = dx_file_read(path, &data, &len, err, errlen);
+  if (s != DX_OK) return s;
+  char why[256];
+  dx_png_header hdr;
+  s = decode(data, len, NULL, &hdr, out, why, sizeof why);
+  free(data);
+  if (s != DX_OK) dx_errf(err, errlen, s, DX_AT(path), "%s", why);
+  return s;
+}
+
+dx_status dx_png_read_header(const char *path, dx_png_header *out, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return dx_errf(err, errlen, DX_ERR_IO, DX_AT(path), "cannot open: %s", strerror(errno));
+  char why[256];
+  dx_status s = decode(NULL, 0, f, out, NULL, why, sizeof why);
+  fclose(f);
+  if (s != DX_OK) dx_errf(err, errlen, s, DX_AT(path), "%s", why);
+  return s;
 }
 
 dx_status dx_png_write_file(const dx_image *img, const char *path, char *err, size_t errlen) {
@@ -173,40 +232,6 @@ dx_status dx_png_write_file(const dx_image *img, const char *path, char *err, si
   int saved = errno;
   if (f && fclose(f) != 0 && ok) ok = 0, saved = errno;
   free(png);
-  if (!ok) return fail(err, errlen, DX_ERR_IO, path, strerror(saved));
+  if (!ok) return dx_errf(err, errlen, DX_ERR_IO, DX_AT(path), "%s", strerror(saved));
   return DX_OK;
-}
-
-static dx_status slurp(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, errlen, DX_ERR_IO, path, strerror(errno));
-  size_t cap = 65536, n = 0, got;
-  uint8_t *buf = malloc(cap);
-  bool nomem = !buf;
-  while (!nomem && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-    n += got;
-    uint8_t *grown = n == cap ? realloc(buf, cap *= 2) : buf;
-    nomem = !grown;
-    if (grown) buf = grown;
-  }
-  bool failed = nomem || ferror(f);
-  fclose(f);
-  if (failed) {
-    free(buf);
-    return fail(err, errlen, nomem ? DX_ERR_NOMEM : DX_ERR_IO, path, "cannot read");
-  }
-  *data = buf;
-  *len = n;
-  return DX_OK;
-}
-
-dx_status dx_png_read_file(const char *path, dx_image *out, char *err, size_t errlen) {
-  uint8_t *data = NULL;
-  size_t len = 0;
-  memset(out, 0, sizeof *out);
-  dx_status s = slurp(path, &data, &len, err, errlen);
-  if (s != DX_OK) return s;
-  s = dx_png_decode(data, len, out, err, errlen);
-  free(data);
-  return s;
 }
