@@ -1,4 +1,4 @@
-/* YAML `{plugin: NAME, ...params}` to a dx_plugin_ref (plugin/plugin_ref.h),
+/* YAML `{plugin: NAME, ...params}` to a dx_plugin_ref (util/plugin_ref.h),
  * which the plugin loader checks against the plugin's own spec later. */
 #ifndef DX_CONFIG_PLUGINREF_H
 #define DX_CONFIG_PLUGINREF_H

@@ -1,6 +1,6 @@
 /* Reference values from JSON files for the tests, reached by a dotted path:
  * "schedules.linear.tables.beta.0", where a segment names an object member
- * or, for an array, an index. Built on the library's reader (model/json.h).
+ * or, for an array, an index. Built on the library's reader (util/json.h).
  * Any failure fails the test. */
 #ifndef DXT_JSON_H
 #define DXT_JSON_H
