@@ -37,3 +37,19 @@ if(CMAKE_CUDA_COMPILER)
 else()
   set(DDPMX_HAVE_CUDA_TOOLKIT OFF)
 endif()
+
+# MPI (Debian's Open MPI, libopenmpi-dev): when found, `mpirun -np N ddpmx
+# run` trains data-parallel on N ranks (core/comm/, docs/distributed.md).
+# Without it ddpmx builds as before and is always one rank.
+option(DDPMX_MPI "Build the MPI communicator when MPI is found" ON)
+if(DDPMX_MPI)
+  find_package(MPI COMPONENTS C QUIET)
+endif()
+if(MPI_C_FOUND)
+  set(DDPMX_HAVE_MPI ON)
+  find_program(DDPMX_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
+  message(STATUS "ddpmx: MPI ${MPI_C_VERSION} found (${DDPMX_MPIEXEC}): data-parallel ranks built in")
+else()
+  set(DDPMX_HAVE_MPI OFF)
+  message(STATUS "ddpmx: MPI not found: one process only (install libopenmpi-dev for data-parallel ranks)")
+endif()

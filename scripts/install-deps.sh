@@ -8,7 +8,8 @@
 set -eu
 
 pkgs="build-essential cmake pkg-config libyaml-dev libsqlite3-dev check libsubunit-dev
-      libopenblas-openmp-dev zlib1g-dev libpng-dev python3"
+      libopenblas-openmp-dev zlib1g-dev libpng-dev python3
+      libopenmpi-dev openmpi-bin"
 for arg in "$@"; do
   case "$arg" in
     --run) pkgs="$pkgs dataset-fashion-mnist sqlite3" ;;
