@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,19 +344,21 @@ START_TEST(runs_without_database) {
 }
 END_TEST
 
-/* A long run, stopped by a signal once it reports its first step (no
- * sleeping: the test waits for that line). */
-static int interrupted_run(int sig) {
+/* `ddpmx run tiny.yaml` with overrides (NULL-terminated, at most 6), sent
+ * `sig` once it reports step `at` (no sleeping: the test waits for that
+ * line). Returns its wait status and sets *pid. */
+static int signalled_run(const char *const *overrides, const char *at, int sig, pid_t *pid) {
   int fds[2];
   ck_assert_int_eq(pipe(fds), 0);
-  pid_t pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (pid == 0) {
+  *pid = fork();
+  ck_assert_int_ge(*pid, 0);
+  if (*pid == 0) {
     dup2(fds[1], 2);
     close(fds[0]);
     redirect("cli.out", 1);
-    const char *argv[] = {bin, "run", fixture("tiny.yaml"), data_path(), "train.steps=1000000",
-                          NULL};
+    const char *argv[MAX_ARGS] = {bin, "run", fixture("tiny.yaml"), data_path()};
+    for (int i = 0; overrides[i] && i < 6; i++)
+      argv[4 + i] = overrides[i];
     execv(bin, (char *const *)argv);
     _exit(127);
   }
@@ -364,11 +367,20 @@ static int interrupted_run(int sig) {
   char line[1024];
   bool signalled = false;
   while (fgets(line, sizeof line, err))
-    if (!signalled && strncmp(line, "step 1/", 7) == 0) signalled = kill(pid, sig) == 0;
+    if (!signalled && strncmp(line, at, strlen(at)) == 0) signalled = kill(*pid, sig) == 0;
   fclose(err);
   int status;
-  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-  ck_assert(signalled && WIFEXITED(status));
+  ck_assert_int_eq(waitpid(*pid, &status, 0), *pid);
+  ck_assert(signalled);
+  return status;
+}
+
+/* A long run, stopped by a signal once it reports its first step. */
+static int interrupted_run(int sig) {
+  pid_t pid;
+  const char *const overrides[] = {"train.steps=1000000", NULL};
+  int status = signalled_run(overrides, "step 1/", sig, &pid);
+  ck_assert(WIFEXITED(status));
   return WEXITSTATUS(status);
 }
 
@@ -385,6 +397,111 @@ START_TEST(signal_ends_run_killed) {
   r = ddpmx("show", "2", NULL);
   HAS(r.out, "  status   KILLED: interrupted by SIGTERM\n");
   result_free(&r);
+}
+END_TEST
+
+/* kill -9 at step 45 of 120 (checkpoints every 20): the row stays RUNNING,
+ * but runs and show call it LOST, and resume carries it from step 40 to the
+ * end with each step's loss logged once. */
+START_TEST(a_killed_run_is_lost_then_resumed) {
+  pid_t pid;
+  const char *const overrides[] = {"train.steps=120", "checkpoint.every=20", "log.every=5",
+                                   "sample.every=0", NULL};
+  int status = signalled_run(overrides, "step 45/", SIGKILL, &pid);
+  ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+  result r = ddpmx("runs", NULL);
+  HAS(r.out, " LOST ");
+  result_free(&r);
+  r = ddpmx("show", "1", NULL);
+  char want[128];
+  snprintf(want, sizeof want, "  status   LOST: its process (pid %d on ", (int)pid);
+  HAS(r.out, want);
+  HAS(r.out, "resume with: ddpmx resume 1\n");
+  result_free(&r);
+  r = ddpmx("resume", "1", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  HAS(r.err, "ddpmx resume: run 1 'tiny' from step ");
+  HAS(r.err, "ddpmx resume: run 1 FINISHED\n");
+  result_free(&r);
+  r = ddpmx("runs", NULL);
+  HAS(r.out, " FINISHED ");
+  result_free(&r);
+  sqlite3 *db;
+  ck_assert_int_eq(sqlite3_open("results/ddpmx.db", &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                      "SELECT count(*), count(DISTINCT step), min(step), max(step)"
+                                      " FROM metrics WHERE name = 'loss'",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+  static const int want_rows[4] = {24, 24, 5, 120};
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(sqlite3_column_int(q, i), want_rows[i]);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+END_TEST
+
+/* Eight runs started at once on one new database: each finishes, with all
+ * its rows, and the file is sound. */
+START_TEST(eight_runs_share_one_database) {
+  enum { RUNS = 8 };
+  pid_t pid[RUNS];
+  for (int i = 0; i < RUNS; i++) {
+    pid[i] = fork();
+    ck_assert_int_ge(pid[i], 0);
+    if (pid[i] == 0) {
+      char name[32], out[32];
+      snprintf(name, sizeof name, "name=w%d", i);
+      snprintf(out, sizeof out, "cli%d.out", i);
+      redirect(out, 1);
+      redirect(out, 2);
+      const char *argv[] = {bin,
+                            "run",
+                            fixture("tiny.yaml"),
+                            data_path(),
+                            name,
+                            "train.steps=12",
+                            "checkpoint.every=6",
+                            "sample.every=6",
+                            NULL};
+      execv(bin, (char *const *)argv);
+      _exit(127);
+    }
+  }
+  for (int i = 0; i < RUNS; i++) {
+    int status;
+    ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+    char out[32];
+    snprintf(out, sizeof out, "cli%d.out", i);
+    char *text = dxt_slurp(out);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "run w%d: %s", i, text);
+    free(text);
+  }
+  sqlite3 *db;
+  ck_assert_int_eq(sqlite3_open("results/ddpmx.db", &db), SQLITE_OK);
+  const char *checks[][2] = {
+      {"PRAGMA integrity_check", "ok"},
+      {"SELECT count(*) || '|' || sum(status = 'FINISHED') || '|' || count(DISTINCT name) FROM "
+       "runs",
+       "8|8|8"},
+      /* Per run: 12 loss rows (log every 1), grids at 6 and 12, checkpoints at 6 and 12. */
+      {"SELECT group_concat(n, ',') FROM (SELECT r.id,"
+       " (SELECT count(DISTINCT step) FROM metrics WHERE run_id = r.id AND name = 'loss') || '/'"
+       " || (SELECT count(*) FROM samples WHERE run_id = r.id) || '/'"
+       " || (SELECT count(*) FROM checkpoints WHERE run_id = r.id) AS n FROM runs r ORDER BY r.id)",
+       "12/2/2,12/2/2,12/2/2,12/2/2,12/2/2,12/2/2,12/2/2,12/2/2"},
+  };
+  for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, checks[i][0], -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), checks[i][1]);
+    sqlite3_finalize(q);
+  }
+  sqlite3_close(db);
 }
 END_TEST
 
@@ -570,6 +687,8 @@ int main(void) {
   tcase_add_test(tc, failed_run_is_recorded);
   tcase_add_test(tc, runs_without_database);
   tcase_add_test(tc, signal_ends_run_killed);
+  tcase_add_test(tc, a_killed_run_is_lost_then_resumed);
+  tcase_add_test(tc, eight_runs_share_one_database);
   tcase_add_test(tc, plugins_lists_good_and_broken);
   tcase_add_test(tc, device_cuda_without_the_module);
   tcase_add_loop_test(tc, device_auto_without_a_gpu_runs_on_the_cpu, 0, 3);

@@ -280,7 +280,7 @@ START_TEST(create_schema) {
   close_ok(st);
   sqlite3 *db = raw_open(t.db);
   assert_rows(db, "PRAGMA application_id", "1145327704\n"); /* 0x44445058 */
-  assert_rows(db, "PRAGMA user_version", "2\n");
+  assert_rows(db, "PRAGMA user_version", "3\n");
   assert_rows(db, "PRAGMA journal_mode", "wal\n");
   assert_rows(db, objects_sql,
               "index|metrics_by_run_name_step\n"
@@ -297,7 +297,7 @@ START_TEST(create_schema) {
   /* Opening again changes nothing. */
   close_ok(open_ok(t.db));
   db = raw_open(t.db);
-  assert_rows(db, "PRAGMA user_version", "2\n");
+  assert_rows(db, "PRAGMA user_version", "3\n");
   sqlite3_close(db);
   tmp_clean(&t);
 }
@@ -309,12 +309,20 @@ START_TEST(migrate_v1_to_latest) {
   dx_store *st;
   char err[DX_ERRMSG_MAX];
   ck_assert_int_eq(dx_store_open_at_version(t.db, 1, &st, err, sizeof err), DX_OK);
-  const char *kv[] = {"diffusion.schedule.plugin", "linear", "train.lr", "0.001"};
-  int64_t run = begin(st, "old", kv, 2);
-  const int64_t steps[] = {10, 20, 30};
-  log_series(st, run, "loss", steps, (double[]){3.0, 2.0, 1.5}, 3);
-  OK(st, dx_store_add_checkpoint(st, run, 30, "/ck/old-30", "ab"));
-  OK(st, dx_store_run_end(st, run, DX_RUN_FINISHED, NULL));
+  /* Rows as a ddpmx of schema 1 wrote them: this code writes columns that
+   * schema 1 does not have. */
+  ck_assert_int_eq(
+      sqlite3_exec(dx_store_db(st),
+                   "INSERT INTO runs (name, seed, ddpmx_version, status)"
+                   "  VALUES ('old', 7, '0.1', 'FINISHED');"
+                   "INSERT INTO params VALUES (1, 'diffusion.schedule.plugin', 'linear'),"
+                   "  (1, 'train.lr', '0.001');"
+                   "INSERT INTO metrics VALUES (1, 10, 'loss', 3.0, 1), (1, 20, 'loss', 2.0, 2),"
+                   "  (1, 30, 'loss', 1.5, 3);"
+                   "INSERT INTO checkpoints (run_id, step, path, sha256)"
+                   "  VALUES (1, 30, '/ck/old-30', 'ab')",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
   close_ok(st);
 
   sqlite3 *db = raw_open(t.db);
@@ -327,8 +335,9 @@ START_TEST(migrate_v1_to_latest) {
 
   close_ok(open_ok(t.db));
   db = raw_open(t.db);
-  assert_rows(db, "PRAGMA user_version", "2\n");
-  assert_rows(db, "SELECT id, name, status FROM runs", "1|old|FINISHED\n");
+  assert_rows(db, "PRAGMA user_version", "3\n");
+  assert_rows(db, "SELECT id, name, status, pid, world_size, hosts FROM runs",
+              "1|old|FINISHED||1|\n");
   assert_rows(db, "SELECT key, value FROM params ORDER BY key",
               "diffusion.schedule.plugin|linear\ntrain.lr|0.001\n");
   assert_rows(db, "SELECT step, value FROM metrics ORDER BY step", "10|3.0\n20|2.0\n30|1.5\n");
@@ -384,7 +393,7 @@ START_TEST(refuse_foreign_files) {
   db = raw_open(t.db);
   sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
   sqlite3_close(db);
-  assert_refused(t.db, "schema version 99, newer than this ddpmx knows (2)");
+  assert_refused(t.db, "schema version 99, newer than this ddpmx knows (3)");
   db = raw_open(t.db);
   sqlite3_exec(db, "PRAGMA user_version = -3", NULL, NULL, NULL);
   sqlite3_close(db);
@@ -394,7 +403,9 @@ START_TEST(refuse_foreign_files) {
   char err[DX_ERRMSG_MAX];
   ck_assert_int_eq(dx_store_open("/nonexistent/dir/x.db", &st, err, sizeof err), DX_ERR_IO);
   ck_assert_ptr_nonnull(strstr(err, "cannot open /nonexistent/dir/x.db"));
-  ck_assert_int_eq(dx_store_open_at_version(t.db, 3, &st, err, sizeof err), DX_ERR_INVALID);
+  ck_assert_int_eq(
+      dx_store_open_at_version(t.db, DX_STORE_SCHEMA_VERSION + 1, &st, err, sizeof err),
+      DX_ERR_INVALID);
   tmp_clean(&t);
 }
 END_TEST
@@ -737,6 +748,103 @@ START_TEST(reopen_for_resume) {
 }
 END_TEST
 
+/* ---- a run whose process is gone -------------------------------------- */
+
+typedef struct wanted_status {
+  int64_t run;
+  dx_run_status status;
+} wanted_status;
+
+static int status_of_run(const dx_run_summary *r, void *user) {
+  wanted_status *w = user;
+  if (r->id == w->run) w->status = r->status;
+  return 0;
+}
+
+/* The status `ddpmx runs` would show. */
+static dx_run_status listed_status(dx_store *st, int64_t run) {
+  wanted_status w = {run, (dx_run_status)-1};
+  OK(st, dx_store_list_runs(st, status_of_run, &w));
+  return w.status;
+}
+
+static int keep_row(const dx_run_row *r, void *user) {
+  dx_run_row *out = user;
+  *out = *r;
+  out->name = out->error = out->started_at = out->ended_at =
+      NULL; /* only the numbers outlive the call */
+  out->experiment_yaml = out->experiment_json = out->ddpmx_version = out->host = NULL;
+  out->command_line = out->heartbeat_at = out->hosts = NULL;
+  return 1;
+}
+
+static dx_run_row shown(dx_store *st, int64_t run) {
+  dx_run_row r = {0};
+  dx_run_visitor v = {.run = keep_row};
+  OK(st, dx_store_show_run(st, run, &v, &r));
+  return r;
+}
+
+START_TEST(a_lost_run_is_told_from_a_live_one) {
+  tmp t;
+  dx_store *st = fresh(&t);
+  sqlite3 *db = dx_store_db(st);
+  dx_run_info info = {.name = "mine", .seed = 1}; /* this host, this process */
+  int64_t run;
+  OK(st, dx_store_run_begin(st, &info, &run));
+  char pid[32];
+  snprintf(pid, sizeof pid, "%lld|1|1|1\n", (long long)getpid());
+  assert_rows(
+      db,
+      "SELECT pid, process_start LIKE '%-%/%', heartbeat_at >= started_at, world_size FROM runs",
+      pid);
+  dx_run_row r = shown(st, run);
+  ck_assert_int_eq(r.status, DX_RUN_RUNNING);
+  ck_assert_int_eq(r.process, DX_PROCESS_ALIVE);
+  ck_assert_int_eq(r.pid, getpid());
+  ck_assert_int_eq(listed_status(st, run), DX_RUN_RUNNING);
+
+  /* The pid is ours but the start time is not: a reused pid. */
+  sqlite3_exec(db, "UPDATE runs SET process_start = substr(process_start, 1, 37) || '1'", NULL,
+               NULL, NULL);
+  ck_assert_int_eq(shown(st, run).status, DX_RUN_LOST);
+  ck_assert_int_eq(listed_status(st, run), DX_RUN_LOST);
+
+  /* A process that has exited. */
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) _exit(0);
+  ck_assert_int_eq(waitpid(child, NULL, 0), child);
+  char sql[128];
+  snprintf(sql, sizeof sql, "UPDATE runs SET pid = %d", (int)child);
+  sqlite3_exec(db, sql, NULL, NULL, NULL);
+  ck_assert_int_eq(shown(st, run).status, DX_RUN_LOST);
+
+  /* Another host's process cannot be checked from here; nor a row from
+   * before schema 3. */
+  sqlite3_exec(db, "UPDATE runs SET host = 'elsewhere.example'", NULL, NULL, NULL);
+  ck_assert_int_eq(shown(st, run).status, DX_RUN_RUNNING);
+  ck_assert_int_eq(shown(st, run).process, DX_PROCESS_UNKNOWN);
+  sqlite3_exec(db, "UPDATE runs SET host = NULL, pid = NULL, process_start = NULL", NULL, NULL,
+               NULL);
+  ck_assert_int_eq(listed_status(st, run), DX_RUN_RUNNING);
+
+  /* A metrics flush is a heartbeat; a reopen makes this process the run's. */
+  sqlite3_exec(db, "UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00.000Z'", NULL, NULL, NULL);
+  OK(st, dx_store_log_metric(st, run, 1, "loss", 1.0));
+  OK(st, dx_store_flush(st));
+  assert_rows(db, "SELECT heartbeat_at > '2001' FROM runs", "1\n");
+  OK(st, dx_store_run_end(st, run, DX_RUN_KILLED, "x"));
+  ck_assert_int_eq(shown(st, run).process, DX_PROCESS_UNKNOWN); /* only RUNNING rows are checked */
+  OK(st, dx_store_run_reopen(st, run, 0));
+  r = shown(st, run);
+  ck_assert_int_eq(r.status, DX_RUN_RUNNING);
+  ck_assert_int_eq(r.process, DX_PROCESS_ALIVE);
+  close_ok(st);
+  tmp_clean(&t);
+}
+END_TEST
+
 /* ---- the example queries of docs/store.md ----------------------------- */
 
 static const struct {
@@ -750,6 +858,7 @@ static const struct {
                  "2|cosine_huber|FINISHED|cosine|huber|1000|0.0001|0.375|3.75\n"
                  "3|cosine_mse|FAILED|cosine|mse|500|0.0002||\n"},
     {"failed-runs", "3|cosine_mse|loss is NaN at step 150\n"},
+    {"stale-runs", ""}, /* the fixture's runs have all ended */
     {"params-diff", "diffusion.loss.plugin|mse|huber\ndiffusion.sampler.plugin|beta|beta_tilde\n"
                     "diffusion.schedule.plugin|linear|cosine\ntrain.lr|0.0002|0.0001\n"},
     {"plugins-used",
@@ -987,8 +1096,10 @@ START_TEST(sigkill_mid_batch) {
   assert_rows(db, "SELECT name, status FROM runs", "doomed|RUNNING\n");
   sqlite3_close(db);
 
-  /* And the store carries on with the file. */
+  /* And the store carries on with the file, and knows that the run's
+   * process is gone. */
   dx_store *st = open_ok(t.db);
+  ck_assert_int_eq(listed_status(st, 1), DX_RUN_LOST);
   OK(st, dx_store_log_metric(st, 1, 6000, "loss", 1.0));
   OK(st, dx_store_run_end(st, 1, DX_RUN_KILLED, "killed"));
   assert_rows(dx_store_db(st), "SELECT count(*), max(step) FROM metrics", "6001|6000\n");
@@ -1012,6 +1123,7 @@ int main(void) {
   DXT_ADD(tc, queries_for_cli);
   DXT_ADD(tc, samples_and_checkpoints);
   DXT_ADD(tc, reopen_for_resume);
+  DXT_ADD(tc, a_lost_run_is_told_from_a_live_one);
   DXT_ADD(tc, doc_examples);
   DXT_ADD(tc, two_writers);
   DXT_ADD(tc, sigkill_mid_batch);

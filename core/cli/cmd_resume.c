@@ -17,31 +17,66 @@ const dx_cli_command dx_cli_resume = {
     "Continues run RUN (an id or a name) from its latest checkpoint with the\n"
     "experiment it was started with. Metrics and grids logged after that\n"
     "checkpoint are dropped and logged again; the run ends FINISHED, FAILED or\n"
-    "KILLED as `ddpmx run` does.\n"
+    "KILLED as `ddpmx run` does. RUN may be KILLED, FAILED or LOST (its\n"
+    "process died without saying so), not still running. A checkpoint whose\n"
+    "SHA-256 no longer matches the one recorded is refused, and the one before\n"
+    "it taken; a run without a usable checkpoint starts again at step 0.\n"
     "\n"
     "  --db PATH   results database (default " DX_CLI_DEFAULT_DB ")\n",
     main_resume};
 
-static int status_of(const dx_run_row *r, void *user) {
-  *(dx_run_status *)user = r->status;
+typedef struct run_state {
+  dx_run_status status;
+  dx_process_state process;
+  int64_t pid;
+  char host[256];
+} run_state;
+
+static int state_of(const dx_run_row *r, void *user) {
+  run_state *s = user;
+  *s = (run_state){r->status, r->process, r->pid, ""};
+  snprintf(s->host, sizeof s->host, "%s", r->host ? r->host : "?");
   return 1;
 }
 
+/* A checkpoint that cannot be trusted is passed over, and the user told. */
+static void refused(const dx_store_checkpoint *c, const char *why, void *user) {
+  (void)user;
+  fprintf(stderr, "ddpmx resume: refusing the checkpoint of step %" PRId64 ": %s\n", c->step, why);
+}
+
 static int resume(dx_store *st, dx_stored_run *r) {
-  dx_run_status status = DX_RUN_RUNNING;
-  dx_run_visitor v = {.run = status_of};
-  if (dx_store_show_run(st, r->id, &v, &status) != DX_OK)
+  run_state s = {DX_RUN_RUNNING};
+  dx_run_visitor v = {.run = state_of};
+  if (dx_store_show_run(st, r->id, &v, &s) != DX_OK)
     return dx_cli_fail(&dx_cli_resume, DX_ERR_DB, "%s", dx_store_errmsg(st));
-  if (status == DX_RUN_FINISHED)
-    return dx_cli_fail(&dx_cli_resume, DX_ERR_INVALID, "run %" PRId64 " has already finished", r->id);
-  if (!r->has_checkpoint)
+  if (s.status == DX_RUN_FINISHED)
+    return dx_cli_fail(&dx_cli_resume, DX_ERR_INVALID, "run %" PRId64 " has already finished",
+                       r->id);
+  /* Two processes training one run would interleave their rows. A RUNNING
+   * run on another host, or from before processes were recorded, cannot be
+   * checked from here and is taken at its word that it is gone. */
+  if (s.status == DX_RUN_RUNNING && s.process == DX_PROCESS_ALIVE)
     return dx_cli_fail(&dx_cli_resume, DX_ERR_INVALID,
-                       "run %" PRId64 " has no checkpoint to resume from; start it again with ddpmx run", r->id);
-  if (dx_store_run_reopen(st, r->id, r->checkpoint.step) != DX_OK)
+                       "run %" PRId64 " is still running (pid %" PRId64 " on %s); stop it first",
+                       r->id, s.pid, s.host);
+  dx_store_checkpoint c = {0};
+  bool found = false;
+  if (dx_store_good_checkpoint(st, r->id, &c, &found, refused, NULL) != DX_OK)
     return dx_cli_fail(&dx_cli_resume, DX_ERR_DB, "%s", dx_store_errmsg(st));
-  fprintf(stderr, "ddpmx resume: run %" PRId64 " '%s' from step %" PRId64 " (%s)\n", r->id, r->e->name,
-          r->checkpoint.step, r->checkpoint.path);
-  return dx_cli_train(&dx_cli_resume, r->e, &r->plugins, st, r->id, r->checkpoint.path);
+  if (dx_store_run_reopen(st, r->id, found ? c.step : 0) != DX_OK)
+    return dx_cli_fail(&dx_cli_resume, DX_ERR_DB, "%s", dx_store_errmsg(st));
+  /* Every draw is keyed by (seed, step): starting over from step 0 under
+   * the same run id gives what the first attempt would have. */
+  if (found)
+    fprintf(stderr, "ddpmx resume: run %" PRId64 " '%s' from step %" PRId64 " (%s)\n", r->id,
+            r->e->name, c.step, c.path);
+  else
+    fprintf(stderr,
+            "ddpmx resume: run %" PRId64
+            " '%s' has no checkpoint to resume from; starting it again at step 0\n",
+            r->id, r->e->name);
+  return dx_cli_train(&dx_cli_resume, r->e, &r->plugins, st, r->id, found ? c.path : NULL);
 }
 
 static int main_resume(int argc, char **argv) {
@@ -51,7 +86,8 @@ static int main_resume(int argc, char **argv) {
     int r = dx_cli_option(&dx_cli_resume, argc, argv, &i, "--db", &db);
     if (r < 0) return DX_EXIT_USAGE;
     if (r > 0) continue;
-    if (argv[i][0] == '-' || ref) return dx_cli_usage(&dx_cli_resume, "unexpected argument '%s'", argv[i]);
+    if (argv[i][0] == '-' || ref)
+      return dx_cli_usage(&dx_cli_resume, "unexpected argument '%s'", argv[i]);
     ref = argv[i];
   }
   if (!ref) return dx_cli_usage(&dx_cli_resume, "which run? (an id or a name; see ddpmx runs)");

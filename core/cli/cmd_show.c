@@ -31,8 +31,16 @@ static void title(void *user, const char *name) {
 static int run(const dx_run_row *r, void *user) {
   (void)user;
   printf("run %" PRId64 ": %s\n", r->id, r->name);
-  printf("  status   %s%s%s\n", dx_run_status_str(r->status), r->error ? ": " : "",
-         r->error ? r->error : "");
+  if (r->status == DX_RUN_LOST)
+    printf("  status   LOST: its process (pid %" PRId64
+           " on %s) is gone; resume with: ddpmx resume %" PRId64 "\n",
+           r->pid, or_dash(r->host), r->id);
+  else
+    printf("  status   %s%s%s\n", dx_run_status_str(r->status), r->error ? ": " : "",
+           r->error ? r->error : "");
+  if (r->status == DX_RUN_RUNNING || r->status == DX_RUN_LOST)
+    printf("  process  pid %" PRId64 " on %s%s, last heartbeat %s\n", r->pid, or_dash(r->host),
+           r->process == DX_PROCESS_ALIVE ? " (alive)" : "", or_dash(r->heartbeat_at));
   printf("  started  %s\n  ended    %s\n", r->started_at, or_dash(r->ended_at));
   printf("  seed     %" PRId64 "\n", r->seed);
   printf("  ddpmx    %s on %s\n", or_dash(r->ddpmx_version), or_dash(r->host));

@@ -85,10 +85,10 @@ dx_status dx_store_check_run(dx_store *st, int64_t run_id) {
                        st->path);
 }
 
-static const char *const status_names[] = {"RUNNING", "FINISHED", "FAILED", "KILLED"};
+static const char *const status_names[] = {"RUNNING", "FINISHED", "FAILED", "KILLED", "LOST"};
 
 const char *dx_run_status_str(dx_run_status s) {
-  return (unsigned)s < 4 ? status_names[s] : "UNKNOWN";
+  return (unsigned)s <= DX_RUN_LOST ? status_names[s] : "UNKNOWN";
 }
 
 dx_run_status dx_store_parse_status(const char *s) {

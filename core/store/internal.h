@@ -54,6 +54,12 @@ dx_status dx_store_check_run(dx_store *st, int64_t run_id);
 
 dx_run_status dx_store_parse_status(const char *s);
 
+/* process.c: the token of a live process (false if there is none), and
+ * whether the process a run recorded is still there. UNKNOWN: another host,
+ * or a row from before schema 3. */
+bool dx_store_process_token(int64_t pid, char *buf, size_t len);
+dx_process_state dx_store_process_state(const char *host, int64_t pid, const char *token);
+
 /* Applies migrations until the file is at `target` (schema.c). */
 dx_status dx_store_migrate(dx_store *st, int target);
 

@@ -31,10 +31,27 @@ static dx_status insert_rows(dx_store *st) {
   return s;
 }
 
+/* Each run written to is alive as of now (its rows are mostly one run's,
+ * so one UPDATE a run a batch). */
+static dx_status heartbeat(dx_store *st) {
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st, "UPDATE runs SET heartbeat_at = " DX_STORE_NOW " WHERE id = ?",
+                                 &q, "cannot write metrics");
+  for (size_t i = 0; s == DX_OK && i < st->n_rows; i++) {
+    if (i && st->rows[i].run_id == st->rows[i - 1].run_id) continue;
+    sqlite3_bind_int64(q, 1, st->rows[i].run_id);
+    if (sqlite3_step(q) != SQLITE_DONE) s = dx_store_db_fail(st, "cannot write metrics");
+    sqlite3_reset(q);
+  }
+  sqlite3_finalize(q);
+  return s;
+}
+
 dx_status dx_store_flush(dx_store *st) {
   if (st->n_rows == 0) return DX_OK;
   dx_status s = dx_store_begin(st, "cannot write metrics");
   if (s == DX_OK) s = insert_rows(st);
+  if (s == DX_OK) s = heartbeat(st);
   if (s == DX_OK)
     s = dx_store_commit(st, "cannot commit metrics");
   else

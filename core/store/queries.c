@@ -5,8 +5,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/internal.h"
+#include "util/sha256.h"
 
 static bool all_digits(const char *s) {
   if (!*s) return false;
@@ -46,7 +48,8 @@ dx_status dx_store_find_run(dx_store *st, const char *ref, int64_t *run_id) {
  * still shows as a row rather than as "no loss". */
 static const char list_sql[] =
     "SELECT r.id, r.name, r.status, r.started_at, r.ended_at,"
-    "  (SELECT max(step) FROM metrics WHERE run_id = r.id), m.rowid IS NOT NULL, m.value"
+    "  (SELECT max(step) FROM metrics WHERE run_id = r.id), m.rowid IS NOT NULL, m.value,"
+    "  r.host, r.pid, r.process_start"
     " FROM runs r LEFT JOIN metrics m ON m.rowid = (SELECT rowid FROM metrics"
     "   WHERE run_id = r.id AND name = 'loss' ORDER BY step DESC, rowid DESC LIMIT 1)"
     " ORDER BY r.id";
@@ -61,6 +64,10 @@ static void read_summary(sqlite3_stmt *q, dx_run_summary *r) {
   r->last_step = sqlite3_column_int64(q, 5);
   r->has_loss = sqlite3_column_int(q, 6) != 0;
   r->last_loss = sqlite3_column_type(q, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 7);
+  if (r->status == DX_RUN_RUNNING &&
+      dx_store_process_state(dx_store_col_text(q, 8), sqlite3_column_int64(q, 9),
+                             dx_store_col_text(q, 10)) == DX_PROCESS_GONE)
+    r->status = DX_RUN_LOST;
 }
 
 dx_status dx_store_list_runs(dx_store *st, dx_run_summary_fn fn, void *user) {
@@ -89,23 +96,52 @@ static dx_status copy_checkpoint(dx_store *st, sqlite3_stmt *q, dx_store_checkpo
   return DX_OK;
 }
 
-dx_status dx_store_latest_checkpoint(dx_store *st, int64_t run_id, dx_store_checkpoint *out,
-                                     bool *found) {
+/* Why c cannot be resumed from, or "" when it can. */
+static void check_file(const dx_store_checkpoint *c, char *why, size_t len) {
+  char hex[65], err[DX_ERRMSG_MAX];
+  why[0] = '\0';
+  if (dx_sha256_file(c->path, hex, err, sizeof err) != DX_OK)
+    snprintf(why, len, "%s", err);
+  else if (c->sha256[0] && strcmp(hex, c->sha256) != 0)
+    snprintf(why, len, "%s: its SHA-256 is %.12s..., not the %.12s... recorded when it was written",
+             c->path, hex, c->sha256);
+}
+
+/* The newest checkpoint of run_id, or with verify the newest whose file
+ * checks out, each one passed over going to refused. */
+static dx_status newest(dx_store *st, int64_t run_id, bool verify, dx_store_checkpoint *out,
+                        bool *found, dx_checkpoint_refused_fn refused, void *user) {
   *found = false;
   sqlite3_stmt *q;
   dx_status s = dx_store_prepare(st,
                                  "SELECT step, path, sha256 FROM checkpoints WHERE run_id = ?"
-                                 " ORDER BY step DESC LIMIT 1",
+                                 " ORDER BY step DESC",
                                  &q, "cannot read checkpoints");
   if (s != DX_OK) return s;
   sqlite3_bind_int64(q, 1, run_id);
-  int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW) {
-    s = copy_checkpoint(st, q, out);
-    *found = s == DX_OK;
-  } else if (rc != SQLITE_DONE) {
-    s = dx_store_db_fail(st, "cannot read checkpoints");
+  int rc = SQLITE_DONE;
+  char why[8192] = "";
+  while (!*found && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    dx_store_checkpoint c;
+    if ((s = copy_checkpoint(st, q, &c)) != DX_OK) break;
+    if (verify) check_file(&c, why, sizeof why);
+    if (!why[0])
+      *out = c, *found = true;
+    else if (refused)
+      refused(&c, why, user);
   }
+  if (s == DX_OK && !*found && rc != SQLITE_DONE)
+    s = dx_store_db_fail(st, "cannot read checkpoints");
   sqlite3_finalize(q);
   return s;
+}
+
+dx_status dx_store_latest_checkpoint(dx_store *st, int64_t run_id, dx_store_checkpoint *out,
+                                     bool *found) {
+  return newest(st, run_id, false, out, found, NULL, NULL);
+}
+
+dx_status dx_store_good_checkpoint(dx_store *st, int64_t run_id, dx_store_checkpoint *out,
+                                   bool *found, dx_checkpoint_refused_fn refused, void *user) {
+  return newest(st, run_id, true, out, found, refused, user);
 }

@@ -13,13 +13,22 @@
 #define DDPMX_VERSION "unknown"
 #endif
 
+/* Binds this process as the run's: host, pid and start token at i, i+1, i+2. */
+static void bind_process(sqlite3_stmt *q, int i, const char *host) {
+  char here[256] = "", token[128];
+  if (!host && gethostname(here, sizeof here - 1) != 0) here[0] = '\0';
+  dx_store_bind_text(q, i, host ? host : here);
+  sqlite3_bind_int64(q, i + 1, (sqlite3_int64)getpid());
+  dx_store_bind_text(q, i + 2,
+                     dx_store_process_token(getpid(), token, sizeof token) ? token : NULL);
+}
+
 static dx_status insert_run(dx_store *st, const dx_run_info *in, int64_t *run_id) {
-  char host[256] = "";
-  if (!in->host && gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
   sqlite3_stmt *q;
   dx_status s = dx_store_prepare(st,
                                  "INSERT INTO runs (name, seed, experiment_yaml, experiment_json,"
-                                 " ddpmx_version, host, command_line) VALUES (?,?,?,?,?,?,?)",
+                                 " ddpmx_version, command_line, host, pid, process_start,"
+                                 " heartbeat_at) VALUES (?,?,?,?,?,?,?,?,?," DX_STORE_NOW ")",
                                  &q, "cannot record the run");
   if (s != DX_OK) return s;
   dx_store_bind_text(q, 1, in->name);
@@ -27,8 +36,8 @@ static dx_status insert_run(dx_store *st, const dx_run_info *in, int64_t *run_id
   dx_store_bind_text(q, 3, in->experiment_yaml);
   dx_store_bind_text(q, 4, in->experiment_json);
   dx_store_bind_text(q, 5, in->ddpmx_version ? in->ddpmx_version : DDPMX_VERSION);
-  dx_store_bind_text(q, 6, in->host ? in->host : host);
-  dx_store_bind_text(q, 7, in->command_line);
+  dx_store_bind_text(q, 6, in->command_line);
+  bind_process(q, 7, in->host);
   s = dx_store_run_stmt(st, q, "cannot record the run");
   *run_id = sqlite3_last_insert_rowid(st->db);
   return s;
@@ -142,11 +151,13 @@ dx_status dx_store_run_reopen(dx_store *st, int64_t run_id, int64_t from_step) {
   if (s != DX_OK) return s;
   sqlite3_stmt *q;
   s = dx_store_prepare(st,
-                       "UPDATE runs SET status = 'RUNNING', error = NULL, ended_at = NULL"
+                       "UPDATE runs SET status = 'RUNNING', error = NULL, ended_at = NULL,"
+                       " host = ?, pid = ?, process_start = ?, heartbeat_at = " DX_STORE_NOW
                        " WHERE id = ?",
                        &q, "cannot reopen the run");
   if (s == DX_OK) {
-    sqlite3_bind_int64(q, 1, run_id);
+    bind_process(q, 1, NULL);
+    sqlite3_bind_int64(q, 4, run_id);
     s = update_run(st, q, run_id, "cannot reopen the run");
   }
   if (s == DX_OK)

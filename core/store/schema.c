@@ -86,6 +86,14 @@ static const char *const migrations[DX_STORE_SCHEMA_VERSION] = {
     "    (SELECT min(value) FROM metrics WHERE run_id = r.id AND name = 'bpd') AS best_bpd,"
     "    r.started_at, r.ended_at"
     "  FROM runs r;",
+
+    /* 3: the process behind a run, so that one whose process died is told
+     * from one still training (process.c), and where an MPI run ran. */
+    "ALTER TABLE runs ADD COLUMN pid INTEGER;"
+    "ALTER TABLE runs ADD COLUMN process_start TEXT;"
+    "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;"
+    "ALTER TABLE runs ADD COLUMN world_size INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE runs ADD COLUMN hosts TEXT;",
 };
 
 /* One step in its own transaction. The version is read again under the

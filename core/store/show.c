@@ -20,7 +20,15 @@ static int run_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
       .ddpmx_version = dx_store_col_text(q, 9),
       .host = dx_store_col_text(q, 10),
       .command_line = dx_store_col_text(q, 11),
+      .pid = sqlite3_column_int64(q, 12),
+      .heartbeat_at = dx_store_col_text(q, 14),
+      .world_size = sqlite3_column_int64(q, 15),
+      .hosts = dx_store_col_text(q, 16),
   };
+  if (r.status == DX_RUN_RUNNING) {
+    r.process = dx_store_process_state(r.host, r.pid, dx_store_col_text(q, 13));
+    if (r.process == DX_PROCESS_GONE) r.status = DX_RUN_LOST;
+  }
   return v->run(&r, user);
 }
 
@@ -86,7 +94,8 @@ static dx_status each_row(dx_store *st, const part *p, int64_t run_id, const dx_
 dx_status dx_store_show_run(dx_store *st, int64_t run_id, const dx_run_visitor *v, void *user) {
   const part parts[] = {
       {"SELECT id, name, status, error, started_at, ended_at, seed, experiment_yaml,"
-       " experiment_json, ddpmx_version, host, command_line FROM runs WHERE id = ?",
+       " experiment_json, ddpmx_version, host, command_line, pid, process_start, heartbeat_at,"
+       " world_size, hosts FROM runs WHERE id = ?",
        run_row, v->run != NULL},
       {"SELECT key, value FROM params WHERE run_id = ? ORDER BY key", param_row, v->param != NULL},
       {"SELECT metric, step, value FROM last_metrics WHERE run_id = ? ORDER BY metric", metric_row,

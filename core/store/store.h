@@ -24,7 +24,7 @@
 /* 'DDPX': marks a file as ours (PRAGMA application_id). */
 #define DX_STORE_APPLICATION_ID 0x44445058
 /* The schema version this code writes (PRAGMA user_version). */
-#define DX_STORE_SCHEMA_VERSION 2
+#define DX_STORE_SCHEMA_VERSION 3
 /* Metric rows buffered before a flush, unless dx_store_set_batch says otherwise. */
 #define DX_STORE_DEFAULT_BATCH 256
 #define DX_STORE_METRIC_NAME_MAX 64
@@ -36,10 +36,20 @@ typedef enum dx_run_status {
   DX_RUN_RUNNING,
   DX_RUN_FINISHED,
   DX_RUN_FAILED,
-  DX_RUN_KILLED
+  DX_RUN_KILLED,
+  /* Never stored: what listing and showing report for a RUNNING row whose
+   * process is gone from this host (killed with -9, a crash, a reboot). */
+  DX_RUN_LOST
 } dx_run_status;
 
-/* "RUNNING", "FINISHED", ... as stored in runs.status. */
+/* What this machine can tell about the process of a RUNNING run. */
+typedef enum dx_process_state {
+  DX_PROCESS_UNKNOWN, /* another host, or no process recorded */
+  DX_PROCESS_ALIVE,
+  DX_PROCESS_GONE
+} dx_process_state;
+
+/* "RUNNING", "FINISHED", ... as stored in runs.status ("LOST" is shown only). */
 DX_API const char *dx_run_status_str(dx_run_status s);
 
 /* ---- opening ---------------------------------------------------------- */
@@ -76,7 +86,9 @@ typedef struct dx_run_info {
   size_t n_params;
 } dx_run_info;
 
-/* Records a RUNNING run with its params, committed before returning. */
+/* Records a RUNNING run with its params, committed before returning, and
+ * this process (host, pid, start) as the one running it. Every metrics
+ * flush stamps runs.heartbeat_at. */
 DX_API dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64_t *run_id);
 /* Records (or replaces) one parameter of a run, committed at once: what
  * is known only once the run starts, such as the device it got. */
@@ -87,8 +99,9 @@ DX_API dx_status dx_store_set_param(dx_store *st, int64_t run_id, const char *ke
 DX_API dx_status dx_store_run_end(dx_store *st, int64_t run_id, dx_run_status status,
                                   const char *error);
 /* Makes a run RUNNING again to resume it from a checkpoint at from_step:
- * clears its end time and error and deletes metrics and samples logged after
- * from_step, which the resumed run will log again. */
+ * clears its end time and error, records this process as its own, and
+ * deletes metrics and samples logged after from_step, which the resumed run
+ * will log again. */
 DX_API dx_status dx_store_run_reopen(dx_store *st, int64_t run_id, int64_t from_step);
 
 typedef struct dx_store_plugin {
@@ -138,7 +151,7 @@ DX_API dx_status dx_store_find_run(dx_store *st, const char *ref, int64_t *run_i
 typedef struct dx_run_summary {
   int64_t id;
   const char *name;
-  dx_run_status status;
+  dx_run_status status;   /* DX_RUN_LOST for a RUNNING run whose process is gone */
   const char *started_at; /* ISO-8601 UTC */
   const char *ended_at;   /* NULL while running */
   bool has_step;          /* any metric logged */
@@ -154,8 +167,13 @@ DX_API dx_status dx_store_list_runs(dx_store *st, dx_run_summary_fn fn, void *us
 typedef struct dx_run_row {
   int64_t id;
   const char *name;
-  dx_run_status status;
-  const char *error; /* NULL unless FAILED/KILLED with a reason */
+  dx_run_status status;     /* DX_RUN_LOST for a RUNNING run whose process is gone */
+  dx_process_state process; /* of a RUNNING run; UNKNOWN otherwise */
+  int64_t pid;              /* 0: not recorded */
+  const char *heartbeat_at; /* the last metrics flush (UTC); NULL if none */
+  int64_t world_size;       /* processes (MPI ranks) of the run */
+  const char *hosts;        /* their hosts, NULL for one process */
+  const char *error;        /* NULL unless FAILED/KILLED with a reason */
   const char *started_at;
   const char *ended_at; /* NULL while running */
   int64_t seed;
@@ -225,5 +243,13 @@ typedef struct dx_store_checkpoint {
 } dx_store_checkpoint;
 DX_API dx_status dx_store_latest_checkpoint(dx_store *st, int64_t run_id, dx_store_checkpoint *out,
                                             bool *found);
+/* As dx_store_latest_checkpoint, but the newest checkpoint whose file still
+ * has the SHA-256 recorded for it (a row without one is taken as it is).
+ * Each newer one refused, missing or changed since it was written, goes to
+ * `refused` (may be NULL) with a one-line reason, newest first. */
+typedef void (*dx_checkpoint_refused_fn)(const dx_store_checkpoint *c, const char *why, void *user);
+DX_API dx_status dx_store_good_checkpoint(dx_store *st, int64_t run_id, dx_store_checkpoint *out,
+                                          bool *found, dx_checkpoint_refused_fn refused,
+                                          void *user);
 
 #endif

@@ -1,8 +1,10 @@
 /* Building everything a run needs from the experiment and its plugins. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ddpmx/schedule.h"
 #include "train/checkpoint.h"
@@ -131,6 +133,23 @@ static dx_status make_dirs(trainer *tr, const char *path) {
   return DX_OK;
 }
 
+/* A checkpoint being written when its process died leaves
+ * "step-N.safetensors.tmp.PID" behind. Only the run's own process writes in
+ * its folder, and a run is trained by one process at a time, so any such
+ * file found at the start is dead. */
+static void remove_stale_temporaries(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *ent;
+  char path[8192];
+  while ((ent = readdir(d)))
+    if (strstr(ent->d_name, ".safetensors.tmp.")) {
+      snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+      unlink(path);
+    }
+  closedir(d);
+}
+
 /* The context on the experiment's device; the run records which device it
  * got (params run.device and run.device_name), since `auto` decides only
  * now and a GPU's name says more than its number. */
@@ -166,6 +185,7 @@ dx_status dx_trainer_setup(trainer *tr, int64_t *start) {
   snprintf(tr->ckpt_dir, sizeof tr->ckpt_dir, "%s/%s-%lld", tr->e->checkpoint.dir, tr->e->name,
            (long long)tr->env->run_id);
   if (st == DX_OK && tr->env->store) st = make_dirs(tr, tr->ckpt_dir);
+  if (st == DX_OK && tr->env->store) remove_stale_temporaries(tr->ckpt_dir);
   if (st == DX_OK && tr->env->resume_from) {
     dx_train_state s = {tr->params, tr->ema, tr->opt, 0, .ts = tr->ts};
     st = dx_checkpoint_load(tr->ctx, tr->env->resume_from, &s, tr->err, tr->errlen);
