@@ -86,3 +86,13 @@ bool dx_cli_parse_count(const char *s, int64_t *out) {
   *out = v;
   return true;
 }
+
+int dx_cli_count_option(const dx_cli_command *c, int argc, char **argv, int *i, const char *name,
+                        bool positive, int64_t *value) {
+  const char *s;
+  int r = dx_cli_option(c, argc, argv, i, name, &s);
+  if (r <= 0) return r;
+  if (dx_cli_parse_count(s, value) && (!positive || *value > 0)) return 1;
+  dx_cli_usage(c, "%s needs a %swhole number, not '%s'", name, positive ? "positive " : "", s);
+  return -1;
+}

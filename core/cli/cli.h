@@ -44,6 +44,10 @@ int dx_cli_option(const dx_cli_command *c, int argc, char **argv, int *i, const 
                   const char **value);
 /* A non-negative whole number in decimal; false for anything else. */
 bool dx_cli_parse_count(const char *s, int64_t *out);
+/* dx_cli_option for a whole number (positive: above 0, else from 0), with
+ * the same returns; a value that is not one is a usage error. */
+int dx_cli_count_option(const dx_cli_command *c, int argc, char **argv, int *i, const char *name,
+                        bool positive, int64_t *value);
 /* Prints "ddpmx CMD: <message>" and the synopsis; returns DX_EXIT_USAGE. */
 int dx_cli_usage(const dx_cli_command *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -32,27 +32,21 @@ typedef struct eval_args {
   int64_t images, batch;
 } eval_args;
 
-static int number(int argc, char **argv, int *i, const char *name, int64_t *v) {
-  const char *s;
-  int r = dx_cli_option(&dx_cli_eval, argc, argv, i, name, &s);
-  if (r <= 0) return r;
-  if (dx_cli_parse_count(s, v) && *v > 0) return 1;
-  dx_cli_usage(&dx_cli_eval, "%s needs a positive whole number, not '%s'", name, s);
-  return -1;
-}
-
 static int parse(int argc, char **argv, eval_args *a) {
   *a = (eval_args){.db = DX_CLI_DEFAULT_DB};
   for (int i = 1; i < argc; i++) {
     if (dx_cli_is_help(argv[i])) return dx_cli_help(&dx_cli_eval), -1;
     int r = dx_cli_option(&dx_cli_eval, argc, argv, &i, "--db", &a->db);
-    if (r == 0) r = number(argc, argv, &i, "--images", &a->images);
-    if (r == 0) r = number(argc, argv, &i, "--batch", &a->batch);
+    if (r == 0) r = dx_cli_count_option(&dx_cli_eval, argc, argv, &i, "--images", true, &a->images);
+    if (r == 0) r = dx_cli_count_option(&dx_cli_eval, argc, argv, &i, "--batch", true, &a->batch);
     if (r < 0) return DX_EXIT_USAGE;
     if (r > 0) continue;
-    if (strcmp(argv[i], "--bpd") == 0) a->bpd = true;
-    else if (argv[i][0] == '-' || a->ref) return dx_cli_usage(&dx_cli_eval, "unexpected argument '%s'", argv[i]);
-    else a->ref = argv[i];
+    if (strcmp(argv[i], "--bpd") == 0)
+      a->bpd = true;
+    else if (argv[i][0] == '-' || a->ref)
+      return dx_cli_usage(&dx_cli_eval, "unexpected argument '%s'", argv[i]);
+    else
+      a->ref = argv[i];
   }
   if (!a->ref) return dx_cli_usage(&dx_cli_eval, "which run? (an id or a name; see ddpmx runs)");
   if (!a->bpd) return dx_cli_usage(&dx_cli_eval, "what to evaluate? (--bpd)");
@@ -61,18 +55,23 @@ static int parse(int argc, char **argv, eval_args *a) {
 
 static int evaluate(const eval_args *a, dx_store *st, dx_stored_run *r) {
   if (!r->has_checkpoint)
-    return dx_cli_fail(&dx_cli_eval, DX_ERR_INVALID, "run %" PRId64 " has no checkpoint to evaluate", r->id);
-  dx_infer_opts o = {.checkpoint = r->checkpoint.path, .n = a->images ? a->images : r->e->eval.images,
+    return dx_cli_fail(&dx_cli_eval, DX_ERR_INVALID,
+                       "run %" PRId64 " has no checkpoint to evaluate", r->id);
+  dx_infer_opts o = {.checkpoint = r->checkpoint.path,
+                     .n = a->images ? a->images : r->e->eval.images,
                      .batch = a->batch ? a->batch : r->e->eval.batch};
   double total, prior, decoder;
   char err[DX_ERRMSG_MAX];
-  fprintf(stderr, "ddpmx eval: run %" PRId64 ", checkpoint at step %" PRId64 ", %" PRId64 " test images, T = %" PRId64 "\n",
+  fprintf(stderr,
+          "ddpmx eval: run %" PRId64 ", checkpoint at step %" PRId64 ", %" PRId64
+          " test images, T = %" PRId64 "\n",
           r->id, r->checkpoint.step, o.n, r->e->diffusion.T);
   dx_status s = dx_infer_bpd(r->e, &r->plugins, &o, &total, &prior, &decoder, err, sizeof err);
   if (s != DX_OK) return dx_cli_fail(&dx_cli_eval, s, "%s", err);
   printf("bits/dim %.4f  (prior %.6f, decoder %.4f)\n", total, prior, decoder);
   int64_t step = r->checkpoint.step;
-  if (dx_store_log_metric(st, r->id, step, "eval_bpd", total) || dx_store_log_metric(st, r->id, step, "eval_bpd_prior", prior) ||
+  if (dx_store_log_metric(st, r->id, step, "eval_bpd", total) ||
+      dx_store_log_metric(st, r->id, step, "eval_bpd_prior", prior) ||
       dx_store_log_metric(st, r->id, step, "eval_bpd_decoder", decoder) || dx_store_flush(st))
     return dx_cli_fail(&dx_cli_eval, DX_ERR_DB, "%s", dx_store_errmsg(st));
   return DX_EXIT_OK;

@@ -36,25 +36,18 @@ typedef struct sample_args {
   int64_t steps, n, seed, nrow;
 } sample_args;
 
-static int number(int argc, char **argv, int *i, const char *name, int64_t *v) {
-  const char *s;
-  int r = dx_cli_option(&dx_cli_sample, argc, argv, i, name, &s);
-  if (r <= 0) return r;
-  if (dx_cli_parse_count(s, v)) return 1;
-  dx_cli_usage(&dx_cli_sample, "%s needs a whole number, not '%s'", name, s);
-  return -1;
-}
-
 static int option(int argc, char **argv, int *i, sample_args *a) {
   int r;
   if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--db", &a->db)) != 0) return r;
   if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--sampler", &a->sampler)) != 0) return r;
   if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "-o", &a->out)) != 0) return r;
   if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--tag", &a->tag)) != 0) return r;
-  if ((r = number(argc, argv, i, "--steps", &a->steps)) != 0) return r;
-  if ((r = number(argc, argv, i, "--n", &a->n)) != 0) return r;
-  if ((r = number(argc, argv, i, "--nrow", &a->nrow)) != 0) return r;
-  return number(argc, argv, i, "--seed", &a->seed);
+  if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--steps", false, &a->steps)) != 0)
+    return r;
+  if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--n", false, &a->n)) != 0) return r;
+  if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--nrow", false, &a->nrow)) != 0)
+    return r;
+  return dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--seed", false, &a->seed);
 }
 
 static int parse(int argc, char **argv, sample_args *a) {
@@ -64,35 +57,45 @@ static int parse(int argc, char **argv, sample_args *a) {
     int r = option(argc, argv, &i, a);
     if (r < 0) return DX_EXIT_USAGE;
     if (r > 0) continue;
-    if (argv[i][0] == '-' || a->ref) return dx_cli_usage(&dx_cli_sample, "unexpected argument '%s'", argv[i]);
+    if (argv[i][0] == '-' || a->ref)
+      return dx_cli_usage(&dx_cli_sample, "unexpected argument '%s'", argv[i]);
     a->ref = argv[i];
   }
   if (!a->ref) return dx_cli_usage(&dx_cli_sample, "which run? (an id or a name; see ddpmx runs)");
-  if (a->n < 1 || a->n > 1024) return dx_cli_usage(&dx_cli_sample, "--n must be between 1 and 1024");
+  if (a->n < 1 || a->n > 1024)
+    return dx_cli_usage(&dx_cli_sample, "--n must be between 1 and 1024");
   if (a->nrow < 1) return dx_cli_usage(&dx_cli_sample, "--nrow must be at least 1");
   return DX_EXIT_OK;
 }
 
 /* The other sampler, with its default parameters. */
-static int other_sampler(const sample_args *a, const dx_stored_run *r, dx_plugin **p, dx_params **pp) {
+static int other_sampler(const sample_args *a, const dx_stored_run *r, dx_plugin **p,
+                         dx_params **pp) {
   char err[DX_ERRMSG_MAX];
-  dx_status st = dx_plugin_load(r->plugins.path, a->sampler, DX_KIND_SAMPLER, "--sampler", p, err, sizeof err);
-  if (st == DX_OK && (st = dx_params_create((*p)->desc, NULL, pp, err, sizeof err)) != DX_OK) dx_plugin_close(*p), *p = NULL;
+  dx_status st =
+      dx_plugin_load(r->plugins.path, a->sampler, DX_KIND_SAMPLER, "--sampler", p, err, sizeof err);
+  if (st == DX_OK && (st = dx_params_create((*p)->desc, NULL, pp, err, sizeof err)) != DX_OK)
+    dx_plugin_close(*p), *p = NULL;
   return st == DX_OK ? DX_EXIT_OK : dx_cli_fail(&dx_cli_sample, st, "%s", err);
 }
 
 static int store_grid(const sample_args *a, dx_store *st, const dx_stored_run *r, const float *x,
                       const int64_t *shape) {
   char tag[128], err[DX_ERRMSG_MAX];
-  const char *sampler = a->sampler ? a->sampler : dx_run_plugins_get(&r->plugins, "diffusion.sampler", -1)->plugin->desc->name;
+  const char *sampler =
+      a->sampler ? a->sampler
+                 : dx_run_plugins_get(&r->plugins, "diffusion.sampler", -1)->plugin->desc->name;
   snprintf(tag, sizeof tag, "sample-%s-%" PRId64, sampler, a->steps);
   if (a->tag) snprintf(tag, sizeof tag, "%s", a->tag);
-  if (dx_store_add_grid(st, r->id, r->checkpoint.step, tag, x, shape[0], shape[1], shape[2], shape[3], a->nrow))
+  if (dx_store_add_grid(st, r->id, r->checkpoint.step, tag, x, shape[0], shape[1], shape[2],
+                        shape[3], a->nrow))
     return dx_cli_fail(&dx_cli_sample, DX_ERR_DB, "%s", dx_store_errmsg(st));
-  printf("stored grid '%s' of run %" PRId64 " at step %" PRId64 "\n", tag, r->id, r->checkpoint.step);
+  printf("stored grid '%s' of run %" PRId64 " at step %" PRId64 "\n", tag, r->id,
+         r->checkpoint.step);
   if (!a->out) return DX_EXIT_OK;
   dx_image img;
-  dx_status s = dx_grid_make(x, shape[0], shape[1], shape[2], shape[3], a->nrow, &img, err, sizeof err);
+  dx_status s =
+      dx_grid_make(x, shape[0], shape[1], shape[2], shape[3], a->nrow, &img, err, sizeof err);
   if (s == DX_OK) s = dx_png_write_file(&img, a->out, err, sizeof err);
   if (s == DX_OK) dx_image_free(&img);
   if (s != DX_OK) return dx_cli_fail(&dx_cli_sample, s, "%s", err);
@@ -102,18 +105,24 @@ static int store_grid(const sample_args *a, dx_store *st, const dx_stored_run *r
 
 static int sample(const sample_args *a, dx_store *st, dx_stored_run *r) {
   if (!r->has_checkpoint)
-    return dx_cli_fail(&dx_cli_sample, DX_ERR_INVALID, "run %" PRId64 " has no checkpoint to sample from", r->id);
+    return dx_cli_fail(&dx_cli_sample, DX_ERR_INVALID,
+                       "run %" PRId64 " has no checkpoint to sample from", r->id);
   dx_plugin *p = NULL;
   dx_params *pp = NULL;
   int rc = a->sampler ? other_sampler(a, r, &p, &pp) : DX_EXIT_OK;
   if (rc != DX_EXIT_OK) return rc;
-  dx_infer_opts o = {.checkpoint = r->checkpoint.path, .sampler = p ? p->desc : NULL, .sampler_params = pp,
-                     .steps = a->steps, .n = a->n, .seed = (uint64_t)a->seed};
+  dx_infer_opts o = {.checkpoint = r->checkpoint.path,
+                     .sampler = p ? p->desc : NULL,
+                     .sampler_params = pp,
+                     .steps = a->steps,
+                     .n = a->n,
+                     .seed = (uint64_t)a->seed};
   float *x = NULL;
   int64_t shape[4];
   char err[DX_ERRMSG_MAX];
-  fprintf(stderr, "ddpmx sample: run %" PRId64 ", checkpoint at step %" PRId64 ", %" PRId64 " images\n", r->id,
-          r->checkpoint.step, a->n);
+  fprintf(stderr,
+          "ddpmx sample: run %" PRId64 ", checkpoint at step %" PRId64 ", %" PRId64 " images\n",
+          r->id, r->checkpoint.step, a->n);
   dx_status s = dx_infer_sample(r->e, &r->plugins, &o, &x, shape, err, sizeof err);
   rc = s == DX_OK ? store_grid(a, st, r, x, shape) : dx_cli_fail(&dx_cli_sample, s, "%s", err);
   free(x);
