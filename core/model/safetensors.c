@@ -51,19 +51,18 @@ static dx_status parse_header(dx_safetensors *st, size_t len, const char *path, 
   for (int i = 7; i >= 0; i--)
     hlen = hlen << 8 | st->file[i];
   if (len < 8 || hlen > MAX_HEADER || 8 + hlen > len) {
-    snprintf(err, errlen, "%s: not a safetensors file (bad header length)", path);
-    return DX_ERR_PARSE;
+    return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                   "%s: not a safetensors file (bad header length)", path);
   }
   char jerr[128];
   st->header = dx_json_parse((const char *)st->file + 8, (size_t)hlen, jerr, sizeof jerr);
   if (!st->header || st->header->type != DX_JSON_OBJECT) {
-    snprintf(err, errlen, "%s: header is not a JSON object (%s)", path,
-             st->header ? "not an object" : jerr);
-    return DX_ERR_PARSE;
+    return dx_errf(err, errlen, DX_ERR_PARSE, NULL, "%s: header is not a JSON object (%s)", path,
+                   st->header ? "not an object" : jerr);
   }
   size_t n = dx_json_count(st->header);
   st->entries = calloc(n ? n : 1, sizeof *st->entries);
-  if (!st->entries) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+  if (!st->entries) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   const uint8_t *data = st->file + 8 + hlen;
   for (const dx_json *m = st->header->child; m; m = m->next) {
     if (strcmp(m->key, "__metadata__") == 0) {
@@ -194,7 +193,8 @@ static dx_status sync_folder(const char *path, char *err, size_t errlen) {
   int bad = fd < 0 || fsync(fd) != 0;
   if (fd >= 0) close(fd);
   if (bad)
-    return snprintf(err, errlen, "%s: cannot sync the folder: %s", dir, strerror(errno)), DX_ERR_IO;
+    return dx_errf(err, errlen, DX_ERR_IO, NULL, "%s: cannot sync the folder: %s", dir,
+                   strerror(errno));
   return DX_OK;
 }
 
@@ -221,7 +221,7 @@ dx_status dx_safetensors_write(dx_ctx *ctx, const char *path, const dx_st_item *
   size_t hlen = 0;
   char *header = build_header(items, n, meta, n_meta, &hlen);
   char tmp[4096];
-  if (!header) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+  if (!header) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "wb");
   if (!f) {
@@ -237,9 +237,8 @@ dx_status dx_safetensors_write(dx_ctx *ctx, const char *path, const dx_st_item *
   bad |= fclose(f) != 0;
   free(header);
   if (bad && dx_status_of(ctx) != DX_OK) { /* the device failed while we read the tensors back */
-    snprintf(err, errlen, "%s: %s", path, dx_error_message(ctx));
     unlink(tmp);
-    return dx_status_of(ctx);
+    return dx_errf(err, errlen, dx_status_of(ctx), DX_AT(path), "%s", dx_error_message(ctx));
   }
   if (bad || rename(tmp, path)) {
     snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));

@@ -5,6 +5,7 @@
 
 #include "plugin/internal.h"
 #include "plugin/loader.h"
+#include "util/err.h"
 
 static const char *base_name(const char *path) {
   const char *slash = strrchr(path, '/');
@@ -51,8 +52,7 @@ dx_status dx_plugin_scan(const dx_plugin_path *sp, dx_plugin_list *out, char *er
   }
   if (ok) return DX_OK;
   dx_plugin_list_free(out);
-  snprintf(err, errlen, "out of memory listing plugins");
-  return DX_ERR_NOMEM;
+  return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory listing plugins");
 }
 
 void dx_plugin_list_free(dx_plugin_list *l) {

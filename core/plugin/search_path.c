@@ -188,21 +188,18 @@ static dx_status not_found(const dx_plugin_path *sp, const char *name, char *err
 static dx_status copy_path(const char *src, char **path, char *err, size_t errlen) {
   *path = strdup(src);
   if (*path) return DX_OK;
-  snprintf(err, errlen, "out of memory");
-  return DX_ERR_NOMEM;
+  return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
 }
 
 dx_status dx_plugin_path_find(const dx_plugin_path *sp, const char *name, char **path, char *err,
                               size_t errlen) {
   *path = NULL;
   if (!name || !*name) {
-    snprintf(err, errlen, "empty plugin name");
-    return DX_ERR_PLUGIN;
+    return dx_errf(err, errlen, DX_ERR_PLUGIN, NULL, "empty plugin name");
   }
   if (strchr(name, '/')) {
     if (!is_file(name)) {
-      snprintf(err, errlen, "plugin file %s does not exist", name);
-      return DX_ERR_PLUGIN;
+      return dx_errf(err, errlen, DX_ERR_PLUGIN, NULL, "plugin file %s does not exist", name);
     }
     return copy_path(name, path, err, errlen);
   }

@@ -19,8 +19,7 @@ static dx_status unknown_param(const dx_plugin_desc *d, const dx_plugin_arg *a, 
   char pos[512];
   const char **names = malloc((d->n_params + 1) * sizeof *names);
   if (!names) {
-    snprintf(err, errlen, "out of memory");
-    return DX_ERR_NOMEM;
+    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   }
   for (size_t i = 0; i < d->n_params; i++)
     names[i] = d->params[i].name;

@@ -3,11 +3,12 @@
 #include <string.h>
 
 #include "store/internal.h"
+#include "util/err.h"
 
 dx_status dx_store_fail(dx_store *st, dx_status s, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(st->err, sizeof st->err, fmt, ap);
+  dx_verrf(st->err, sizeof st->err, s, NULL, fmt, ap);
   va_end(ap);
   return s;
 }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/err.h"
+
 void dx_grid_size(int64_t n, int64_t h, int64_t w, int64_t nrow, int64_t *grid_h, int64_t *grid_w) {
   int64_t ncol = nrow < n ? nrow : n;
   int64_t nrows = (n + ncol - 1) / ncol;
@@ -53,9 +55,8 @@ dx_status dx_grid_make(const float *x, int64_t n, int64_t c, int64_t h, int64_t 
   out->pixels = calloc((size_t)(out->height * out->width * c), 1); /* padding is 0 */
   if (!out->pixels) {
     if (err && errlen)
-      snprintf(err, errlen, "out of memory for a %lldx%lld grid", (long long)out->width,
-               (long long)out->height);
-    return DX_ERR_NOMEM;
+      return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory for a %lldx%lld grid",
+                     (long long)out->width, (long long)out->height);
   }
   for (int64_t k = 0; k < n; k++)
     place(x, k, c, h, w, ncol, out);

@@ -25,7 +25,7 @@ struct dx_store {
   int64_t known_run; /* the run last checked to exist; 0: none */
 };
 
-/* Sets the message (printf-style) and returns s. */
+/* Sets the store's message (dx_errf, util/err.h) and returns s. */
 dx_status dx_store_fail(dx_store *st, dx_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* DX_ERR_DB with "what: SQLite's message (path)". */

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/err.h"
+
 #include "store/internal.h"
 
 /* Long enough to ride out another run's batch or a checkpoint of the WAL. */
@@ -102,8 +104,7 @@ dx_status dx_store_open_at_version(const char *path, int version, dx_store **out
   *out = NULL;
   dx_store *st = calloc(1, sizeof *st);
   if (!st) {
-    if (err && errlen) snprintf(err, errlen, "out of memory opening %s", path);
-    return DX_ERR_NOMEM;
+    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory opening %s", path);
   }
   st->batch = DX_STORE_DEFAULT_BATCH;
   dx_status s = DX_OK;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/safetensors.h"
+#include "util/err.h"
 
 #define PREFIXES 4
 static const char *const prefix[PREFIXES] = {"", "ema/", "adam.m/", "adam.v/"};
@@ -76,7 +77,7 @@ dx_status dx_checkpoint_save(dx_ctx *ctx, const char *path, const dx_train_state
   if (!names || !items || (n && !names[n - 1]) || (s->ts && !ts)) {
     free_names(names, PREFIXES * np), free(items), free(host);
     if (ts) dx_tensor_free(ctx, ts);
-    return snprintf(err, errlen, "out of memory writing %s", path), DX_ERR_NOMEM;
+    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory writing %s", path);
   }
   for (int k = 0; k < PREFIXES; k++)
     for (int64_t i = 0; i < np; i++)
@@ -149,7 +150,7 @@ dx_status dx_checkpoint_load(dx_ctx *ctx, const char *path, dx_train_state *s, c
   if (!names) st = dx_set_error(ctx, DX_ERR_NOMEM, "out of memory");
   if (st == DX_OK) st = load_timesteps(ctx, f, s->ts);
   if (st != DX_OK)
-    snprintf(err, errlen, "%s: %s", path, dx_error_message(ctx));
+    dx_errf(err, errlen, st, DX_AT(path), "%s", dx_error_message(ctx));
   else
     s->step = step, s->opt->step = ostep;
   const char *log = dx_safetensors_meta(f, "logbook");

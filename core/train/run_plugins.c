@@ -5,14 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dx_status add_defaults(dx_plugin_ref *ref, const dx_plugin_desc *d, char *err, size_t errlen) {
+#include "util/err.h"
+
+static dx_status add_defaults(dx_plugin_ref *ref, const dx_plugin_desc *d, char *err,
+                              size_t errlen) {
   for (size_t i = 0; i < d->n_params; i++) {
     const dx_param_spec *s = &d->params[i];
     if (!s->default_value) continue;
     dx_scalar_style style = s->type == DX_PARAM_STRING ? DX_SCALAR_QUOTED : DX_SCALAR_PLAIN;
     if (dx_plugin_ref_add_default(ref, s->name, s->default_value, style) != DX_OK) {
-      snprintf(err, errlen, "out of memory recording the defaults of plugin '%s'", d->name);
-      return DX_ERR_NOMEM;
+      return dx_errf(err, errlen, DX_ERR_NOMEM, NULL,
+                     "out of memory recording the defaults of plugin '%s'", d->name);
     }
   }
   return DX_OK;
@@ -26,19 +29,23 @@ static bool has_arg(const dx_plugin_ref *ref, const char *key) {
 
 /* model.dropout reaches the block through the block's own `dropout`
  * parameter, unless the block sets one itself. */
-static dx_status block_dropout(dx_experiment *e, dx_bound_plugin *b, dx_plugin_ref *ref, char *err, size_t errlen) {
+static dx_status block_dropout(dx_experiment *e, dx_bound_plugin *b, dx_plugin_ref *ref, char *err,
+                               size_t errlen) {
   if (e->model.dropout <= 0 || has_arg(ref, "dropout")) return DX_OK;
   const dx_plugin_desc *d = b->plugin->desc;
   bool takes = false;
-  for (size_t i = 0; i < d->n_params; i++) takes |= strcmp(d->params[i].name, "dropout") == 0;
+  for (size_t i = 0; i < d->n_params; i++)
+    takes |= strcmp(d->params[i].name, "dropout") == 0;
   if (!takes)
-    return snprintf(err, errlen, "model.dropout: block plugin '%s' takes no dropout parameter; remove model.dropout",
-                    d->name), DX_ERR_CONFIG;
+    return dx_errf(
+        err, errlen, DX_ERR_CONFIG, NULL,
+        "model.dropout: block plugin '%s' takes no dropout parameter; remove model.dropout",
+        d->name);
   char v[32];
   snprintf(v, sizeof v, "%.15g", e->model.dropout); /* shortest text that reads back the same */
   if (strtod(v, NULL) != e->model.dropout) snprintf(v, sizeof v, "%.17g", e->model.dropout);
   if (dx_plugin_ref_add_default(ref, "dropout", v, DX_SCALAR_PLAIN) != DX_OK)
-    return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   dx_params_free(b->params);
   b->params = NULL;
   return dx_params_create(d, ref, &b->params, err, errlen);
@@ -47,14 +54,15 @@ static dx_status block_dropout(dx_experiment *e, dx_bound_plugin *b, dx_plugin_r
 dx_status dx_run_plugins_resolve(dx_experiment *e, dx_run_plugins *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   out->path = dx_plugin_path_create((const char *const *)e->plugin_path, (size_t)e->n_plugin_path);
-  if (!out->path) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+  if (!out->path) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   dx_exp_plugin_slot slots[DX_EXP_MAX_PLUGIN_SLOTS];
   int n = dx_experiment_plugin_slots(e, slots);
   for (int i = 0; i < n; i++) {
     dx_bound_plugin *b = &out->items[out->n];
-    dx_status st = dx_plugin_resolve(out->path, slots[i].ref, slots[i].kind, slots[i].role, &b->plugin,
-                                     &b->params, err, errlen);
-    if (st == DX_OK && strcmp(slots[i].role, "model.block") == 0) st = block_dropout(e, b, slots[i].ref, err, errlen);
+    dx_status st = dx_plugin_resolve(out->path, slots[i].ref, slots[i].kind, slots[i].role,
+                                     &b->plugin, &b->params, err, errlen);
+    if (st == DX_OK && strcmp(slots[i].role, "model.block") == 0)
+      st = block_dropout(e, b, slots[i].ref, err, errlen);
     if (st == DX_OK) st = add_defaults(slots[i].ref, b->plugin->desc, err, errlen);
     if (st != DX_OK) {
       if (b->plugin) out->n++;
