@@ -1,0 +1,2 @@
+#include "backend/backend.h"
+#include "tensor/t.h" /* BAD: a backend is below tensor */

@@ -1,0 +1,1 @@
+#include "ddpmx/status.h"

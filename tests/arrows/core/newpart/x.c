@@ -1,0 +1,1 @@
+#include "util/u.h" /* BAD: a part the arrows do not name */
