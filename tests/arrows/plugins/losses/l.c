@@ -2,4 +2,4 @@
 #include <math.h>
 
 #include "../../core/tensor/t.h" /* BAD: plugins see only the SDK */
-#include "tensor/internal.h" /* BAD */
+#include "tensor/internal.h"     /* BAD */
