@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/value.h"
 
 bool dx_check_name(const char *value, char *why, size_t whylen) {
   /* The name ends up in file names and SQL rows: keep it to a safe alphabet. */
@@ -16,29 +17,29 @@ bool dx_check_name(const char *value, char *why, size_t whylen) {
   return ok;
 }
 
-/* "cuda:N" with N a non-negative decimal; index into *index. */
-static bool cuda_index(const char *value, int *index) {
-  if (strncmp(value, "cuda:", 5) != 0) return false;
-  const char *d = value + 5;
-  if (!*d || strlen(d) > 4 || strspn(d, "0123456789") != strlen(d)) return false;
-  *index = atoi(d);
-  return true;
+/* "cpu", "cuda", "cuda:N" (N a non-negative decimal) or "auto" into *d. */
+static bool device_of(const char *value, dx_device *d) {
+  const char *colon = strchr(value, ':'), *n = colon ? colon + 1 : "";
+  char word[16];
+  snprintf(word, sizeof word, "%.*s", colon ? (int)(colon - value) : (int)strlen(value), value);
+  int kind = dx_words_find(DX_DEVICE_WORDS, word);
+  *d = (dx_device){kind < 0 ? DX_DEVICE_CPU : (dx_device_kind)kind, atoi(n)};
+  if (!colon) return kind >= 0;
+  return kind == DX_DEVICE_CUDA && *n && strlen(n) <= 4 && strspn(n, "0123456789") == strlen(n);
 }
 
 bool dx_check_device(const char *value, char *why, size_t whylen) {
-  int index;
-  if (!strcmp(value, "cpu") || !strcmp(value, "cuda") || !strcmp(value, "auto") ||
-      cuda_index(value, &index))
-    return true;
+  dx_device d;
+  if (device_of(value, &d)) return true;
   snprintf(why, whylen, "is not a device; use cpu, cuda, cuda:N or auto");
   return false;
 }
 
+/* auto leaves device_v at the CPU; device_auto says that it was asked for. */
 static void parse_device(dx_experiment *e) {
-  int index = 0;
-  e->device_auto = strcmp(e->device, "auto") == 0;
-  bool cuda = strcmp(e->device, "cuda") == 0 || cuda_index(e->device, &index);
-  e->device_v = (dx_device){cuda ? DX_DEVICE_CUDA : DX_DEVICE_CPU, cuda ? index : 0};
+  device_of(e->device, &e->device_v);
+  e->device_auto = e->device_v.kind == DX_DEVICE_AUTO;
+  if (e->device_auto) e->device_v = (dx_device){DX_DEVICE_CPU, 0};
 }
 
 static dx_status data_path(dx_experiment *e, const dx_ynode *root, char *err, size_t errlen) {

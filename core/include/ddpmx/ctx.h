@@ -23,6 +23,8 @@ typedef enum dx_device_kind {
   DX_DEVICE_CUDA = 1,
   DX_DEVICE_AUTO = 2 /* a request only: CUDA when the module and a GPU are there, else the CPU */
 } dx_device_kind;
+/* The word of each kind, in order: an experiment's device is cpu, cuda, cuda:N or auto. */
+#define DX_DEVICE_WORDS "cpu|cuda|auto"
 
 typedef struct dx_device {
   dx_device_kind kind;
