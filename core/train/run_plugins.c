@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/value.h"
 
 static dx_status add_defaults(dx_plugin_ref *ref, const dx_plugin_desc *d, char *err,
                               size_t errlen) {
@@ -42,8 +43,7 @@ static dx_status block_dropout(dx_experiment *e, dx_bound_plugin *b, dx_plugin_r
         "model.dropout: block plugin '%s' takes no dropout parameter; remove model.dropout",
         d->name);
   char v[32];
-  snprintf(v, sizeof v, "%.15g", e->model.dropout); /* shortest text that reads back the same */
-  if (strtod(v, NULL) != e->model.dropout) snprintf(v, sizeof v, "%.17g", e->model.dropout);
+  dx_float_text(e->model.dropout, v, sizeof v);
   if (dx_plugin_ref_add_default(ref, "dropout", v, DX_SCALAR_PLAIN) != DX_OK)
     return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   dx_params_free(b->params);
