@@ -22,15 +22,8 @@
 static char bin[PATH_MAX + 16], build[PATH_MAX], fixtures[PATH_MAX], workdir[64];
 
 static void setup(void) {
-  const char *b = getenv("DDPMX_BUILD_DIR");
-  ck_assert_msg(b != NULL, "DDPMX_BUILD_DIR is not set (run through ctest)");
-  ck_assert_ptr_nonnull(realpath(b, build));
+  dxt_cli_setup(build, fixtures, workdir, "dx_cli_");
   snprintf(bin, sizeof bin, "%s/ddpmx", build);
-  ck_assert_ptr_nonnull(realpath("data/cli", fixtures));
-  snprintf(workdir, sizeof workdir, "/tmp/dx_cli_XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(workdir));
-  ck_assert_int_eq(chdir(workdir), 0);
-  unsetenv("DDPMX_PLUGIN_PATH");
 }
 
 static void teardown(void) { dxt_rmtree(workdir); }

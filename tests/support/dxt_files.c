@@ -2,8 +2,10 @@
 
 #include <check.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 char *dxt_slurp(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -32,3 +34,14 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 }
 
 void dxt_rmtree(const char *dir) { nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+void dxt_cli_setup(char *build, char *fixtures, char *workdir, const char *prefix) {
+  const char *b = getenv("DDPMX_BUILD_DIR");
+  ck_assert_msg(b != NULL, "DDPMX_BUILD_DIR is not set (run through ctest)");
+  ck_assert_ptr_nonnull(realpath(b, build));
+  ck_assert_ptr_nonnull(realpath("data/cli", fixtures));
+  snprintf(workdir, 64, "/tmp/%sXXXXXX", prefix);
+  ck_assert_ptr_nonnull(mkdtemp(workdir));
+  ck_assert_int_eq(chdir(workdir), 0);
+  unsetenv("DDPMX_PLUGIN_PATH");
+}
