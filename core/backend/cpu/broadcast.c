@@ -1,6 +1,6 @@
 /* Broadcasting geometry and the parallel walk over it (see broadcast.h). */
-#include <omp.h>
 #include "backend/cpu/broadcast.h"
+#include <omp.h>
 
 /* Runs longer than this are split so that a flat loop over a large tensor
  * still spreads over every thread; short enough to stay in L2. */
@@ -165,53 +165,11 @@ void dx_bcast_walk(const dx_bcast *g, int focus, const dx_bcast_fns *fns, void *
 
 /* --- typed primitives -------------------------------------------------------- */
 
-/* y (n) += c * x (n, stride sx in {0, 1}) */
+#define DX_TYPED_FILE "backend/cpu/broadcast_typed.inc"
+#include "backend/cpu/typed.h"
+
 void dx_cpu_axpy_run(dx_dtype dt, void *y, double c, const void *x, int64_t sx, int64_t n) {
-  if (dt == DX_F32) {
-    float *restrict yf = y, cf = (float)c;
-    const float *restrict xf = x;
-    if (sx) {
-      for (int64_t i = 0; i < n; i++)
-        yf[i] += cf * xf[i];
-    } else {
-      float v = cf * xf[0];
-      for (int64_t i = 0; i < n; i++)
-        yf[i] += v;
-    }
-  } else {
-    double *restrict yd = y;
-    const double *restrict xd = x;
-    if (sx) {
-      for (int64_t i = 0; i < n; i++)
-        yd[i] += c * xd[i];
-    } else {
-      double v = c * xd[0];
-      for (int64_t i = 0; i < n; i++)
-        yd[i] += v;
-    }
-  }
+  DX_TYPED(dt, axpy_run, y, c, x, sx, n);
 }
 
-/* sum of x (n) in double: float32 inputs lose nothing to a long reduction */
-double dx_cpu_sum_run(dx_dtype dt, const void *x, int64_t n) {
-  double s = 0;
-  if (dt == DX_F32) {
-    const float *xf = x;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++)
-      s += (double)xf[i];
-  } else {
-    const double *xd = x;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++)
-      s += xd[i];
-  }
-  return s;
-}
-
-void dx_cpu_add_at(dx_dtype dt, void *y, int64_t i, double v) {
-  if (dt == DX_F32)
-    ((float *)y)[i] += (float)v;
-  else
-    ((double *)y)[i] += v;
-}
+double dx_cpu_sum_run(dx_dtype dt, const void *x, int64_t n) { return DX_TYPED(dt, sum_run, x, n); }

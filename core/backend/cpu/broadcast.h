@@ -64,7 +64,5 @@ void dx_cpu_for(int64_t n, bool parallel, void (*task)(const void *ctx, int64_t 
 void dx_cpu_axpy_run(dx_dtype dt, void *y, double c, const void *x, int64_t sx, int64_t n);
 /* sum of x (n), in double */
 double dx_cpu_sum_run(dx_dtype dt, const void *x, int64_t n);
-/* y[i] += v */
-void dx_cpu_add_at(dx_dtype dt, void *y, int64_t i, double v);
 
 #endif

@@ -84,24 +84,16 @@ static int this_slot(const plan *pl) { return pl->per_image ? omp_get_thread_num
 
 /* --- element helpers: the only places that know float from double --------- */
 
-/* dst[i*ds] += a * src[i*ss], i < n */
+#define DX_TYPED_FILE "backend/cpu/conv_typed.inc"
+#include "backend/cpu/typed.h"
+
 void dx_conv_axpy(dx_dtype dt, void *dst, int64_t ds, double a, const void *src, int64_t ss,
                   int64_t n) {
-  if (dt == DX_F32) {
-    float *y = dst, af = (float)a;
-    const float *x = src;
-    if (ds == 1 && ss == 1) /* the common case, vectorised */
-      for (int64_t i = 0; i < n; i++)
-        y[i] += af * x[i];
-    else
-      for (int64_t i = 0; i < n; i++)
-        y[i * ds] += af * x[i * ss];
-  } else {
-    double *y = dst;
-    const double *x = src;
-    for (int64_t i = 0; i < n; i++)
-      y[i * ds] += a * x[i * ss];
-  }
+  DX_TYPED(dt, axpy, dst, ds, a, src, ss, n);
+}
+
+void dx_conv_mul_acc(dx_dtype dt, void *acc, const void *x, int64_t sx, const void *y, int64_t n) {
+  DX_TYPED(dt, mul_acc, acc, x, sx, y, n);
 }
 
 /* dst[i] = src[i*stride], i < n (a bit copy: 4- or 8-byte elements) */
@@ -116,21 +108,6 @@ static void gather_strided(size_t es, void *dst, const void *src, int64_t stride
     const uint64_t *x = src;
     for (int64_t i = 0; i < n; i++)
       y[i] = x[i * stride];
-  }
-}
-
-/* dst (rows, ld) [:, 0:n] = v[r] per row r */
-static void fill_rows(dx_dtype dt, void *dst, int64_t rows, int64_t n, int64_t ld, const void *v) {
-  for (int64_t r = 0; r < rows; r++) {
-    if (dt == DX_F32) {
-      float *y = (float *)dst + r * ld, b = ((const float *)v)[r];
-      for (int64_t i = 0; i < n; i++)
-        y[i] = b;
-    } else {
-      double *y = (double *)dst + r * ld, b = ((const double *)v)[r];
-      for (int64_t i = 0; i < n; i++)
-        y[i] = b;
-    }
   }
 }
 
@@ -244,7 +221,7 @@ static void fwd_band(const plan *pl, const char *x, const char *w, const void *b
   size_t es = pl->es;
   int64_t cols = (oh1 - oh0) * d->wo, off = oh0 * d->wo, ldcol;
   const char *col = patches(pl, x, colbuf, oh0, oh1, &ldcol);
-  if (b) fill_rows(d->dtype, y + (size_t)off * es, d->co, cols, pl->p, b);
+  if (b) DX_TYPED(d->dtype, fill_rows, (void *)(y + (size_t)off * es), d->co, cols, pl->p, b);
   for (int64_t g = 0; g < d->groups; g++)
     dx_cpu_gemm(d->dtype, false, false, pl->cog, cols, pl->kg, 1.0,
                 w + (size_t)(g * pl->cog * pl->kg) * es, pl->kg,
@@ -328,26 +305,12 @@ static void bwd_filter_band(const plan *pl, const char *x, const char *dy, const
 static void bias_grad_channel(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db,
                               int64_t c) {
   int64_t p = d->ho * d->wo;
+  size_t es = dx_dtype_size(d->dtype);
   double s = 0;
-  for (int64_t i = 0; i < d->n; i++) {
-    size_t o = (size_t)((i * d->co + c) * p);
-    if (d->dtype == DX_F32) {
-      const float *v = (const float *)dy->data + o;
-      float part = 0;
-#pragma omp simd reduction(+ : part)
-      for (int64_t q = 0; q < p; q++)
-        part += v[q];
-      s += part;
-    } else {
-      const double *v = (const double *)dy->data + o;
-      for (int64_t q = 0; q < p; q++)
-        s += v[q];
-    }
-  }
-  if (d->dtype == DX_F32)
-    ((float *)db->data)[c] += (float)s;
-  else
-    ((double *)db->data)[c] += s;
+  for (int64_t i = 0; i < d->n; i++)
+    s += DX_TYPED(d->dtype, plane_sum,
+                  (const void *)((const char *)dy->data + (size_t)((i * d->co + c) * p) * es), p);
+  dx_cpu_add(d->dtype, db->data, c, s);
 }
 
 /* dy (N,Co,Ho,Wo) -> db (Co) += sum over N, Ho, Wo */

@@ -38,6 +38,8 @@ size_t dx_conv_depthwise_workspace(const dx_conv2d_desc *d);
 /* dst[i*ds] += a * src[i*ss], i < n (conv.c) */
 void dx_conv_axpy(dx_dtype dt, void *dst, int64_t ds, double a, const void *src, int64_t ss,
                   int64_t n);
+/* acc[i] += x[i*sx] * y[i], i < n (conv.c) */
+void dx_conv_mul_acc(dx_dtype dt, void *acc, const void *x, int64_t sx, const void *y, int64_t n);
 
 /* dy (N,Co,Ho,Wo) -> db (Co) += sum over N, Ho, Wo */
 void dx_conv_bias_grad(const dx_conv2d_desc *d, const dx_tensor *dy, dx_tensor *db);

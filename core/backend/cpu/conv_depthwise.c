@@ -11,17 +11,6 @@
 
 #include "backend/cpu/conv.h"
 
-static double load(dx_dtype dt, const void *p, int64_t i) {
-  return dt == DX_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
-}
-
-static void add_at(dx_dtype dt, void *p, int64_t i, double v) {
-  if (dt == DX_F32)
-    ((float *)p)[i] += (float)v;
-  else
-    ((double *)p)[i] += v;
-}
-
 /* Where filter tap (ki, kj) meets the planes: output rows [oh0, oh1) and
  * `len` columns read real input; in0, out0 are the first such elements and
  * each further row is in_step, out_step elements on. */
@@ -63,38 +52,22 @@ static void tap_axpy(dx_dtype dt, const tap *t, double a, const void *src, void 
 /* acc[i] += x[in] * y[out] over a tap's rows, i < len (backward-filter:
  * summed over i at the end, so that this loop has no reduction to serialise) */
 static void tap_acc(dx_dtype dt, const tap *t, const void *x, const void *y, void *acc) {
-  int64_t s = t->stride;
+  size_t es = dx_dtype_size(dt);
   for (int64_t r = 0; r < t->rows; r++) {
     int64_t i0 = t->in0 + r * t->in_step, o0 = t->out0 + r * t->out_step;
-    if (dt == DX_F32) {
-      const float *xf = (const float *)x + i0, *yf = (const float *)y + o0;
-      float *af = acc;
-      if (s == 1)
-        for (int64_t i = 0; i < t->len; i++)
-          af[i] += xf[i] * yf[i];
-      else
-        for (int64_t i = 0; i < t->len; i++)
-          af[i] += xf[i * s] * yf[i];
-    } else {
-      const double *xd = (const double *)x + i0, *yd = (const double *)y + o0;
-      double *ad = acc;
-      for (int64_t i = 0; i < t->len; i++)
-        ad[i] += xd[i * s] * yd[i];
-    }
+    dx_conv_mul_acc(dt, acc, (const char *)x + i0 * es, t->stride, (const char *)y + o0 * es,
+                    t->len);
   }
 }
 
 /* x (H,W), w (kh,kw), bias -> y (Ho,Wo) */
 static void fwd_plane(const dx_conv2d_desc *d, const void *x, const void *w, double bias, void *y) {
   for (int64_t i = 0; i < d->ho * d->wo; i++)
-    if (d->dtype == DX_F32)
-      ((float *)y)[i] = (float)bias;
-    else
-      ((double *)y)[i] = bias;
+    dx_cpu_store(d->dtype, y, i, bias);
   for (int64_t ki = 0; ki < d->kh; ki++)
     for (int64_t kj = 0; kj < d->kw; kj++) {
       tap t = tap_of(d, ki, kj);
-      tap_axpy(d->dtype, &t, load(d->dtype, w, ki * d->kw + kj), x, y, true);
+      tap_axpy(d->dtype, &t, dx_cpu_load(d->dtype, w, ki * d->kw + kj), x, y, true);
     }
 }
 
@@ -103,12 +76,13 @@ void dx_conv_depthwise_fwd(const dx_conv2d_desc *d, const dx_tensor *x, const dx
                            const dx_tensor *b, dx_tensor *y) {
   size_t es = dx_dtype_size(d->dtype), xp = (size_t)(d->h * d->w), yp = (size_t)(d->ho * d->wo);
   int64_t planes = d->n * d->ci, taps = d->kh * d->kw;
-  DX_PAR_IF(planes * (int64_t)yp * taps > DX_CPU_PAR_MIN, "omp parallel for schedule(static)",
-            for (int64_t q = 0; q < planes; q++) {
-              int64_t c = q % d->ci;
-              fwd_plane(d, (const char *)x->data + q * xp * es, (const char *)w->data + c * taps * es,
-                        b ? load(d->dtype, b->data, c) : 0.0, (char *)y->data + q * yp * es);
-            });
+  DX_PAR_IF(
+      planes * (int64_t)yp * taps > DX_CPU_PAR_MIN, "omp parallel for schedule(static)",
+      for (int64_t q = 0; q < planes; q++) {
+        int64_t c = q % d->ci;
+        fwd_plane(d, (const char *)x->data + q * xp * es, (const char *)w->data + c * taps * es,
+                  b ? dx_cpu_load(d->dtype, b->data, c) : 0.0, (char *)y->data + q * yp * es);
+      });
 }
 
 /* dy (Ho,Wo), w (kh,kw) -> dx (H,W) += */
@@ -116,7 +90,7 @@ static void bwd_data_plane(const dx_conv2d_desc *d, const void *dy, const void *
   for (int64_t ki = 0; ki < d->kh; ki++)
     for (int64_t kj = 0; kj < d->kw; kj++) {
       tap t = tap_of(d, ki, kj);
-      tap_axpy(d->dtype, &t, load(d->dtype, w, ki * d->kw + kj), dy, dx, false);
+      tap_axpy(d->dtype, &t, dx_cpu_load(d->dtype, w, ki * d->kw + kj), dy, dx, false);
     }
 }
 
@@ -126,9 +100,9 @@ void dx_conv_depthwise_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, co
   size_t es = dx_dtype_size(d->dtype), xp = (size_t)(d->h * d->w), yp = (size_t)(d->ho * d->wo);
   int64_t planes = d->n * d->ci, taps = d->kh * d->kw;
   DX_PAR_IF(planes * (int64_t)yp * taps > DX_CPU_PAR_MIN, "omp parallel for schedule(static)",
-            for (int64_t q = 0; q < planes; q++)
-              bwd_data_plane(d, (const char *)dy->data + q * yp * es,
-                             (const char *)w->data + (q % d->ci) * taps * es, (char *)dx->data + q * xp * es););
+            for (int64_t q = 0; q < planes; q++) bwd_data_plane(
+                d, (const char *)dy->data + q * yp * es,
+                (const char *)w->data + (q % d->ci) * taps * es, (char *)dx->data + q * xp * es););
 }
 
 /* Backward-filter sums per tap and output column into a (kh*kw, Wo) slot
@@ -159,21 +133,22 @@ void dx_conv_depthwise_bwd_filter(const dx_conv2d_desc *d, const dx_tensor *x, c
   int64_t taps = d->kh * d->kw;
   int threads = threads_of();
   /* A thread owns a channel's filter and sums every image into it. */
-  DX_PAR_IF(d->n * d->ci * (int64_t)yp * taps > DX_CPU_PAR_MIN && threads > 1,
-            "omp parallel for schedule(dynamic) num_threads(threads)",
-    for (int64_t c = 0; c < d->ci; c++) {
-      char *acc = (char *)ws + (size_t)omp_get_thread_num() * slot_bytes(d);
-      memset(acc, 0, (size_t)(taps * d->wo) * es);
-      for (int64_t i = 0; i < d->n; i++) {
-        size_t q = (size_t)(i * d->ci + c);
-        bwd_filter_plane(d, (const char *)x->data + q * xp * es, (const char *)dy->data + q * yp * es,
-                         acc);
-      }
-      for (int64_t k = 0; k < taps; k++) {
-        double s = 0;
-        for (int64_t j = 0; j < d->wo; j++)
-          s += load(d->dtype, acc, k * d->wo + j);
-        add_at(d->dtype, dw->data, c * taps + k, s);
-      }
-    });
+  DX_PAR_IF(
+      d->n * d->ci * (int64_t)yp * taps > DX_CPU_PAR_MIN && threads > 1,
+      "omp parallel for schedule(dynamic) num_threads(threads)",
+      for (int64_t c = 0; c < d->ci; c++) {
+        char *acc = (char *)ws + (size_t)omp_get_thread_num() * slot_bytes(d);
+        memset(acc, 0, (size_t)(taps * d->wo) * es);
+        for (int64_t i = 0; i < d->n; i++) {
+          size_t q = (size_t)(i * d->ci + c);
+          bwd_filter_plane(d, (const char *)x->data + q * xp * es,
+                           (const char *)dy->data + q * yp * es, acc);
+        }
+        for (int64_t k = 0; k < taps; k++) {
+          double s = 0;
+          for (int64_t j = 0; j < d->wo; j++)
+            s += dx_cpu_load(d->dtype, acc, k * d->wo + j);
+          dx_cpu_add(d->dtype, dw->data, c * taps + k, s);
+        }
+      });
 }

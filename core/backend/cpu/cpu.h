@@ -1,4 +1,19 @@
-/* Private to the CPU backend: each kernel family fills its slots of the table. */
+/* Private to the CPU backend: each kernel family fills its slots of the table.
+ *
+ * One way to write a kernel for float and double: write it once, over an
+ * element type T, in the family's typed file (<family>_typed.inc), and
+ * instantiate that file for both types with
+ *
+ *   #define DX_TYPED_FILE "backend/cpu/<family>_typed.inc"
+ *   #include "backend/cpu/typed.h"
+ *
+ * which defines SFX(name)_f32 and _f64 versions of each function (typed.h
+ * says what T, SFX and FAST_EXP mean there). The family's .c keeps what does
+ * not depend on the type (shapes, threads, dispatch) and calls an instance
+ * with DX_TYPED(dt, name, args...). Single elements go through dx_cpu_load,
+ * dx_cpu_store and dx_cpu_add below, themselves instantiated this way.
+ * Where the type is not a parameter but the subject, a plain if chooses:
+ * BLAS's sgemm or dgemm (gemm.c), converting float to double (memory.c). */
 #ifndef DX_CPU_H
 #define DX_CPU_H
 
@@ -70,6 +85,23 @@ static inline float dx_cpu_expf(float x) {
   float scale;
   memcpy(&scale, &sb, sizeof scale);
   return p * scale;
+}
+
+/* Calls the float or the double instance of a typed function. */
+#define DX_TYPED(dt, name, ...) ((dt) == DX_F32 ? name##_f32(__VA_ARGS__) : name##_f64(__VA_ARGS__))
+
+#define DX_TYPED_FILE "backend/cpu/element_typed.inc"
+#include "backend/cpu/typed.h"
+
+/* p[i] of type dt as a double; p[i] = v; p[i] += v. */
+static inline double dx_cpu_load(dx_dtype dt, const void *p, int64_t i) {
+  return DX_TYPED(dt, load, p, i);
+}
+static inline void dx_cpu_store(dx_dtype dt, void *p, int64_t i, double v) {
+  DX_TYPED(dt, store, p, i, v);
+}
+static inline void dx_cpu_add(dx_dtype dt, void *p, int64_t i, double v) {
+  DX_TYPED(dt, add, p, i, v);
 }
 
 #endif

@@ -1,7 +1,7 @@
 /* CPU kernels: unary maps, broadcasting binary ops, compare and where, each
- * with its backward. The loops themselves are in elementwise_loops.inc,
- * instantiated for float and double; this file walks the shapes (broadcast.h)
- * and dispatches on dtype. */
+ * with its backward. The loops themselves are in elementwise_typed.inc,
+ * written once for float and double (cpu.h); this file walks the shapes
+ * (broadcast.h) and dispatches on dtype. */
 #include <string.h>
 #include <tgmath.h>
 
@@ -72,50 +72,8 @@ typedef enum grad_kind {
     for (int64_t i = 0; i < n; i++)                                                                \
       dx[i] += (fixed);
 
-/* exp for float in a form GCC vectorises (glibc's expf is scalar unless
- * -ffast-math), for the sigmoids of SiLU and GELU that sit in the training
- * hot path. exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 with
- * ln 2 split in two so that n * LN2_HI is exact (Cody & Waite 1980); exp(r)
- * by its Taylor series to r^7, whose truncation is below 6e-9 relative for
- * |r| <= ln(2)/2 (about 1 ulp overall). x is clamped so that 2^n stays a
- * normal float: a sigmoid does not notice the difference out there. */
-static inline float expf_vec(float x) {
-  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-  /* round to nearest by adding and removing 1.5 * 2^23 (floorf would keep
-   * the loop scalar); exact while |x / ln 2| < 2^22 */
-  float n = (x * (float)M_LOG2E + 12582912.0f) - 12582912.0f;
-  float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  int32_t bits = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
-#define T float
-#define SFX(f) f##_f32
-#define SIGMOID_EXP expf_vec
-#include "backend/cpu/elementwise_loops.inc"
-#undef T
-#undef SFX
-#undef SIGMOID_EXP
-#define T double
-#define SFX(f) f##_f64
-#define SIGMOID_EXP exp
-#include "backend/cpu/elementwise_loops.inc"
-#undef T
-#undef SFX
-#undef SIGMOID_EXP
-
-/* Calls the float or double instance of a typed loop. */
-#define TYPED(dt, f, ...) ((dt) == DX_F32 ? f##_f32(__VA_ARGS__) : f##_f64(__VA_ARGS__))
+#define DX_TYPED_FILE "backend/cpu/elementwise_typed.inc"
+#include "backend/cpu/typed.h"
 
 /* Everything a walk's callbacks need; unused fields stay zero. */
 typedef struct ew_args {
@@ -142,7 +100,7 @@ static void walk_flat(const dx_tensor *t, void (*run)(void *, const int64_t *, i
 
 static void unary_run(void *p, const int64_t *off, int64_t n) {
   ew_args *k = p;
-  TYPED(k->dt, unary_fwd, (dx_unary_op)k->op, k->x, k->out, off[0], n, k->p0, k->p1);
+  DX_TYPED(k->dt, unary_fwd, (dx_unary_op)k->op, k->x, k->out, off[0], n, k->p0, k->p1);
 }
 
 /* x, y (any shape, same numel): y = f(x; p0, p1) */
@@ -154,7 +112,8 @@ static void cpu_unary(dx_backend *be, dx_unary_op op, const dx_tensor *x, dx_ten
 
 static void unary_bwd_run(void *p, const int64_t *off, int64_t n) {
   ew_args *k = p;
-  TYPED(k->dt, unary_bwd, (dx_unary_op)k->op, k->x, k->y, k->dy, k->out, off[0], n, k->p0, k->p1);
+  DX_TYPED(k->dt, unary_bwd, (dx_unary_op)k->op, k->x, k->y, k->dy, k->out, off[0], n, k->p0,
+           k->p1);
 }
 
 /* x, y, dy, dx (same shape): dx += dy * f'(x) */
@@ -176,7 +135,7 @@ static void cpu_unary_bwd(dx_backend *be, dx_unary_op op, const dx_tensor *x, co
 
 static void binary_run(void *p, const int64_t *off, int64_t n) {
   ew_args *k = p;
-  TYPED(k->dt, binary_fwd, (dx_binary_op)k->op, k->a, k->sa, k->b, k->sb, k->out, off, n);
+  DX_TYPED(k->dt, binary_fwd, (dx_binary_op)k->op, k->a, k->sa, k->b, k->sb, k->out, off, n);
 }
 
 /* y (full shape) = a op b, a and b broadcast to y */
@@ -209,18 +168,18 @@ static void grad_run_cb(void *p, const int64_t *off, int64_t n) {
   ew_args *k = p;
   const void *self = k->self == 1 ? k->a : k->b, *other = k->self == 1 ? k->b : k->a;
   int64_t so = k->self == 1 ? k->sb : k->sa;
-  TYPED(k->dt, grad_run, k->kind, self, other, so, k->dy, k->out, off, k->self, n);
+  DX_TYPED(k->dt, grad_run, k->kind, self, other, so, k->dy, k->out, off, k->self, n);
 }
 
 static double grad_sum_cb(void *p, const int64_t *off, int64_t n) {
   ew_args *k = p;
   const void *self = k->self == 1 ? k->a : k->b, *other = k->self == 1 ? k->b : k->a;
-  return TYPED(k->dt, grad_sum, k->kind, self, other, k->dy, off, k->self, n);
+  return DX_TYPED(k->dt, grad_sum, k->kind, self, other, k->dy, off, k->self, n);
 }
 
 static void grad_put_cb(void *p, int64_t off, double total) {
   ew_args *k = p;
-  dx_cpu_add_at(k->dt, k->out, off, total);
+  dx_cpu_add(k->dt, k->out, off, total);
 }
 
 /* d (the gradient of operand self, shaped like it) += the sum, over the dims
@@ -254,7 +213,7 @@ static void cpu_binary_bwd(dx_backend *be, dx_binary_op op, const dx_tensor *a, 
 
 static void compare_run(void *p, const int64_t *off, int64_t n) {
   ew_args *k = p;
-  TYPED(k->dt, compare, (dx_cmp_op)k->op, k->x, k->p0, k->out, off[0], n);
+  DX_TYPED(k->dt, compare, (dx_cmp_op)k->op, k->x, k->p0, k->out, off[0], n);
 }
 
 /* x, y (same shape): y = (x op v) ? 1 : 0 */
@@ -265,7 +224,7 @@ static void cpu_compare(dx_backend *be, dx_cmp_op op, const dx_tensor *x, double
 
 static void where_run(void *p, const int64_t *off, int64_t n) {
   ew_args *k = p;
-  TYPED(k->dt, where_fwd, k->x, k->a, k->b, k->out, off[0], n);
+  DX_TYPED(k->dt, where_fwd, k->x, k->a, k->b, k->out, off[0], n);
 }
 
 /* cond, a, b, y (same shape): y = cond ? a : b */
@@ -277,7 +236,7 @@ static void cpu_where(dx_backend *be, const dx_tensor *cond, const dx_tensor *a,
 
 static void where_bwd_run(void *p, const int64_t *off, int64_t n) {
   ew_args *k = p;
-  TYPED(k->dt, where_bwd, k->x, k->dy, k->out, k->out2, off[0], n);
+  DX_TYPED(k->dt, where_bwd, k->x, k->dy, k->out, k->out2, off[0], n);
 }
 
 /* cond, dy, da, db (same shape): da += cond ? dy : 0, db += cond ? 0 : dy */

@@ -16,18 +16,12 @@ typedef struct emb_args {
  * ~1e-4 rad before the sine. */
 static void emb_row(const void *p, int64_t i) {
   const emb_args *a = p;
-  bool f32 = a->y->dtype == DX_F32;
-  double ti = f32 ? (double)((const float *)a->t->data)[i] : ((const double *)a->t->data)[i];
+  double ti = dx_cpu_load(a->t->dtype, a->t->data, i);
   for (int64_t k = 0; k < a->half; k++) {
     double e = ti * exp(-(double)k * a->step), s = sin(e), c = cos(e);
     int64_t at = i * 2 * a->half + k;
-    if (f32) {
-      ((float *)a->y->data)[at] = (float)s;
-      ((float *)a->y->data)[at + a->half] = (float)c;
-    } else {
-      ((double *)a->y->data)[at] = s;
-      ((double *)a->y->data)[at + a->half] = c;
-    }
+    dx_cpu_store(a->y->dtype, a->y->data, at, s);
+    dx_cpu_store(a->y->dtype, a->y->data, at + a->half, c);
   }
 }
 

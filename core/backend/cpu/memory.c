@@ -15,7 +15,11 @@ static void cpu_free(dx_backend *be, void *p) {
   free(p);
 }
 
-/* dst (n, dst_dt) = src (n, src_dt) */
+#define DX_TYPED_FILE "backend/cpu/memory_typed.inc"
+#include "backend/cpu/typed.h"
+
+/* dst (n, dst_dt) = src (n, src_dt): a conversion between the two types,
+ * so a plain if rather than a typed function (cpu.h). */
 static void convert(void *dst, dx_dtype dst_dt, const void *src, dx_dtype src_dt, int64_t n) {
   if (dst_dt == src_dt) {
     memmove(dst, src, (size_t)n * dx_dtype_size(dst_dt));
@@ -45,33 +49,14 @@ static void cpu_copy(dx_backend *be, dx_tensor *dst, const dx_tensor *src) {
 
 static void cpu_fill(dx_backend *be, dx_tensor *t, double v) {
   int64_t n = dx_numel(t);
-  if (v == 0.0) {
+  if (v == 0.0)
     memset(t->data, 0, (size_t)n * dx_dtype_size(t->dtype));
-  } else if (t->dtype == DX_F32) {
-    float *d = t->data, f = (float)v;
-    for (int64_t i = 0; i < n; i++)
-      d[i] = f;
-  } else {
-    double *d = t->data;
-    for (int64_t i = 0; i < n; i++)
-      d[i] = v;
-  }
+  else
+    DX_TYPED(t->dtype, fill, t->data, n, v);
 }
 
-/* y (n) += a * x (n) */
 static void cpu_axpy(dx_backend *be, dx_tensor *y, double a, const dx_tensor *x) {
-  int64_t n = dx_numel(y);
-  if (y->dtype == DX_F32) {
-    float *yd = y->data, af = (float)a;
-    const float *xd = x->data;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
-              for (int64_t i = 0; i < n; i++) yd[i] += af * xd[i];);
-  } else {
-    double *yd = y->data;
-    const double *xd = x->data;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
-              for (int64_t i = 0; i < n; i++) yd[i] += a * xd[i];);
-  }
+  DX_TYPED(y->dtype, axpy, y->data, a, x->data, dx_numel(y));
 }
 
 void dx_cpu_init_memory(dx_backend *be) {

@@ -11,29 +11,16 @@
  * and the rows written both stay in L1 (32 x 32 doubles = 8 KiB). */
 #define TILE 32
 
-#define DEFINE_MOVE(T)                                                                             \
-  static void move_##T(void *dv, int64_t ds, const void *sv, int64_t ss, int64_t n, bool acc) {    \
-    T *d = dv;                                                                                     \
-    const T *s = sv;                                                                               \
-    if (acc)                                                                                       \
-      for (int64_t i = 0; i < n; i++)                                                              \
-        d[i * ds] += s[i * ss];                                                                    \
-    else                                                                                           \
-      for (int64_t i = 0; i < n; i++)                                                              \
-        d[i * ds] = s[i * ss];                                                                     \
-  }
-DEFINE_MOVE(float)
-DEFINE_MOVE(double)
+#define DX_TYPED_FILE "backend/cpu/movement_typed.inc"
+#include "backend/cpu/typed.h"
 
 /* dst[i ds] (+)= src[i ss] for i < n, elements of type dt. */
 static void move(dx_dtype dt, void *dst, int64_t ds, const void *src, int64_t ss, int64_t n,
                  bool acc) {
   if (!acc && ds == 1 && ss == 1)
     memcpy(dst, src, (size_t)n * dx_dtype_size(dt));
-  else if (dt == DX_F32)
-    move_float(dst, ds, src, ss, n, acc);
   else
-    move_double(dst, ds, src, ss, n, acc);
+    DX_TYPED(dt, move, dst, ds, src, ss, n, acc);
 }
 
 /* Address of element i of t. */

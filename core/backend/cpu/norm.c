@@ -1,7 +1,7 @@
 /* CPU kernels: group norm and softmax, forward and backward.
  *
  * The algorithms are written once over untyped rows; the few loops that touch
- * elements are instantiated for float and double by DEFINE_ROW_PRIMS. Every
+ * elements are in norm_typed.inc, written once for float and double (cpu.h). Every
  * sum accumulates in double, whatever the storage type: the statistics of a
  * float32 group of 7*28*28 activations keep double precision where a float
  * accumulator can lose ~1e-4. Nor is there E[x^2] - E[x]^2 cancellation: the
@@ -12,7 +12,7 @@
  * results are the same for any thread count. */
 #include <math.h>
 
-#include "backend/cpu/broadcast.h" /* dx_cpu_for, dx_cpu_sum_run, dx_cpu_add_at */
+#include "backend/cpu/broadcast.h" /* dx_cpu_for, dx_cpu_sum_run */
 #include "backend/cpu/cpu.h"
 
 /* Softmax columns handled at once when the axis is not the last one: the
@@ -45,127 +45,19 @@ typedef struct row_prims {
                           int64_t ld, const double *d);
 } row_prims;
 
-#define DEFINE_ROW_PRIMS(T, EXP)                                                                   \
-  static double sq_dev_##T(const void *xv, int64_t n, double mu) {                                 \
-    const T *x = xv;                                                                               \
-    double s = 0;                                                                                  \
-    _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; i++) s +=                      \
-        (x[i] - mu) * (x[i] - mu);                                                                 \
-    return s;                                                                                      \
-  }                                                                                                \
-  static void affine_##T(const void *xv, int64_t n, double mu, double a, double b, void *yv) {     \
-    const T *x = xv;                                                                               \
-    T *y = yv;                                                                                     \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = (T)((x[i] - mu) * a + b);           \
-  }                                                                                                \
-  static void dot_dev_##T(const void *dyv, const void *xv, int64_t n, double mu, double *s_dy,     \
-                          double *s_dyx) {                                                         \
-    const T *dy = dyv, *x = xv;                                                                    \
-    double a = 0, b = 0;                                                                           \
-    _Pragma("omp simd reduction(+ : a, b)") for (int64_t i = 0; i < n; i++) {                      \
-      a += dy[i];                                                                                  \
-      b += dy[i] * (x[i] - mu);                                                                    \
-    }                                                                                              \
-    *s_dy = a, *s_dyx = b;                                                                         \
-  }                                                                                                \
-  static void acc_affine2_##T(const void *dyv, const void *xv, int64_t n, double a, double b,      \
-                              double mu, double c, void *dxv) {                                    \
-    const T *dy = dyv, *x = xv;                                                                    \
-    T *dx = dxv;                                                                                   \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) dx[i] +=                                   \
-        (T)(a * dy[i] + b * (x[i] - mu) + c);                                                      \
-  }                                                                                                \
-  static double row_max_##T(const void *xv, int64_t n) {                                           \
-    const T *x = xv;                                                                               \
-    T m = x[0];                                                                                    \
-    _Pragma("omp simd reduction(max : m)") for (int64_t i = 1; i < n; i++) m =                     \
-        x[i] > m ? x[i] : m;                                                                       \
-    return m;                                                                                      \
-  }                                                                                                \
-  static void row_exp_##T(const void *xv, void *yv, int64_t n, double m) {                         \
-    const T *x = xv;                                                                               \
-    T *y = yv;                                                                                     \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = EXP((T)(x[i] - m));                 \
-  }                                                                                                \
-  static void row_softmax_bwd_##T(const void *yv, const void *dyv, void *dxv, int64_t n,           \
-                                  double d) {                                                      \
-    const T *y = yv, *dy = dyv;                                                                    \
-    T *dx = dxv;                                                                                   \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) dx[i] += (T)(y[i] * (dy[i] - d));          \
-  }                                                                                                \
-  static void col_max_##T(const void *xv, int64_t rows, int64_t w, int64_t ld, double *m) {        \
-    const T *x = xv;                                                                               \
-    for (int64_t j = 0; j < w; j++)                                                                \
-      m[j] = x[j];                                                                                 \
-    for (int64_t l = 1; l < rows; l++)                                                             \
-      for (int64_t j = 0; j < w; j++)                                                              \
-        m[j] = x[l * ld + j] > m[j] ? x[l * ld + j] : m[j];                                        \
-  }                                                                                                \
-  static void col_exp_##T(const void *xv, void *yv, int64_t rows, int64_t w, int64_t ld,           \
-                          const double *m) {                                                       \
-    const T *x = xv;                                                                               \
-    T *y = yv;                                                                                     \
-    for (int64_t l = 0; l < rows; l++)                                                             \
-      _Pragma("omp simd") for (int64_t j = 0; j < w; j++) y[l * ld + j] =                          \
-          EXP((T)(x[l * ld + j] - m[j]));                                                          \
-  }                                                                                                \
-  static void col_sum_##T(const void *xv, int64_t rows, int64_t w, int64_t ld, double *s) {        \
-    const T *x = xv;                                                                               \
-    for (int64_t j = 0; j < w; j++)                                                                \
-      s[j] = 0;                                                                                    \
-    for (int64_t l = 0; l < rows; l++)                                                             \
-      _Pragma("omp simd") for (int64_t j = 0; j < w; j++) s[j] += x[l * ld + j];                   \
-  }                                                                                                \
-  static void col_scale_##T(void *yv, int64_t rows, int64_t w, int64_t ld, const double *k) {      \
-    T *y = yv;                                                                                     \
-    for (int64_t l = 0; l < rows; l++)                                                             \
-      for (int64_t j = 0; j < w; j++)                                                              \
-        y[l * ld + j] *= (T)k[j];                                                                  \
-  }                                                                                                \
-  static void col_dot_##T(const void *av, const void *bv, int64_t rows, int64_t w, int64_t ld,     \
-                          double *d) {                                                             \
-    const T *a = av, *b = bv;                                                                      \
-    for (int64_t j = 0; j < w; j++)                                                                \
-      d[j] = 0;                                                                                    \
-    for (int64_t l = 0; l < rows; l++)                                                             \
-      for (int64_t j = 0; j < w; j++)                                                              \
-        d[j] += (double)a[l * ld + j] * b[l * ld + j];                                             \
-  }                                                                                                \
-  static void col_softmax_bwd_##T(const void *yv, const void *dyv, void *dxv, int64_t rows,        \
-                                  int64_t w, int64_t ld, const double *d) {                        \
-    const T *y = yv, *dy = dyv;                                                                    \
-    T *dx = dxv;                                                                                   \
-    for (int64_t l = 0; l < rows; l++)                                                             \
-      for (int64_t j = 0; j < w; j++)                                                              \
-        dx[l * ld + j] += (T)(y[l * ld + j] * (dy[l * ld + j] - d[j]));                            \
-  }                                                                                                \
-  static const row_prims prims_##T = {                                                             \
-      sq_dev_##T,    affine_##T,          dot_dev_##T,        acc_affine2_##T, row_max_##T,        \
-      row_exp_##T,   row_softmax_bwd_##T, col_max_##T,        col_exp_##T,     col_sum_##T,        \
-      col_scale_##T, col_dot_##T,         col_softmax_bwd_##T};
+#define DX_TYPED_FILE "backend/cpu/norm_typed.inc"
+#include "backend/cpu/typed.h"
 
-DEFINE_ROW_PRIMS(float, dx_cpu_expf) /* softmax passes x - max <= 0 */
-DEFINE_ROW_PRIMS(double, exp)
-
-static const row_prims *prims_for(dx_dtype dt) {
-  return dt == DX_F32 ? &prims_float : &prims_double;
-}
+static const row_prims *prims_for(dx_dtype dt) { return dt == DX_F32 ? &prims_f32 : &prims_f64; }
 
 /* Address of element i of t. */
 static inline void *elem(const dx_tensor *t, int64_t i) {
   return (char *)t->data + i * (int64_t)dx_dtype_size(t->dtype);
 }
 
-static double get(const dx_tensor *t, int64_t i) {
-  return t->dtype == DX_F32 ? ((const float *)t->data)[i] : ((const double *)t->data)[i];
-}
+static double get(const dx_tensor *t, int64_t i) { return dx_cpu_load(t->dtype, t->data, i); }
 
-static void set(dx_tensor *t, int64_t i, double v) {
-  if (t->dtype == DX_F32)
-    ((float *)t->data)[i] = (float)v;
-  else
-    ((double *)t->data)[i] = v;
-}
+static void set(dx_tensor *t, int64_t i, double v) { dx_cpu_store(t->dtype, t->data, i, v); }
 
 /* --- group norm ------------------------------------------------------------------- */
 
@@ -252,8 +144,8 @@ static void gn_bwd_affine_task(const void *arg, int64_t ch) {
     sum_dy += a;
     sum_dyxhat += b * get(j->rstd, t);
   }
-  if (j->dgamma) dx_cpu_add_at(j->dgamma->dtype, j->dgamma->data, ch, sum_dyxhat);
-  if (j->dbeta) dx_cpu_add_at(j->dbeta->dtype, j->dbeta->data, ch, sum_dy);
+  if (j->dgamma) dx_cpu_add(j->dgamma->dtype, j->dgamma->data, ch, sum_dyxhat);
+  if (j->dbeta) dx_cpu_add(j->dbeta->dtype, j->dbeta->data, ch, sum_dy);
 }
 
 /* x, dy, dx (N, C, S...); gamma, dgamma, dbeta (C) or NULL; mean, rstd (N*G).

@@ -3,48 +3,12 @@
 
 #include "backend/cpu/cpu.h"
 
-/* p, g, m, v (n), one dtype. The bias corrections arrive folded into
- * step_size and eps_hat, the form of Kingma & Ba's Algorithm 1 that saves
- * two divisions per element. */
-#define ADAM_LOOP(T)                                                                               \
-  do {                                                                                             \
-    T *restrict pd = p->data, *restrict md = m->data, *restrict vd = v->data;                      \
-    const T *restrict gd = g->data;                                                                \
-    const T b1 = (T)a->beta1, b2 = (T)a->beta2, ss = (T)a->step_size, eh = (T)a->eps_hat;          \
-    const T dec = (T)a->decay, l2 = (T)a->l2;                                                      \
-    DX_PAR_IF(                                                                                     \
-        n > DX_CPU_PAR_MIN, "omp parallel for simd", for (int64_t i = 0; i < n; i++) {             \
-          T gi = gd[i] + l2 * pd[i];                                                               \
-          md[i] = b1 * md[i] + (1 - b1) * gi;                                                      \
-          vd[i] = b2 * vd[i] + (1 - b2) * gi * gi;                                                 \
-          pd[i] -= dec * pd[i] + ss * md[i] / (sqrt(vd[i]) + eh);                                  \
-        });                                                                                        \
-  } while (0)
+#define DX_TYPED_FILE "backend/cpu/optim_typed.inc"
+#include "backend/cpu/typed.h"
 
 static void cpu_adam(dx_backend *be, dx_tensor *p, const dx_tensor *g, dx_tensor *m, dx_tensor *v,
                      const dx_adam_args *a) {
-  int64_t n = dx_numel(p);
-  if (p->dtype == DX_F32)
-    ADAM_LOOP(float);
-  else
-    ADAM_LOOP(double);
-}
-
-/* Sum of squares of x[lo, hi) in double. */
-static double sumsq_range(const dx_tensor *t, int64_t lo, int64_t hi) {
-  double s = 0;
-  if (t->dtype == DX_F32) {
-    const float *d = t->data;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = lo; i < hi; i++)
-      s += (double)d[i] * d[i];
-  } else {
-    const double *d = t->data;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = lo; i < hi; i++)
-      s += d[i] * d[i];
-  }
-  return s;
+  DX_TYPED(p->dtype, adam, p->data, g->data, m->data, v->data, dx_numel(p), a);
 }
 
 /* acc (1, float64) += sum t (n)^2, in double. Fixed chunks added in a fixed order: an OpenMP
@@ -57,41 +21,19 @@ static void cpu_sum_squares(dx_backend *be, const dx_tensor *t, dx_tensor *acc) 
   DX_PAR_IF(
       n > DX_CPU_PAR_MIN, "omp parallel for", for (int k = 0; k < SUMSQ_CHUNKS; k++) {
         int64_t lo = k * per, hi = lo + per < n ? lo + per : n;
-        part[k] = lo < hi ? sumsq_range(t, lo, hi) : 0.0;
+        part[k] = lo < hi ? DX_TYPED(t->dtype, sumsq_range, t->data, lo, hi) : 0.0;
       });
   for (int k = 0; k < SUMSQ_CHUNKS; k++)
     s += part[k];
   *(double *)acc->data += s;
 }
 
-/* t (n) *= s */
 static void cpu_scale_inplace(dx_backend *be, dx_tensor *t, double s) {
-  int64_t n = dx_numel(t);
-  if (t->dtype == DX_F32) {
-    float *d = t->data, f = (float)s;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
-              for (int64_t i = 0; i < n; i++) d[i] *= f;);
-  } else {
-    double *d = t->data;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
-              for (int64_t i = 0; i < n; i++) d[i] *= s;);
-  }
+  DX_TYPED(t->dtype, scale, t->data, dx_numel(t), s);
 }
 
-/* y (n) += w * (x (n) - y) */
 static void cpu_lerp(dx_backend *be, dx_tensor *y, const dx_tensor *x, double w) {
-  int64_t n = dx_numel(y);
-  if (y->dtype == DX_F32) {
-    float *yd = y->data, f = (float)w;
-    const float *xd = x->data;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
-              for (int64_t i = 0; i < n; i++) yd[i] += f * (xd[i] - yd[i]););
-  } else {
-    double *yd = y->data;
-    const double *xd = x->data;
-    DX_PAR_IF(n > DX_CPU_PAR_MIN, "omp parallel for simd",
-              for (int64_t i = 0; i < n; i++) yd[i] += w * (xd[i] - yd[i]););
-  }
+  DX_TYPED(y->dtype, lerp, y->data, x->data, dx_numel(y), w);
 }
 
 void dx_cpu_init_optim(dx_backend *be) {

@@ -8,15 +8,11 @@
 static void cpu_rand(dx_backend *be, dx_tensor *t, dx_rand_dist dist, uint64_t seed,
                      uint64_t offset) {
   int64_t n = dx_numel(t);
-  bool f32 = t->dtype == DX_F32;
   DX_PAR_IF(
       n > 4096, "omp parallel for", for (int64_t i = 0; i < n; i++) {
         double v = dist == DX_RAND_NORMAL ? dx_philox_normal(seed, offset + (uint64_t)i)
                                           : dx_philox_uniform(seed, offset + (uint64_t)i);
-        if (f32)
-          ((float *)t->data)[i] = (float)v;
-        else
-          ((double *)t->data)[i] = v;
+        dx_cpu_store(t->dtype, t->data, i, v);
       });
 }
 
@@ -25,14 +21,10 @@ static void cpu_dropout_mask(dx_backend *be, dx_tensor *mask, double p, uint64_t
                              uint64_t offset) {
   int64_t n = dx_numel(mask);
   double keep = 1.0 / (1.0 - p);
-  bool f32 = mask->dtype == DX_F32;
   DX_PAR_IF(
       n > 4096, "omp parallel for", for (int64_t i = 0; i < n; i++) {
         double v = dx_philox_uniform(seed, offset + (uint64_t)i) >= p ? keep : 0.0;
-        if (f32)
-          ((float *)mask->data)[i] = (float)v;
-        else
-          ((double *)mask->data)[i] = v;
+        dx_cpu_store(mask->dtype, mask->data, i, v);
       });
 }
 

@@ -29,7 +29,7 @@ static double sum_run(void *p, const int64_t *off, int64_t n) {
 
 static void sum_put(void *p, int64_t off, double total) {
   reduce_args *k = p;
-  dx_cpu_add_at(k->dt, k->dst, off, k->scale * total);
+  dx_cpu_add(k->dt, k->dst, off, k->scale * total);
 }
 
 /* x (any), y (x's rank, reduced dims of size 1): y = scale * sum over them */
