@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/load.h"
-#include "config/override.h"
-#include "config/pluginref.h"
+#include "config/internal.h"
 #include "config/schema.h"
-#include "config/validate.h"
 #include "util/err.h"
 
 static void free_value(const dx_key_spec *k, dx_experiment *e) {

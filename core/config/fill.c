@@ -2,12 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/paths.h"
-#include "config/pluginref.h"
-#include "config/rules.h"
-#include "config/schema.h"
-#include "config/validate.h"
-#include "config/values.h"
+#include "config/internal.h"
 #include "util/err.h"
 
 static dx_status list_shape(const dx_key_spec *k, const dx_ynode *n, char *err, size_t errlen) {

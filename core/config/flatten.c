@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/experiment.h"
-#include "config/resolved.h"
+#include "config/internal.h"
 #include "util/json.h"
 
 typedef struct walk {

@@ -3,8 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "config/experiment.h"
-#include "config/resolved.h"
+#include "config/internal.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 

@@ -1,5 +1,5 @@
 /* Reading experiment files and following `extends:` from file to file. */
-#include "config/load.h"
+#include "config/internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/paths.h"
 #include "config/yaml_read.h"
 #include "util/err.h"
 #include "util/file.h"

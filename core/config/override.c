@@ -1,12 +1,10 @@
 /* Command-line overrides: `key.path=value`, the value in YAML flow syntax. */
-#include "config/override.h"
+#include "config/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/key_hint.h"
-#include "config/schema.h"
 #include "config/yaml_read.h"
 #include "util/err.h"
 

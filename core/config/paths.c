@@ -1,4 +1,4 @@
-#include "config/paths.h"
+#include "config/internal.h"
 
 #include <limits.h>
 #include <stdio.h>

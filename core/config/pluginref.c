@@ -1,10 +1,9 @@
-#include "config/pluginref.h"
+#include "config/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/experiment.h"
 #include "util/err.h"
 
 void dx_plugin_ref_clear(dx_plugin_ref *ref) {

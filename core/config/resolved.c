@@ -1,11 +1,10 @@
-#include "config/resolved.h"
+#include "config/internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/schema.h"
 #include "util/value.h"
 
 static const dx_srcpos here = {"<resolved>", 0, 0};

@@ -1,4 +1,4 @@
-#include "config/rules.h"
+#include "config/internal.h"
 
 #include <ctype.h>
 #include <stdio.h>

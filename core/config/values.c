@@ -1,4 +1,4 @@
-#include "config/values.h"
+#include "config/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,8 +8,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "config/experiment.h"
-#include "config/resolved.h"
+#include "config/internal.h"
 #include "util/strbuf.h"
 
 static int write_out(void *data, unsigned char *buffer, size_t size) {

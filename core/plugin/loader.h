@@ -81,8 +81,9 @@ DX_API void dx_params_free(dx_params *p);
 DX_API size_t dx_params_count(const dx_params *p);
 DX_API const char *dx_params_name(const dx_params *p, size_t i);
 DX_API dx_param_type dx_params_type(const dx_params *p, size_t i);
-/* The value as text: integers in decimal, floats with %.17g, bools as
- * true/false, strings as given. */
+/* The value as text: integers in decimal, floats as the shortest text that
+ * reads back the same (dx_float_text), bools as true/false, strings as
+ * given. */
 DX_API const char *dx_params_text(const dx_params *p, size_t i);
 
 /* --- listing and documentation ------------------------------------------------------ */
