@@ -22,12 +22,13 @@ static int parse_entry(dx_st_entry *e, const dx_json *m, const uint8_t *data, ui
   e->name = m->key;
   if (!dt || dt->type != DX_JSON_STRING || !sh || sh->type != DX_JSON_ARRAY || !off ||
       dx_json_count(off) != 2 || dx_json_count(sh) > DX_ST_MAX_DIMS) {
-    snprintf(err, errlen, "%s: tensor '%s' has a malformed header entry", path, m->key);
+    dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path), "tensor '%s' has a malformed header entry",
+            m->key);
     return -1;
   }
   if (strcmp(dt->str, "F32") && strcmp(dt->str, "F64")) {
-    snprintf(err, errlen, "%s: tensor '%s' has dtype %s; only F32 and F64 are supported", path,
-             m->key, dt->str);
+    dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path),
+            "tensor '%s' has dtype %s; only F32 and F64 are supported", m->key, dt->str);
     return -1;
   }
   e->dtype = strcmp(dt->str, "F64") ? DX_F32 : DX_F64;
@@ -37,8 +38,8 @@ static int parse_entry(dx_st_entry *e, const dx_json *m, const uint8_t *data, ui
     count *= e->shape[e->ndim++] = (int64_t)d->num;
   uint64_t b = (uint64_t)off->child->num, end = (uint64_t)off->child->next->num;
   if (b > end || end > data_len || end - b != (uint64_t)count * dx_dtype_size(e->dtype)) {
-    snprintf(err, errlen, "%s: tensor '%s' has data offsets outside the file or of the wrong size",
-             path, m->key);
+    dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path),
+            "tensor '%s' has data offsets outside the file or of the wrong size", m->key);
     return -1;
   }
   e->data = data + b;
@@ -225,7 +226,7 @@ dx_status dx_safetensors_write(dx_ctx *ctx, const char *path, const dx_st_item *
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "wb");
   if (!f) {
-    snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+    dx_errf(err, errlen, DX_ERR_IO, DX_AT(tmp), "cannot create: %s", strerror(errno));
     free(header);
     return DX_ERR_IO;
   }
@@ -241,7 +242,7 @@ dx_status dx_safetensors_write(dx_ctx *ctx, const char *path, const dx_st_item *
     return dx_errf(err, errlen, dx_status_of(ctx), DX_AT(path), "%s", dx_error_message(ctx));
   }
   if (bad || rename(tmp, path)) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    dx_errf(err, errlen, DX_ERR_IO, DX_AT(path), "cannot write: %s", strerror(errno));
     unlink(tmp);
     return DX_ERR_IO;
   }

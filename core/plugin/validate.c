@@ -1,6 +1,5 @@
 /* Checking a plugin's YAML arguments against its parameter spec: every
  * message starts with the FILE:LINE:COL of the offending key or value. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,15 +15,11 @@ static void list_words(char *err, size_t errlen, const char *const *words, size_
 
 static dx_status unknown_param(const dx_plugin_desc *d, const dx_plugin_arg *a, char *err,
                                size_t errlen) {
-  char pos[512];
   const char **names = malloc((d->n_params + 1) * sizeof *names);
-  if (!names) {
-    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
-  }
+  if (!names) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
   for (size_t i = 0; i < d->n_params; i++)
     names[i] = d->params[i].name;
-  snprintf(err, errlen, "%s: plugin '%s' ", dx_srcpos_format(&a->key_pos, pos, sizeof pos),
-           d->name);
+  dx_errf(err, errlen, DX_ERR_CONFIG, &a->key_pos, "plugin '%s' ", d->name);
   if (d->n_params == 0) {
     dx_appendf(err, errlen, "takes no parameters, but '%s' is given", a->key);
   } else {
@@ -42,13 +37,13 @@ static dx_status unknown_param(const dx_plugin_desc *d, const dx_plugin_arg *a, 
  * checked (util/value.h); only the wording is the plugin's. */
 static dx_status check_arg(const dx_plugin_desc *d, const dx_param_spec *s, const dx_plugin_arg *a,
                            char *err, size_t errlen) {
-  char pos[512], list[256], near[64];
+  char list[256], near[64];
   bool quoted = a->style == DX_SCALAR_QUOTED;
   dx_value v;
   dx_value_fault fault = dx_value_read(s, a->value, quoted, &v);
   if (fault == DX_VALUE_OK) return DX_OK;
-  snprintf(err, errlen, "%s: parameter '%s' of plugin '%s' ",
-           dx_srcpos_format(&a->value_pos, pos, sizeof pos), s->name, d->name);
+  dx_errf(err, errlen, DX_ERR_CONFIG, &a->value_pos, "parameter '%s' of plugin '%s' ", s->name,
+          d->name);
   if (fault == DX_VALUE_OUTSIDE) {
     dx_appendf(err, errlen, "is %s, outside %s", a->value, s->range);
   } else if (fault == DX_VALUE_NOT_CHOICE) {
@@ -65,9 +60,8 @@ static dx_status check_arg(const dx_plugin_desc *d, const dx_param_spec *s, cons
 
 static dx_status missing(const dx_plugin_desc *d, const dx_param_spec *s, dx_srcpos at, char *err,
                          size_t errlen) {
-  char pos[512];
-  snprintf(err, errlen, "%s: plugin '%s' needs parameter '%s' (%s",
-           dx_srcpos_format(&at, pos, sizeof pos), d->name, s->name, dx_param_type_name(s->type));
+  dx_errf(err, errlen, DX_ERR_CONFIG, &at, "plugin '%s' needs parameter '%s' (%s", d->name, s->name,
+          dx_param_type_name(s->type));
   if (s->range) dx_appendf(err, errlen, " in %s", s->range);
   dx_appendf(err, errlen, ")");
   return DX_ERR_CONFIG;

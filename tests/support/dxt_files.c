@@ -7,18 +7,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "util/file.h"
+
 char *dxt_slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "cannot read %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  ck_assert_ptr_nonnull(s);
-  ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
-  return s;
+  uint8_t *buf;
+  size_t len;
+  char err[DX_ERRMSG_MAX];
+  ck_assert_msg(dx_file_read(path, &buf, &len, err, sizeof err) == DX_OK, "%s", err);
+  return (char *)buf;
 }
 
 void dxt_spit(const char *path, const char *text) {

@@ -5,16 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/file.h"
+
 dx_json *dxt_json_load(const char *path) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = malloc((size_t)len + 1), err[256] = "";
-  ck_assert_int_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  dx_json *root = dx_json_parse(text, (size_t)len, err, sizeof err);
+  uint8_t *text;
+  size_t len;
+  char err[DX_ERRMSG_MAX];
+  ck_assert_msg(dx_file_read(path, &text, &len, err, sizeof err) == DX_OK, "%s", err);
+  dx_json *root = dx_json_parse((const char *)text, len, err, sizeof err);
   ck_assert_msg(root != NULL, "%s: %s", path, err);
   free(text);
   return root;

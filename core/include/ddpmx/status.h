@@ -1,10 +1,14 @@
 /* Status codes and the error buffer of a context.
  *
  * Every fallible function returns a dx_status (or NULL for constructors) and
- * leaves one human-readable line in the context's error buffer. The library
- * never prints; only the CLI does. The first error wins: later failures that
- * are consequences of it (a NULL tensor propagated through a chain of ops) do
- * not overwrite the message that says what went wrong. */
+ * leaves one human-readable line: in the context's error buffer
+ * (dx_error_message) when it is given a context, otherwise in the buffer its
+ * caller passes as (err, errlen), at most DX_ERRMSG_MAX bytes being useful.
+ * The line names the place first when there is one (`FILE:LINE:COL: ...`,
+ * `PATH: ...`). The library never prints; only the CLI does. In a context the
+ * first error wins: later failures that are consequences of it (a NULL tensor
+ * propagated through a chain of ops) do not overwrite the message that says
+ * what went wrong. */
 #ifndef DDPMX_STATUS_H
 #define DDPMX_STATUS_H
 
