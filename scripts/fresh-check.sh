@@ -56,9 +56,9 @@ if [ "$refresh" -eq 1 ] || [ ! -s "$tarball" ]; then
   [ -n "$sources" ] || fail "no active apt sources in /etc/apt"
   echo "fresh-check: making a clean Debian 12 root from:$sources" >&2
   # shellcheck disable=SC2086 # one argument per source file
-  mmdebstrap --quiet --variant=minbase bookworm "$tarball.part" $sources \
+  mmdebstrap --quiet --variant=minbase bookworm "$cache/part.tar" $sources \
     || fail "mmdebstrap could not make the root"
-  mv "$tarball.part" "$tarball"
+  mv "$cache/part.tar" "$tarball"
 fi
 
 work=$(mktemp -d /tmp/fresh-check.XXXXXX)
