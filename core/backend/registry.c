@@ -82,7 +82,11 @@ static dx_status open_module(const char *what, int index, dx_backend **out, char
   dx_status st = create(DX_BACKEND_ABI, index, out, why, sizeof why);
   if (st != DX_OK) {
     *out = NULL;
-    snprintf(err, errlen, "device %s: %s", what, why[0] ? why : dx_status_str(st));
+    if (why[0])
+      snprintf(err, errlen, "device %s: %s", what, why);
+    else
+      snprintf(err, errlen, "device %s: the CUDA module failed with status %d and no message", what,
+               (int)st);
     return st;
   }
   if (!*out) {

@@ -146,6 +146,8 @@ dx_status dx_train(dx_experiment *e, const dx_train_env *env, char *err, size_t 
   int64_t start = 0;
   dx_status st = dx_trainer_setup(&tr, &start);
   if (st == DX_OK) st = loop(&tr, start);
+  /* Nothing the device did may fail unseen, even after the last read. */
+  if (st == DX_OK && dx_synchronize(tr.ctx) != DX_OK) st = ctx_fail(&tr, "device");
   dx_status fl = env->store ? dx_store_flush(env->store) : DX_OK;
   if (st == DX_OK && fl != DX_OK) {
     snprintf(err, errlen, "writing metrics: %s", dx_store_errmsg(env->store));
