@@ -12,6 +12,7 @@
 #include "config/experiment.h"
 #include "config/schema.h"
 #include "dx_test.h"
+#include "plugin/loader.h"
 #include "util/value.h"
 
 #define DATA "data/config/"
@@ -773,6 +774,64 @@ START_TEST(every_key_spec_is_sound) {
 }
 END_TEST
 
+/* One text, one verdict: an experiment key and a plugin parameter of the
+ * same type and range accept and refuse the same spellings (the two used to
+ * disagree on hex floats). The expected verdicts are typed in by hand. */
+static const struct {
+  const char *key, *range, *text;
+  dx_param_type type;
+  bool ok;
+} spellings[] = {
+    {"train.lr", "(0, 1]", "0.5", DX_PARAM_FLOAT, true},
+    {"train.lr", "(0, 1]", ".5", DX_PARAM_FLOAT, true},
+    {"train.lr", "(0, 1]", "+5e-1", DX_PARAM_FLOAT, true},
+    {"train.lr", "(0, 1]", "1", DX_PARAM_FLOAT, true},
+    {"train.lr", "(0, 1]", "0x1p-3", DX_PARAM_FLOAT, false},
+    {"train.lr", "(0, 1]", "0X.8P0", DX_PARAM_FLOAT, false},
+    {"train.lr", "(0, 1]", ".inf", DX_PARAM_FLOAT, false},
+    {"train.lr", "(0, 1]", "nan", DX_PARAM_FLOAT, false},
+    {"train.lr", "(0, 1]", "1e-400", DX_PARAM_FLOAT, false},
+    {"train.lr", "(0, 1]", "1_0e-1", DX_PARAM_FLOAT, false},
+    {"train.lr", "(0, 1]", "0", DX_PARAM_FLOAT, false},
+    {"train.lr", "(0, 1]", "'0.5'", DX_PARAM_FLOAT, false},
+    {"train.batch", "[1, 65536]", "64", DX_PARAM_INT, true},
+    {"train.batch", "[1, 65536]", "+64", DX_PARAM_INT, true},
+    {"train.batch", "[1, 65536]", "0x40", DX_PARAM_INT, false},
+    {"train.batch", "[1, 65536]", "6.4e1", DX_PARAM_INT, false},
+    {"train.batch", "[1, 65536]", "99999999999999999999", DX_PARAM_INT, false},
+    {"train.batch", "[1, 65536]", "65537", DX_PARAM_INT, false},
+    {"data.flip", NULL, "True", DX_PARAM_BOOL, true},
+    {"data.flip", NULL, "yes", DX_PARAM_BOOL, false},
+};
+
+START_TEST(keys_and_parameters_agree) {
+  const char *text = spellings[_i].text;
+  char ov[96], err[DX_ERRMSG_MAX] = "";
+  snprintf(ov, sizeof ov, "%s=%s", spellings[_i].key, text);
+  const char *ovs[] = {ov};
+  dx_experiment *e = NULL;
+  bool key_ok = dx_experiment_load(DATA "minimal.yaml", ovs, 1, &e, err, sizeof err) == DX_OK;
+  dx_experiment_free(e);
+  const char *range = dx_schema_find(spellings[_i].key)->spec.range;
+  ck_assert_str_eq(range ? range : "none", spellings[_i].range ? spellings[_i].range : "none");
+  /* The same text as a plugin parameter, quotes taken off as YAML would. */
+  bool quoted = text[0] == '\'';
+  char value[64];
+  snprintf(value, sizeof value, "%.*s", (int)strlen(text) - 2 * quoted, text + quoted);
+  dx_param_spec spec = {"x", spellings[_i].type, NULL, spellings[_i].range, NULL, "x"};
+  dx_plugin_desc d = {DX_PLUGIN_ABI_VERSION, DX_KIND_LOSS, "t", "1", "t", NULL, &spec, 1, &spec};
+  dx_plugin_arg arg = {
+      "x", value, quoted ? DX_SCALAR_QUOTED : DX_SCALAR_PLAIN, {"e.yaml", 1, 1}, {"e.yaml", 1, 4}};
+  dx_plugin_ref ref = {"t", {"e.yaml", 1, 1}, &arg, 1};
+  dx_params *p = NULL;
+  bool param_ok = dx_params_create(&d, &ref, &p, err, sizeof err) == DX_OK;
+  dx_params_free(p);
+  ck_assert_msg(key_ok == spellings[_i].ok, "%s=%s: the key says %d", spellings[_i].key, text,
+                key_ok);
+  ck_assert_msg(param_ok == spellings[_i].ok, "%s: the parameter says %d", text, param_ok);
+}
+END_TEST
+
 /* Each enum of the experiment and its word list, typed in by hand: the words
  * name the values in order, and loading the word gives the value. */
 static const struct {
@@ -857,6 +916,8 @@ Suite *config_suite(void) {
   DXT_ADD(tc, flattened_rows);
   DXT_ADD(tc, every_key_is_documented);
   DXT_ADD(tc, every_key_spec_is_sound);
+  tcase_add_loop_test(tc, keys_and_parameters_agree, 0,
+                      (int)(sizeof spellings / sizeof *spellings));
   tcase_add_loop_test(tc, enum_words_round_trip, 0, (int)(sizeof enum_words / sizeof *enum_words));
   suite_add_tcase(s, tc);
   return s;
