@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "ddpmx/plugin.h"
 #include "dx_test.h"
 #include "dxt_files.h"
+#include "util/sha256.h"
 
 #define MAX_ARGS 16
 
@@ -41,6 +43,10 @@ static void redirect(const char *path, int fd) {
   close(f);
 }
 
+/* A resource limit (RLIMIT_FSIZE, RLIMIT_AS) for the next ddpmx() child; 0: none. */
+static int limit_resource;
+static rlim_t limit_value;
+
 /* Runs `ddpmx args...` (NULL-terminated), stdout and stderr into files. */
 static result ddpmx(const char *first, ...) {
   const char *argv[MAX_ARGS + 2] = {bin};
@@ -55,6 +61,8 @@ static result ddpmx(const char *first, ...) {
   if (pid == 0) {
     redirect("cli.out", 1);
     redirect("cli.err", 2);
+    struct rlimit rl = {limit_value, limit_value};
+    if (limit_resource && setrlimit(limit_resource, &rl) != 0) _exit(126);
     execv(bin, (char *const *)argv);
     _exit(127);
   }
@@ -498,6 +506,96 @@ START_TEST(eight_runs_share_one_database) {
 }
 END_TEST
 
+/* --- a full disk ---------------------------------------------------------------------- */
+
+static sqlite3 *results_db(void) {
+  sqlite3 *db;
+  ck_assert_int_eq(sqlite3_open("results/ddpmx.db", &db), SQLITE_OK);
+  return db;
+}
+
+/* The first column of the first row of sql, as text (the caller frees). */
+static char *sql_text(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *q;
+  ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+  ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+  char *v = strdup((const char *)sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  return v;
+}
+
+static void sql_is(sqlite3 *db, const char *sql, const char *want) {
+  char *got = sql_text(db, sql);
+  ck_assert_msg(strcmp(got, want) == 0, "%s: %s, not %s", sql, got, want);
+  free(got);
+}
+
+/* A checkpoint that cannot be written (files limited to 250 kB; the tiny
+ * run's checkpoints are about 300 kB): the run ends FAILED with the reason,
+ * the checkpoint before stays as it was, no temporary is left, the database
+ * is sound, and a resume without the limit finishes the run. */
+START_TEST(a_checkpoint_that_cannot_be_written_fails_the_run) {
+  pid_t pid;
+  const char *const overrides[] = {"train.steps=200", "checkpoint.every=4", "sample.every=0", NULL};
+  int status = signalled_run(overrides, "step 5/", SIGKILL, &pid);
+  ck_assert(WIFSIGNALED(status));
+  sqlite3 *db = results_db();
+  char *path = sql_text(db, "SELECT path FROM checkpoints ORDER BY step DESC LIMIT 1");
+  char *sha = sql_text(db, "SELECT sha256 FROM checkpoints ORDER BY step DESC LIMIT 1");
+  sqlite3_close(db);
+
+  limit_resource = RLIMIT_FSIZE, limit_value = 250 << 10;
+  result r = ddpmx("resume", "1", NULL);
+  limit_resource = 0;
+  ck_assert_int_eq(r.code, 1);
+  HAS(r.err, "ddpmx resume: run 1 FAILED: ");
+  HAS(r.err, ".safetensors: cannot write: File too large\n");
+  result_free(&r);
+  char hex[65], err[256];
+  ck_assert_int_eq(dx_sha256_file(path, hex, err, sizeof err), DX_OK);
+  ck_assert_str_eq(hex, sha);
+  char *slash = strrchr(path, '/'), cmd[PATH_MAX + 64];
+  *slash = '\0';
+  snprintf(cmd, sizeof cmd, "ls '%s' | grep -c tmp", path);
+  ck_assert_int_ne(system(cmd), 0); /* grep found nothing */
+  db = results_db();
+  sql_is(db, "PRAGMA integrity_check", "ok");
+  sql_is(db, "SELECT status || ' ' || (error LIKE '%cannot write: File too large') FROM runs",
+         "FAILED 1");
+  sqlite3_close(db);
+  free(path), free(sha);
+
+  r = ddpmx("resume", "1", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  result_free(&r);
+}
+END_TEST
+
+/* The database cannot grow (files limited to its size plus 48 kB): the run
+ * ends FAILED, saying why and what limit it met, and the file is sound. */
+START_TEST(a_database_that_cannot_grow_fails_the_run) {
+  result r = ddpmx("run", fixture("tiny.yaml"), data_path(), NULL);
+  ck_assert_int_eq(r.code, 0);
+  result_free(&r);
+  struct stat sb;
+  ck_assert_int_eq(stat("results/ddpmx.db", &sb), 0);
+  limit_resource = RLIMIT_FSIZE, limit_value = (rlim_t)sb.st_size + (48 << 10);
+  r = ddpmx("run", fixture("tiny.yaml"), data_path(), "train.steps=400", "checkpoint.every=0",
+            NULL);
+  limit_resource = 0;
+  ck_assert_int_eq(r.code, 1);
+  HAS(r.err, "ddpmx run: run 2 FAILED: writing metrics: cannot ");
+  HAS(r.err, "disk I/O error (results/ddpmx.db; files may not grow past ");
+  result_free(&r);
+  sqlite3 *db = results_db();
+  sql_is(db, "PRAGMA integrity_check", "ok");
+  sql_is(db,
+         "SELECT status || ' ' || (error LIKE 'writing metrics: cannot %') FROM runs WHERE id = 2",
+         "FAILED 1");
+  sqlite3_close(db);
+}
+END_TEST
+
 /* --- plugins ------------------------------------------------------------------------------ */
 
 START_TEST(plugins_lists_good_and_broken) {
@@ -682,6 +780,8 @@ int main(void) {
   tcase_add_test(tc, signal_ends_run_killed);
   tcase_add_test(tc, a_killed_run_is_lost_then_resumed);
   tcase_add_test(tc, eight_runs_share_one_database);
+  tcase_add_test(tc, a_checkpoint_that_cannot_be_written_fails_the_run);
+  tcase_add_test(tc, a_database_that_cannot_grow_fails_the_run);
   tcase_add_test(tc, plugins_lists_good_and_broken);
   tcase_add_test(tc, device_cuda_without_the_module);
   tcase_add_loop_test(tc, device_auto_without_a_gpu_runs_on_the_cpu, 0, 3);

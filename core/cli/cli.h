@@ -74,6 +74,9 @@ int dx_cli_close(const dx_cli_command *c, struct dx_store *st, int exit_code);
 /* SIGINT and SIGTERM set the flag to the signal's number; a second one
  * kills the process at once. */
 volatile sig_atomic_t *dx_cli_catch_signals(void);
+/* A write past the file-size limit (ulimit -f) then fails with EFBIG, which
+ * ends the run FAILED with the reason, instead of killing the process. */
+void dx_cli_ignore_file_size_signal(void);
 
 /* --- tables (table.c) -------------------------------------------------------------------- */
 

@@ -36,6 +36,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return DX_EXIT_OK;
   }
+  dx_cli_ignore_file_size_signal();
   for (size_t i = 0; i < N_COMMANDS; i++)
     if (strcmp(argv[1], commands[i]->name) == 0) return commands[i]->main(argc - 1, argv + 1);
   fprintf(stderr, "ddpmx: unknown command '%s'\n", argv[1]);

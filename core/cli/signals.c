@@ -24,3 +24,5 @@ volatile sig_atomic_t *dx_cli_catch_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
   return &stop_signal;
 }
+
+void dx_cli_ignore_file_size_signal(void) { signal(SIGXFSZ, SIG_IGN); }

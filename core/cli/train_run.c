@@ -34,8 +34,10 @@ int dx_cli_train(const dx_cli_command *c, dx_experiment *e, const dx_run_plugins
     rc = st == DX_ERR_DEVICE ? DX_EXIT_DEVICE : DX_EXIT_FAILED;
   }
   dx_status s = dx_store_run_end(store, id, end, end == DX_RUN_FINISHED ? NULL : why);
-  if (s != DX_OK)
-    return dx_cli_fail(c, DX_ERR_DB, "run %" PRId64 ": %s", id, dx_store_errmsg(store));
+  if (s != DX_OK) /* the reason first: it may be why the store cannot be written */
+    return dx_cli_fail(c, DX_ERR_DB, "run %" PRId64 " %s%s%s; recording that failed too: %s", id,
+                       dx_run_status_str(end), end == DX_RUN_FINISHED ? "" : ": ",
+                       end == DX_RUN_FINISHED ? "" : why, dx_store_errmsg(store));
   if (end == DX_RUN_FINISHED)
     fprintf(stderr, "ddpmx %s: run %" PRId64 " FINISHED\n", c->name, id);
   else

@@ -1,6 +1,8 @@
 /* SQLite helpers shared by the store's files: errors, transactions, binding. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 
 #include "store/internal.h"
 #include "util/err.h"
@@ -13,8 +15,36 @@ dx_status dx_store_fail(dx_store *st, dx_status s, const char *fmt, ...) {
   return s;
 }
 
+/* Why a write may have failed, when SQLite does not say (it reports a
+ * failed write as "disk I/O error" and often keeps no errno): a file-size
+ * limit, or a disk with no room left. "" when neither holds. */
+static void write_hint(const char *path, char *buf, size_t len) {
+  struct rlimit rl;
+  struct statvfs fs;
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+  buf[0] = '\0';
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    snprintf(buf, len, "; files may not grow past %llu bytes here, see ulimit -f",
+             (unsigned long long)rl.rlim_cur);
+  else if (statvfs(dir[0] ? dir : "/", &fs) == 0 &&
+           (unsigned long long)fs.f_bavail * fs.f_frsize < (1u << 20))
+    snprintf(buf, len, "; the disk is full (%llu bytes free)",
+             (unsigned long long)fs.f_bavail * fs.f_frsize);
+}
+
 dx_status dx_store_db_fail(dx_store *st, const char *what) {
-  return dx_store_fail(st, DX_ERR_DB, "%s: %s (%s)", what, sqlite3_errmsg(st->db), st->path);
+  int code = sqlite3_errcode(st->db) & 0xff, sys = sqlite3_system_errno(st->db);
+  char hint[160] = "";
+  if (code == SQLITE_IOERR || code == SQLITE_FULL) {
+    if (sys)
+      snprintf(hint, sizeof hint, ": %s", strerror(sys));
+    else
+      write_hint(st->path, hint, sizeof hint);
+  }
+  return dx_store_fail(st, DX_ERR_DB, "%s: %s (%s%s)", what, sqlite3_errmsg(st->db), st->path,
+                       hint);
 }
 
 dx_status dx_store_exec(dx_store *st, const char *sql, const char *what) {
@@ -60,6 +90,18 @@ dx_status dx_store_query_int(dx_store *st, const char *sql, int64_t *v, const ch
 
 dx_status dx_store_run_stmt(dx_store *st, sqlite3_stmt *stmt, const char *what) {
   int rc = sqlite3_step(stmt);
+  dx_status s = rc == SQLITE_DONE || rc == SQLITE_ROW ? DX_OK : dx_store_db_fail(st, what);
+  sqlite3_finalize(stmt);
+  return s;
+}
+
+dx_status dx_store_run_reusing_wal(dx_store *st, sqlite3_stmt *stmt, const char *what) {
+  int rc = sqlite3_step(stmt);
+  if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL) {
+    sqlite3_reset(stmt);
+    sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    rc = sqlite3_step(stmt);
+  }
   dx_status s = rc == SQLITE_DONE || rc == SQLITE_ROW ? DX_OK : dx_store_db_fail(st, what);
   sqlite3_finalize(stmt);
   return s;

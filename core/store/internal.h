@@ -44,6 +44,11 @@ dx_status dx_store_prepare(dx_store *st, const char *sql, sqlite3_stmt **stmt, c
 dx_status dx_store_query_int(dx_store *st, const char *sql, int64_t *v, const char *what);
 /* Steps a statement that returns no rows, then finalizes it. */
 dx_status dx_store_run_stmt(dx_store *st, sqlite3_stmt *stmt, const char *what);
+/* As dx_store_run_stmt, for the writes that must land even on a full disk
+ * (a run's end): when the write fails for want of space, the WAL is
+ * checkpointed into the database and truncated, and the write tried once
+ * more in the room that frees. */
+dx_status dx_store_run_reusing_wal(dx_store *st, sqlite3_stmt *stmt, const char *what);
 /* Binds text, or NULL for a NULL pointer. */
 int dx_store_bind_text(sqlite3_stmt *stmt, int i, const char *s);
 /* Column text, NULL for SQL NULL. */

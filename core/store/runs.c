@@ -116,9 +116,7 @@ dx_status dx_store_run_end(dx_store *st, int64_t run_id, dx_run_status status, c
                          dx_run_status_str(status));
   /* The end is recorded even when the flush fails: a run must never stay
    * RUNNING because its last metrics could not be written. */
-  dx_status flushed = dx_store_flush(st);
-  char flush_err[DX_ERRMSG_MAX];
-  snprintf(flush_err, sizeof flush_err, "%s", st->err);
+  dx_store_flush(st);
   sqlite3_stmt *q;
   dx_status s = dx_store_prepare(
       st, "UPDATE runs SET status = ?, error = ?, ended_at = " DX_STORE_NOW " WHERE id = ?", &q,
@@ -127,11 +125,11 @@ dx_status dx_store_run_end(dx_store *st, int64_t run_id, dx_run_status status, c
     dx_store_bind_text(q, 1, dx_run_status_str(status));
     dx_store_bind_text(q, 2, error);
     sqlite3_bind_int64(q, 3, run_id);
-    s = update_run(st, q, run_id, "cannot record the end of the run");
-  }
-  if (s == DX_OK && flushed != DX_OK) {
-    snprintf(st->err, sizeof st->err, "%s", flush_err);
-    return flushed;
+    s = dx_store_run_reusing_wal(st, q, "cannot record the end of the run");
+    if (s == DX_OK && sqlite3_changes(st->db) == 0)
+      s = dx_store_fail(st, DX_ERR_INVALID,
+                        "cannot record the end of the run: no run with id %lld in %s",
+                        (long long)run_id, st->path);
   }
   return s;
 }

@@ -95,7 +95,9 @@ DX_API dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64
 DX_API dx_status dx_store_set_param(dx_store *st, int64_t run_id, const char *key,
                                     const char *value);
 /* Flushes metrics, then records the final status (and error text, or NULL)
- * and the end time, committed before returning. */
+ * and the end time, committed before returning. The status is recorded
+ * even when the flush fails (a full disk): the rows stay buffered, and
+ * dx_store_close tries them once more and reports them if they still fail. */
 DX_API dx_status dx_store_run_end(dx_store *st, int64_t run_id, dx_run_status status,
                                   const char *error);
 /* Makes a run RUNNING again to resume it from a checkpoint at from_step:
