@@ -327,8 +327,9 @@ START_TEST(idx_corrupt_files_are_named) {
                     "%s: image side 0 is out of range (1..4096); corrupt header");
   expect_bad_images(idx_raw(0x803, 3, ok, 40),
                     "%s: header promises 60 bytes of data but the file holds 40; truncated");
-  expect_bad_images(idx_raw(0x803, 3, ok, 61),
-                    "%s: header promises 60 bytes of data but the file holds 61; trailing garbage");
+  expect_bad_images(
+      idx_raw(0x803, 3, ok, 61),
+      "%s: header promises 60 bytes of data but the file holds more; trailing garbage");
   expect_bad_images(idx_raw(0x803, 1, ok, 2),
                     "%s: truncated: 10 bytes, shorter than the 16-byte IDX header");
 }

@@ -12,6 +12,9 @@
 #include "util/file.h"
 
 #define MAX_CHAIN 32
+/* An experiment is a page of YAML; anything far bigger is the wrong file
+ * (extends: /dev/zero would otherwise be read until memory runs out). */
+#define MAX_FILE_BYTES ((size_t)1 << 20)
 
 /* The files being loaded, outermost first, for finding cycles. */
 typedef struct chain {
@@ -25,6 +28,16 @@ static dx_status load(dx_experiment *e, const char *path, const dx_srcpos *from,
 
 static dx_status cannot_read(const char *path, const dx_srcpos *from, int why, char *err,
                              size_t errlen) {
+  if (why == EFBIG && !from)
+    return dx_errf(err, errlen, DX_ERR_IO, NULL,
+                   "%s: cannot read the experiment: it holds more than %zu bytes (1 MiB), the "
+                   "limit for an experiment file",
+                   path, MAX_FILE_BYTES);
+  if (why == EFBIG)
+    return dx_errf(err, errlen, DX_ERR_IO, from,
+                   "cannot read '%s' named by extends: it holds more than %zu bytes (1 MiB), the "
+                   "limit for an experiment file",
+                   path, MAX_FILE_BYTES);
   if (!from)
     return dx_errf(err, errlen, DX_ERR_IO, NULL, "%s: cannot read the experiment: %s", path,
                    strerror(why));
@@ -64,10 +77,14 @@ static dx_status read_tree(dx_experiment *e, const char *path, const dx_srcpos *
                            dx_ynode **out, char *err, size_t errlen) {
   size_t len = 0;
   uint8_t *bytes;
-  dx_status got = dx_file_read(path, &bytes, &len, err, errlen);
+  dx_status got = dx_file_read_upto(path, MAX_FILE_BYTES + 1, &bytes, &len, err, errlen);
   /* An unreadable file says which experiment, or which extends:, named it. */
   if (got == DX_ERR_IO) return cannot_read(path, from, errno, err, errlen);
   if (got != DX_OK) return got;
+  if (len > MAX_FILE_BYTES) {
+    free(bytes);
+    return cannot_read(path, from, EFBIG, err, errlen);
+  }
   char *text = (char *)bytes;
   const char *file;
   dx_status st = keep_source(e, path, text, &file);

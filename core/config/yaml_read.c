@@ -10,10 +10,14 @@
 /* Nested aliases can expand exponentially (the "billion laughs" document);
  * no experiment comes near this many nodes. */
 #define MAX_NODES 1000000
+/* Every walk over the tree recurses, so nesting is bounded: no experiment
+ * needs more than a handful of levels. */
+#define MAX_DEPTH 64
 
 typedef struct anchor {
   char *name;
   dx_ynode *node; /* a private copy: the original may be consumed by a merge */
+  int depth;      /* levels in node: an alias adds them where it stands */
 } anchor;
 
 typedef struct reader {
@@ -24,6 +28,7 @@ typedef struct reader {
   anchor *anchors;
   int64_t n_anchors, cap_anchors;
   int64_t n_nodes;
+  int depth; /* of the collection being read */
   char *err;
   size_t errlen;
 } reader;
@@ -88,6 +93,24 @@ static dx_status count_nodes(reader *r, int64_t n, const dx_srcpos *pos) {
                  "aliases expand to more than %d nodes; use fewer nested aliases", MAX_NODES);
 }
 
+/* Levels of collections in n: 0 for a scalar. The tree is bounded by
+ * MAX_DEPTH, so the recursion is too. */
+static int depth_of(const dx_ynode *n) {
+  int most = 0;
+  for (int64_t i = 0; n->kind != DX_YNODE_SCALAR && i < n->n; i++) {
+    const dx_ynode *c = n->kind == DX_YNODE_SEQ ? n->items[i] : n->entries[i].value;
+    int d = c ? depth_of(c) : 0;
+    most = d > most ? d : most;
+  }
+  return n->kind == DX_YNODE_SCALAR ? 0 : most + 1;
+}
+
+static dx_status too_deep(reader *r, const dx_srcpos *pos) {
+  return dx_errf(r->err, r->errlen, DX_ERR_PARSE, pos,
+                 "nested deeper than %d levels (aliases included); an experiment needs a few",
+                 MAX_DEPTH);
+}
+
 static dx_status add_anchor(reader *r, const char *name, const dx_ynode *node) {
   if (r->n_anchors == r->cap_anchors) {
     int64_t cap = r->cap_anchors ? 2 * r->cap_anchors : 8;
@@ -96,7 +119,7 @@ static dx_status add_anchor(reader *r, const char *name, const dx_ynode *node) {
     r->anchors = a;
     r->cap_anchors = cap;
   }
-  anchor a = {strdup(name), dx_ynode_copy(node)};
+  anchor a = {strdup(name), dx_ynode_copy(node), depth_of(node)};
   if (!a.name || !a.node) {
     free(a.name);
     dx_ynode_free(a.node);
@@ -110,6 +133,7 @@ static dx_status resolve_alias(reader *r, const char *name, dx_srcpos pos, dx_yn
   /* The latest definition wins: YAML lets an anchor name be reused. */
   for (int64_t i = r->n_anchors - 1; i >= 0; i--) {
     if (strcmp(r->anchors[i].name, name) != 0) continue;
+    if (r->depth + r->anchors[i].depth > MAX_DEPTH) return too_deep(r, &pos);
     dx_status st = count_nodes(r, dx_ynode_count(r->anchors[i].node), &pos);
     if (st != DX_OK) return st;
     *out = dx_ynode_copy(r->anchors[i].node);
@@ -273,10 +297,14 @@ static dx_status build(reader *r, yaml_event_t *ev, dx_ynode **out) {
   yaml_event_delete(ev);
   if (st != DX_OK || (type != YAML_SEQUENCE_START_EVENT && type != YAML_MAPPING_START_EVENT))
     return st;
+  if (r->depth >= MAX_DEPTH) return too_deep(r, &pos);
   bool seq = type == YAML_SEQUENCE_START_EVENT;
   *out = dx_ynode_new(seq ? DX_YNODE_SEQ : DX_YNODE_MAP, pos);
   if (!*out) return nomem(r);
-  return seq ? parse_seq(r, *out) : parse_map(r, *out);
+  r->depth++;
+  st = seq ? parse_seq(r, *out) : parse_map(r, *out);
+  r->depth--;
+  return st;
 }
 
 static const yaml_char_t *event_anchor(const yaml_event_t *ev) {

@@ -13,6 +13,9 @@
 #define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)
 #define CIFAR_RECORD (1 + CIFAR_PIXELS)
 #define CIFAR_CLASSES 10
+/* The real batches hold 10000 records each; a file is read no further than
+ * that, so a gzipped batch cannot decompress without end. */
+#define CIFAR_MAX_RECORDS 10000
 
 static const char *const train_files[] = {"data_batch_1.bin", "data_batch_2.bin",
                                           "data_batch_3.bin", "data_batch_4.bin",
@@ -59,7 +62,13 @@ static dx_status load_file(dx_images *img, const char *dir, const char *name, ch
                 "%s not found; check data.path (CIFAR-10 binary version: data_batch_1..5.bin, "
                 "test_batch.bin)",
                 path);
-  if (s == DX_OK) s = dx_file_read(path, &buf, &len, err, errlen);
+  size_t cap = (size_t)CIFAR_MAX_RECORDS * CIFAR_RECORD;
+  if (s == DX_OK) s = dx_file_read_upto(path, cap + 1, &buf, &len, err, errlen);
+  if (s == DX_OK && len > cap)
+    s = dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                "%s holds more than %d records (%zu bytes), the size of a CIFAR-10 batch; not a "
+                "CIFAR-10 binary batch",
+                path, CIFAR_MAX_RECORDS, cap);
   if (s == DX_OK) s = append_records(img, path, buf, len, err, errlen);
   free(buf);
   free(path);

@@ -40,9 +40,11 @@ static dx_status find(const char *dir, const char *name, bool install_hint, char
 }
 
 /* Checks the header of an IDX file with ndims dimensions and returns its
- * sizes; the payload must be exactly their product. */
+ * sizes and the payload they promise, refusing a promise over the limits
+ * before anything is allocated for it. */
 static dx_status parse_header(const char *path, const uint8_t *buf, size_t len, uint32_t magic,
-                              int ndims, int64_t *dims, char *err, size_t errlen) {
+                              int ndims, int64_t *dims, int64_t *payload, char *err,
+                              size_t errlen) {
   size_t header = 4 + 4 * (size_t)ndims;
   if (len < header)
     return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
@@ -52,37 +54,54 @@ static dx_status parse_header(const char *path, const uint8_t *buf, size_t len, 
     return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
                    "%s: bad magic 0x%08x (expected 0x%08x); not an IDX %s file", path, be32(buf),
                    magic, ndims == 3 ? "image" : "label");
-  int64_t payload = 1;
+  *payload = 1;
   for (int d = 0; d < ndims; d++) {
     dims[d] = be32(buf + 4 + 4 * d);
     if (d > 0 && (dims[d] < 1 || dims[d] > IDX_MAX_SIDE))
       return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
                      "%s: image side %lld is out of range (1..%d); corrupt header", path,
                      (long long)dims[d], IDX_MAX_SIDE);
-    payload *= dims[d];
+    *payload *= dims[d]; /* at most 2^32 * 4096 * 4096: no overflow */
   }
-  if ((uint64_t)payload != len - header)
+  if (dims[0] > DX_DATA_MAX_IMAGES)
     return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
-                   "%s: header promises %lld bytes of data but the file holds %zu; %s", path,
-                   (long long)payload, len - header,
-                   (uint64_t)payload > len - header ? "truncated" : "trailing garbage");
+                   "%s: header claims %lld items, more than the limit of %lld; corrupt header",
+                   path, (long long)dims[0], (long long)DX_DATA_MAX_IMAGES);
+  if (*payload > DX_DATA_MAX_BYTES)
+    return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                   "%s: header claims %lld bytes of data, more than the limit of %lld (16 GiB); "
+                   "corrupt header",
+                   path, (long long)*payload, (long long)DX_DATA_MAX_BYTES);
   return DX_OK;
 }
 
-/* Reads one IDX file and keeps its payload in *data (the header dropped). */
+/* Reads one IDX file and keeps its payload in *data (the header dropped):
+ * first the header alone, then, within the size it promises, the rest. */
 static dx_status read_idx(const char *dir, const char *name, bool install_hint, uint32_t magic,
                           int ndims, int64_t *dims, uint8_t **data, char **path, char *err,
                           size_t errlen) {
+  size_t header = 4 + 4 * (size_t)ndims, len = 0;
+  int64_t payload = 0;
   dx_status s = find(dir, name, install_hint, path, err, errlen);
-  size_t len = 0;
-  if (s == DX_OK) s = dx_file_read(*path, data, &len, err, errlen);
-  if (s == DX_OK) s = parse_header(*path, *data, len, magic, ndims, dims, err, errlen);
+  if (s == DX_OK) s = dx_file_read_upto(*path, header, data, &len, err, errlen);
+  if (s == DX_OK) s = parse_header(*path, *data, len, magic, ndims, dims, &payload, err, errlen);
+  free(*data);
+  *data = NULL;
+  size_t want = header + (size_t)payload;
+  if (s == DX_OK) s = dx_file_read_upto(*path, want + 1, data, &len, err, errlen);
+  if (s == DX_OK && len < want)
+    s = dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                "%s: header promises %lld bytes of data but the file holds %zu; truncated", *path,
+                (long long)payload, len - header);
+  else if (s == DX_OK && len > want)
+    s = dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                "%s: header promises %lld bytes of data but the file holds more; trailing garbage",
+                *path, (long long)payload);
   if (s != DX_OK) {
     free(*data);
     *data = NULL;
     return s;
   }
-  size_t header = 4 + 4 * (size_t)ndims;
   memmove(*data, *data + header, len - header);
   return DX_OK;
 }

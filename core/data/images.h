@@ -9,6 +9,11 @@
 
 #include "data/dataset.h"
 
+/* What one split may hold in memory: sizes in headers are checked against
+ * these before anything is allocated (docs/data.md, "Limits"). */
+#define DX_DATA_MAX_BYTES ((int64_t)1 << 34) /* pixel bytes of one split: 16 GiB */
+#define DX_DATA_MAX_IMAGES (((int64_t)1 << 31) - 1)
+
 /* count images of c x h x w bytes each, back to back; labels NULL when the
  * format has none. */
 typedef struct dx_images {

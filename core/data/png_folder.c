@@ -13,8 +13,6 @@
 #include "util/err.h"
 #include "util/png.h"
 
-#define PNG_MAX_SIDE 16384
-
 typedef struct name_list {
   char **names;
   size_t n, cap;
@@ -80,9 +78,13 @@ static dx_status scan_headers(const name_list *l, dx_png_header *first, char *er
     dx_status st = dx_png_read_header(l->names[i], &s, err, errlen);
     if (st != DX_OK) return st;
     if (i == 0) {
-      if (s.width > PNG_MAX_SIDE || s.height > PNG_MAX_SIDE)
+      if (s.width > DX_PNG_MAX_SIDE || s.height > DX_PNG_MAX_SIDE)
         return dx_errf(err, errlen, DX_ERR_PARSE, NULL, "%s is %lldx%lld; the limit is %d a side",
-                       l->names[0], (long long)s.width, (long long)s.height, PNG_MAX_SIDE);
+                       l->names[0], (long long)s.width, (long long)s.height, DX_PNG_MAX_SIDE);
+      if (s.width * s.height > DX_PNG_MAX_PIXELS)
+        return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                       "%s is %lldx%lld; the limit is %lld pixels an image", l->names[0],
+                       (long long)s.width, (long long)s.height, (long long)DX_PNG_MAX_PIXELS);
       *first = s;
     } else if (s.width != first->width || s.height != first->height) {
       return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
@@ -93,6 +95,13 @@ static dx_status scan_headers(const name_list *l, dx_png_header *first, char *er
     }
     first->color |= s.color;
   }
+  int64_t bytes = (int64_t)l->n * first->width * first->height * (first->color ? 3 : 1);
+  if (bytes > DX_DATA_MAX_BYTES)
+    return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
+                   "%zu images of %lldx%lld would take %lld bytes, more than the limit of %lld "
+                   "(16 GiB)",
+                   l->n, (long long)first->width, (long long)first->height, (long long)bytes,
+                   (long long)DX_DATA_MAX_BYTES);
   return DX_OK;
 }
 

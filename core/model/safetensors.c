@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,22 @@
 
 #define MAX_HEADER ((uint64_t)100 << 20)
 
+/* A JSON number that is a whole number in [0, max]: shapes and offsets. */
+static bool whole(const dx_json *v, double max, uint64_t *out) {
+  if (!v || v->type != DX_JSON_NUMBER || !(v->num >= 0 && v->num <= max) ||
+      v->num != (double)(uint64_t)v->num)
+    return false;
+  *out = (uint64_t)v->num;
+  return true;
+}
+
 static int parse_entry(dx_st_entry *e, const dx_json *m, const uint8_t *data, uint64_t data_len,
                        const char *path, char *err, size_t errlen) {
   const dx_json *dt = dx_json_get(m, "dtype"), *sh = dx_json_get(m, "shape");
   const dx_json *off = dx_json_get(m, "data_offsets");
   e->name = m->key;
   if (!dt || dt->type != DX_JSON_STRING || !sh || sh->type != DX_JSON_ARRAY || !off ||
-      dx_json_count(off) != 2 || dx_json_count(sh) > DX_ST_MAX_DIMS) {
+      off->type != DX_JSON_ARRAY || dx_json_count(off) != 2 || dx_json_count(sh) > DX_ST_MAX_DIMS) {
     dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path), "tensor '%s' has a malformed header entry",
             m->key);
     return -1;
@@ -32,12 +42,21 @@ static int parse_entry(dx_st_entry *e, const dx_json *m, const uint8_t *data, ui
     return -1;
   }
   e->dtype = strcmp(dt->str, "F64") ? DX_F32 : DX_F64;
-  int64_t count = 1;
+  /* Every size is bounded by the file's own length, so no product overflows. */
+  uint64_t count = 1, d, b, end;
   e->ndim = 0;
-  for (const dx_json *d = sh->child; d; d = d->next)
-    count *= e->shape[e->ndim++] = (int64_t)d->num;
-  uint64_t b = (uint64_t)off->child->num, end = (uint64_t)off->child->next->num;
-  if (b > end || end > data_len || end - b != (uint64_t)count * dx_dtype_size(e->dtype)) {
+  for (const dx_json *v = sh->child; v; v = v->next) {
+    if (!whole(v, (double)data_len, &d)) {
+      dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path),
+              "tensor '%s' has a shape that is not a list of sizes", m->key);
+      return -1;
+    }
+    count = count > data_len || d > data_len ? data_len + 1 : count * d;
+    e->shape[e->ndim++] = (int64_t)d;
+  }
+  if (!whole(off->child, (double)data_len, &b) ||
+      !whole(off->child->next, (double)data_len, &end) || b > end || count > data_len ||
+      end - b != count * dx_dtype_size(e->dtype)) {
     dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path),
             "tensor '%s' has data offsets outside the file or of the wrong size", m->key);
     return -1;
@@ -48,18 +67,27 @@ static int parse_entry(dx_st_entry *e, const dx_json *m, const uint8_t *data, ui
 
 static dx_status parse_header(dx_safetensors *st, size_t len, const char *path, char *err,
                               size_t errlen) {
+  if (len < 8) {
+    dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path),
+            "not a safetensors file (%zu bytes, shorter than the length field)", len);
+    return DX_ERR_PARSE;
+  }
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; i--)
     hlen = hlen << 8 | st->file[i];
-  if (len < 8 || hlen > MAX_HEADER || 8 + hlen > len) {
-    return dx_errf(err, errlen, DX_ERR_PARSE, NULL,
-                   "%s: not a safetensors file (bad header length)", path);
+  if (hlen > MAX_HEADER || hlen > len - 8) {
+    dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path),
+            "not a safetensors file (header length %llu; the file holds %zu bytes after the "
+            "length field, and the limit is %llu)",
+            (unsigned long long)hlen, len - 8, (unsigned long long)MAX_HEADER);
+    return DX_ERR_PARSE;
   }
   char jerr[128];
   st->header = dx_json_parse((const char *)st->file + 8, (size_t)hlen, jerr, sizeof jerr);
   if (!st->header || st->header->type != DX_JSON_OBJECT) {
-    return dx_errf(err, errlen, DX_ERR_PARSE, NULL, "%s: header is not a JSON object (%s)", path,
-                   st->header ? "not an object" : jerr);
+    dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path), "header is not a JSON object (%s)",
+            st->header ? "not an object" : jerr);
+    return DX_ERR_PARSE;
   }
   size_t n = dx_json_count(st->header);
   st->entries = calloc(n ? n : 1, sizeof *st->entries);
@@ -77,12 +105,25 @@ static dx_status parse_header(dx_safetensors *st, size_t len, const char *path, 
   return DX_OK;
 }
 
+/* dx_file_read would decompress a gzip file, and a small one can hold
+ * gigabytes; safetensors files are never compressed. */
+static dx_status refuse_gzip(const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  unsigned char magic[2] = {0, 0};
+  bool gz = f && fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  if (f) fclose(f);
+  if (!gz) return DX_OK;
+  return dx_errf(err, errlen, DX_ERR_PARSE, DX_AT(path),
+                 "not a safetensors file (it is gzip-compressed; safetensors files are not)");
+}
+
 dx_status dx_safetensors_read(const char *path, dx_safetensors **out, char *err, size_t errlen) {
   *out = NULL;
   dx_safetensors *st = calloc(1, sizeof *st);
   size_t len = 0;
   if (!st) return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory");
-  dx_status got = dx_file_read(path, &st->file, &len, err, errlen);
+  dx_status got = refuse_gzip(path, err, errlen);
+  if (got == DX_OK) got = dx_file_read(path, &st->file, &len, err, errlen);
   if (got != DX_OK) {
     free(st);
     return got;

@@ -115,6 +115,11 @@ const char *dx_store_col_text(sqlite3_stmt *stmt, int i) {
   return (const char *)sqlite3_column_text(stmt, i);
 }
 
+const char *dx_store_col_str(sqlite3_stmt *stmt, int i) {
+  const char *s = dx_store_col_text(stmt, i);
+  return s ? s : "";
+}
+
 dx_status dx_store_check_run(dx_store *st, int64_t run_id) {
   sqlite3_stmt *q;
   dx_status s = dx_store_prepare(st, "SELECT 1 FROM runs WHERE id = ?", &q, "cannot look up run");

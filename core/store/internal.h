@@ -53,6 +53,10 @@ dx_status dx_store_run_reusing_wal(dx_store *st, sqlite3_stmt *stmt, const char 
 int dx_store_bind_text(sqlite3_stmt *stmt, int i, const char *s);
 /* Column text, NULL for SQL NULL. */
 const char *dx_store_col_text(sqlite3_stmt *stmt, int i);
+/* Column text, "" for SQL NULL: for columns the schema declares NOT NULL,
+ * which only a damaged or hand-edited file leaves NULL, so that readers may
+ * rely on the string. */
+const char *dx_store_col_str(sqlite3_stmt *stmt, int i);
 
 /* Checks that a run exists, with a message naming it if not. */
 dx_status dx_store_check_run(dx_store *st, int64_t run_id);

@@ -56,9 +56,9 @@ static const char list_sql[] =
 
 static void read_summary(sqlite3_stmt *q, dx_run_summary *r) {
   r->id = sqlite3_column_int64(q, 0);
-  r->name = dx_store_col_text(q, 1);
+  r->name = dx_store_col_str(q, 1);
   r->status = dx_store_parse_status(dx_store_col_text(q, 2));
-  r->started_at = dx_store_col_text(q, 3);
+  r->started_at = dx_store_col_str(q, 3);
   r->ended_at = dx_store_col_text(q, 4);
   r->has_step = sqlite3_column_type(q, 5) != SQLITE_NULL;
   r->last_step = sqlite3_column_int64(q, 5);

@@ -9,15 +9,15 @@ typedef int (*row_fn)(sqlite3_stmt *q, const dx_run_visitor *v, void *user);
 static int run_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
   dx_run_row r = {
       .id = sqlite3_column_int64(q, 0),
-      .name = dx_store_col_text(q, 1),
+      .name = dx_store_col_str(q, 1),
       .status = dx_store_parse_status(dx_store_col_text(q, 2)),
       .error = dx_store_col_text(q, 3),
-      .started_at = dx_store_col_text(q, 4),
+      .started_at = dx_store_col_str(q, 4),
       .ended_at = dx_store_col_text(q, 5),
       .seed = sqlite3_column_int64(q, 6),
       .experiment_yaml = dx_store_col_text(q, 7),
       .experiment_json = dx_store_col_text(q, 8),
-      .ddpmx_version = dx_store_col_text(q, 9),
+      .ddpmx_version = dx_store_col_str(q, 9),
       .host = dx_store_col_text(q, 10),
       .command_line = dx_store_col_text(q, 11),
       .pid = sqlite3_column_int64(q, 12),
@@ -33,11 +33,11 @@ static int run_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
 }
 
 static int param_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
-  return v->param(dx_store_col_text(q, 0), dx_store_col_text(q, 1), user);
+  return v->param(dx_store_col_str(q, 0), dx_store_col_text(q, 1), user);
 }
 
 static int metric_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
-  dx_metric_row m = {.name = dx_store_col_text(q, 0),
+  dx_metric_row m = {.name = dx_store_col_str(q, 0),
                      .step = sqlite3_column_int64(q, 1),
                      .is_null = sqlite3_column_type(q, 2) == SQLITE_NULL,
                      .value = sqlite3_column_double(q, 2)};
@@ -45,8 +45,8 @@ static int metric_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
 }
 
 static int plugin_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
-  dx_store_plugin p = {.kind = dx_store_col_text(q, 0),
-                       .name = dx_store_col_text(q, 1),
+  dx_store_plugin p = {.kind = dx_store_col_str(q, 0),
+                       .name = dx_store_col_str(q, 1),
                        .version = dx_store_col_text(q, 2),
                        .path = dx_store_col_text(q, 3),
                        .sha256 = dx_store_col_text(q, 4)};
@@ -55,7 +55,7 @@ static int plugin_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
 
 static int checkpoint_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
   dx_checkpoint_row c = {.step = sqlite3_column_int64(q, 0),
-                         .path = dx_store_col_text(q, 1),
+                         .path = dx_store_col_str(q, 1),
                          .sha256 = dx_store_col_text(q, 2),
                          .created_at = dx_store_col_text(q, 3)};
   return v->checkpoint(&c, user);
@@ -63,7 +63,7 @@ static int checkpoint_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) 
 
 static int sample_row(sqlite3_stmt *q, const dx_run_visitor *v, void *user) {
   dx_sample_row s = {.step = sqlite3_column_int64(q, 0),
-                     .tag = dx_store_col_text(q, 1),
+                     .tag = dx_store_col_str(q, 1),
                      .width = sqlite3_column_int64(q, 2),
                      .height = sqlite3_column_int64(q, 3),
                      .count = sqlite3_column_int64(q, 4),

@@ -13,6 +13,10 @@ dx_status dx_verrf(char *err, size_t errlen, dx_status st, const dx_srcpos *pos,
     used = w < 0 ? 0 : (size_t)w < errlen ? (size_t)w : errlen - 1;
   }
   vsnprintf(err + used, errlen - used, fmt, ap);
+  /* One line, whatever the message quotes: a file name or a value read from
+   * a hostile file may hold a newline or a terminal escape. */
+  for (char *c = err; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = *c == '\t' ? ' ' : '?';
   return st;
 }
 

@@ -13,7 +13,8 @@
 #include "util/srcpos.h"
 
 /* Writes `PLACE: message` into err (pos NULL: the message alone) and returns
- * st, so that a failing check reads `return dx_errf(...)`. err may be NULL. */
+ * st, so that a failing check reads `return dx_errf(...)`. err may be NULL.
+ * Control characters become '?' (a tab a space): the message is one line. */
 dx_status dx_errf(char *err, size_t errlen, dx_status st, const dx_srcpos *pos, const char *fmt,
                   ...) __attribute__((format(printf, 5, 6)));
 dx_status dx_verrf(char *err, size_t errlen, dx_status st, const dx_srcpos *pos, const char *fmt,

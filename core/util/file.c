@@ -27,6 +27,11 @@ static dx_status gz_check(gzFile f, const char *path, char *err, size_t errlen) 
 }
 
 dx_status dx_file_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen) {
+  return dx_file_read_upto(path, SIZE_MAX - 1, buf, len, err, errlen);
+}
+
+dx_status dx_file_read_upto(const char *path, size_t cap_bytes, uint8_t **buf, size_t *len,
+                            char *err, size_t errlen) {
   *buf = NULL;
   *len = 0;
   gzFile f = gzopen(path, "rb");
@@ -39,9 +44,10 @@ dx_status dx_file_read(const char *path, uint8_t **buf, size_t *len, char *err, 
   gzbuffer(f, 1 << 18);
   size_t cap = 0;
   dx_status s = DX_OK;
-  for (;;) {
+  while (*len < cap_bytes) {
     if (*len + 1 >= cap) { /* room for the NUL too */
       size_t next = cap ? cap * 2 : (size_t)1 << 16;
+      if (next > cap_bytes + 1) next = cap_bytes + 1;
       uint8_t *p = realloc(*buf, next);
       if (!p) {
         s = dx_errf(err, errlen, DX_ERR_NOMEM, DX_AT(path), "out of memory reading it");
@@ -50,7 +56,7 @@ dx_status dx_file_read(const char *path, uint8_t **buf, size_t *len, char *err, 
       *buf = p;
       cap = next;
     }
-    size_t want = cap - *len - 1;
+    size_t want = cap - *len - 1;           /* at most cap_bytes - *len */
     if (want > (1u << 30)) want = 1u << 30; /* gzread takes an unsigned int */
     int got = gzread(f, *buf + *len, (unsigned)want);
     if (got <= 0) {
@@ -68,6 +74,8 @@ dx_status dx_file_read(const char *path, uint8_t **buf, size_t *len, char *err, 
     errno = why;
     return s;
   }
+  if (!*buf && !(*buf = malloc(1)))
+    return dx_errf(err, errlen, DX_ERR_NOMEM, DX_AT(path), "out of memory reading it");
   (*buf)[*len] = '\0';
   return DX_OK;
 }

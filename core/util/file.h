@@ -17,4 +17,13 @@
  * holds `PATH: what went wrong`. */
 dx_status dx_file_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
 
+/* dx_file_read, but no further than `cap` bytes (uncompressed): *len < cap
+ * means the file ended there, *len == cap that it may go on. The buffer grows
+ * with what the file really holds, so a header's false claim costs no
+ * memory, and decompression stops at cap, so a gzip bomb costs no more than
+ * cap bytes. A reader passes one byte more than the most it accepts and
+ * refuses the file when *len reaches cap. */
+dx_status dx_file_read_upto(const char *path, size_t cap, uint8_t **buf, size_t *len, char *err,
+                            size_t errlen);
+
 #endif

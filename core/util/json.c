@@ -1,7 +1,8 @@
-/* JSON (RFC 8259): a recursive-descent reader for trusted-size headers, and
+/* JSON (RFC 8259): a recursive-descent reader for file headers, depth-bounded, and
  * the string escaper every JSON writer uses. */
 #include "util/json.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@ typedef struct parser {
   size_t errlen;
 } parser;
 
+/* Recursion is bounded here, so no header can exhaust the stack. */
 #define MAX_DEPTH 64
+#define DX_STR2(x) #x
+#define DX_STR(x) DX_STR2(x)
 
 static dx_json *fail(parser *p, const char *what) {
   if (p->err && !p->err[0])
@@ -113,7 +117,10 @@ static dx_json *parse_container(parser *p, dx_json_type t, char close) {
   dx_json *j = node(t), **tail;
   if (!j) return fail(p, "out of memory");
   tail = &j->child;
-  if (++p->depth > MAX_DEPTH) goto bad;
+  if (++p->depth > MAX_DEPTH) {
+    dx_json_free(j);
+    return fail(p, "nested deeper than " DX_STR(MAX_DEPTH) " levels");
+  }
   p->i++;
   skip_ws(p);
   if (p->i < p->n && p->s[p->i] == close) return p->i++, p->depth--, j;
@@ -154,13 +161,41 @@ bad:
   return fail(p, t == DX_JSON_OBJECT ? "bad object" : "bad array");
 }
 
+static bool digit_at(const parser *p, size_t i) {
+  return i < p->n && p->s[i] >= '0' && p->s[i] <= '9';
+}
+
+/* RFC 8259's number grammar, scanned within the text: a header is not
+ * NUL-terminated, so strtod may only see a bounded copy. */
 static dx_json *parse_number(parser *p) {
-  char *end;
-  double v = strtod(p->s + p->i, &end);
-  if (end == p->s + p->i || (size_t)(end - p->s) > p->n) return fail(p, "bad number");
-  p->i = (size_t)(end - p->s);
+  size_t i = p->i;
+  if (i < p->n && p->s[i] == '-') i++;
+  if (!digit_at(p, i)) return fail(p, "bad number");
+  if (p->s[i] == '0')
+    i++;
+  else
+    while (digit_at(p, i))
+      i++;
+  if (i < p->n && p->s[i] == '.') {
+    if (!digit_at(p, ++i)) return fail(p, "bad number");
+    while (digit_at(p, i))
+      i++;
+  }
+  if (i < p->n && (p->s[i] == 'e' || p->s[i] == 'E')) {
+    i++;
+    if (i < p->n && (p->s[i] == '+' || p->s[i] == '-')) i++;
+    if (!digit_at(p, i)) return fail(p, "bad number");
+    while (digit_at(p, i))
+      i++;
+  }
+  char text[128];
+  if (i - p->i >= sizeof text) return fail(p, "number too long");
+  memcpy(text, p->s + p->i, i - p->i);
+  text[i - p->i] = '\0';
+  p->i = i;
   dx_json *j = node(DX_JSON_NUMBER);
-  if (j) j->num = v;
+  if (!j) return fail(p, "out of memory");
+  j->num = strtod(text, NULL);
   return j;
 }
 

@@ -125,6 +125,15 @@ static void decode_rows(png_structp png, png_infop info, dx_png_header *hdr, dx_
   hdr->height = png_get_image_height(png, info);
   hdr->color = (png_get_color_type(png, info) & PNG_COLOR_MASK_COLOR) != 0; /* palette too */
   if (!out) return;
+  /* The header's size is checked before the pixels are allocated. */
+  if (hdr->width > DX_PNG_MAX_SIDE || hdr->height > DX_PNG_MAX_SIDE ||
+      hdr->width * hdr->height > DX_PNG_MAX_PIXELS) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%lldx%lld pixels is over the limit (%d a side, %lld in all)",
+             (long long)hdr->width, (long long)hdr->height, DX_PNG_MAX_SIDE,
+             (long long)DX_PNG_MAX_PIXELS);
+    png_error(png, msg);
+  }
   normalise(png, info);
   out->width = hdr->width;
   out->height = hdr->height;

@@ -24,7 +24,10 @@ DX_API dx_status dx_png_encode(const dx_image *img, uint8_t **png, size_t *len, 
 DX_API dx_status dx_png_write_file(const dx_image *img, const char *path, char *err, size_t errlen);
 
 /* Any PNG libpng reads, converted to 8-bit gray or RGB (alpha dropped,
- * 16-bit samples reduced to 8, palettes expanded to RGB). */
+ * 16-bit samples reduced to 8, palettes expanded to RGB), up to these sizes,
+ * checked in the header before anything is allocated for the pixels. */
+#define DX_PNG_MAX_SIDE 16384
+#define DX_PNG_MAX_PIXELS ((int64_t)1 << 26)
 DX_API dx_status dx_png_decode(const uint8_t *png, size_t len, dx_image *out, char *err,
                                size_t errlen);
 DX_API dx_status dx_png_read_file(const char *path, dx_image *out, char *err, size_t errlen);

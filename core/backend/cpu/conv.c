@@ -73,11 +73,13 @@ static size_t cpu_conv2d_workspace(dx_backend *be, const dx_conv2d_desc *d) {
   return (size_t)slot_count(&pl) * (pl.col_bytes + pl.dw_bytes);
 }
 
+/* ws is NULL when no slot needs bytes, and NULL + 0 is undefined in C. */
 static char *slot_col(const plan *pl, void *ws, int t) {
-  return (char *)ws + (size_t)t * (pl->col_bytes + pl->dw_bytes);
+  return ws ? (char *)ws + (size_t)t * (pl->col_bytes + pl->dw_bytes) : NULL;
 }
 static char *slot_dw(const plan *pl, void *ws, int t) {
-  return slot_col(pl, ws, t) + pl->col_bytes;
+  char *col = slot_col(pl, ws, t);
+  return col ? col + pl->col_bytes : NULL;
 }
 
 static int this_slot(const plan *pl) { return pl->per_image ? omp_get_thread_num() : 0; }
