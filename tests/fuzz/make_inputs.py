@@ -110,13 +110,13 @@ def seeds(out):
         b"base: &b {lr: 1.0e-4, steps: 3}\ntrain:\n  <<: *b\n  batch: 2\nmodel: {dim_mults: [1, 2]}\n")
     # IDX: first byte 0 = images file, 1 = labels file (fuzz_idx.c).
     put(d("idx"), "images", b"\0" + idx_images(3, 5, 4))
-    put(d("idx"), "images.gz", b"\0" + gzip.compress(idx_images(3, 5, 4)))
+    put(d("idx"), "images.gz", b"\0" + gzip.compress(idx_images(3, 5, 4), mtime=0))
     put(d("idx"), "labels", b"\1" + idx_labels(3))
-    put(d("idx"), "labels.gz", b"\1" + gzip.compress(idx_labels(3)))
+    put(d("idx"), "labels.gz", b"\1" + gzip.compress(idx_labels(3), mtime=0))
     # CIFAR-10: records of 1 label byte + 3072 pixel bytes.
     recs = b"".join(bytes([r % 10]) + bytes((r + i) % 256 for i in range(3072)) for r in range(2))
     put(d("cifar"), "two_records", recs)
-    put(d("cifar"), "two_records.gz", gzip.compress(recs))
+    put(d("cifar"), "two_records.gz", gzip.compress(recs, mtime=0))
     # PNG: the decoder takes the bytes; the folder reader a selector byte first.
     images = os.path.join(TESTS, "data", "cli", "images")
     for name, data in pngs().items():
@@ -155,7 +155,7 @@ def seeds(out):
 def limits(out):
     d = lambda h: os.path.join(out, h)
     # A gzip bomb: the header claims 3 images of 5x4, the stream holds 64 MiB.
-    bomb = gzip.compress(idx_images(3, 5, 4, payload=bytes(64 << 20)), 9)
+    bomb = gzip.compress(idx_images(3, 5, 4, payload=bytes(64 << 20)), 9, mtime=0)
     put(d("idx"), "gzip_bomb", b"\0" + bomb, "header promises 60 bytes of data but the file holds more")
     # An IDX header claiming 2^31 images of 28x28.
     put(d("idx"), "claims_2pow31_images", b"\0" + struct.pack(">IIII", 0x803, 1 << 31, 28, 28) + bytes(64),
@@ -164,7 +164,7 @@ def limits(out):
         "header claims 4294967295 items")
     put(d("idx"), "claims_16gib", b"\0" + struct.pack(">IIII", 0x803, 1 << 30, 128, 128) + bytes(64),
         "more than the limit of 17179869184 (16 GiB)")
-    put(d("cifar"), "gzip_bomb", gzip.compress(bytes(64 << 20), 9),
+    put(d("cifar"), "gzip_bomb", gzip.compress(bytes(64 << 20), 9, mtime=0),
         "holds more than 10000 records")
     # A PNG claiming 100000x100000 pixels (its data is a few bytes).
     huge = png(100000, 100000, 2, rows=b"\0" * 16)
@@ -175,6 +175,8 @@ def limits(out):
     # A safetensors header length of 2^62 bytes.
     put(d("safetensors"), "header_length_2pow62", struct.pack("<Q", 1 << 62) + b"{}",
         "header length 4611686018427387904")
+    put(d("safetensors"), "gzip_bomb", gzip.compress(bytes(64 << 20), 9, mtime=0),
+        "it is gzip-compressed; safetensors files are not")
     # JSON nested 100000 deep, bare and as a safetensors header.
     deep = b"[" * 100000  # refused at level 65: the closing brackets would never be read
     put(d("json"), "nested_100000", deep, "nested deeper than 64 levels")
