@@ -42,22 +42,18 @@ dx_status dx_grid_make(const float *x, int64_t n, int64_t c, int64_t h, int64_t 
                        dx_image *out, char *err, size_t errlen) {
   out->pixels = NULL;
   if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || nrow < 1) {
-    if (err && errlen)
-      snprintf(err, errlen,
-               "a grid needs images (n, c, h, w) with n, h, w, nrow >= 1 and c 1 or 3;"
-               " got (%lld, %lld, %lld, %lld), nrow %lld",
-               (long long)n, (long long)c, (long long)h, (long long)w, (long long)nrow);
-    return DX_ERR_INVALID;
+    return dx_errf(err, errlen, DX_ERR_INVALID, NULL,
+                   "a grid needs images (n, c, h, w) with n, h, w, nrow >= 1 and c 1 or 3;"
+                   " got (%lld, %lld, %lld, %lld), nrow %lld",
+                   (long long)n, (long long)c, (long long)h, (long long)w, (long long)nrow);
   }
   int64_t ncol = nrow < n ? nrow : n;
   dx_grid_size(n, h, w, nrow, &out->height, &out->width);
   out->channels = c;
   out->pixels = calloc((size_t)(out->height * out->width * c), 1); /* padding is 0 */
-  if (!out->pixels) {
-    if (err && errlen)
-      return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory for a %lldx%lld grid",
-                     (long long)out->width, (long long)out->height);
-  }
+  if (!out->pixels)
+    return dx_errf(err, errlen, DX_ERR_NOMEM, NULL, "out of memory for a %lldx%lld grid",
+                   (long long)out->width, (long long)out->height);
   for (int64_t k = 0; k < n; k++)
     place(x, k, c, h, w, ncol, out);
   return DX_OK;

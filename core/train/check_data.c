@@ -4,6 +4,7 @@
 
 #include "data/dataset.h"
 #include "train/run_plugins.h"
+#include "util/err.h"
 
 dx_status dx_experiment_check_data(const dx_experiment *e, char *err, size_t errlen) {
   char why[DX_ERRMSG_MAX];
@@ -13,7 +14,7 @@ dx_status dx_experiment_check_data(const dx_experiment *e, char *err, size_t err
     dx_dataset *ds = NULL;
     dx_status st = dx_dataset_open(e->data.dataset, e->data.path, splits[i], why, sizeof why, &ds);
     dx_dataset_free(ds);
-    if (st != DX_OK) return snprintf(err, errlen, "data: %s", why), st;
+    if (st != DX_OK) return dx_errf(err, errlen, st, NULL, "data: %s", why);
   }
   return DX_OK;
 }

@@ -3,10 +3,11 @@
 #include <string.h>
 
 #include "train/trainer_internal.h"
+#include "util/err.h"
 
 /* Builds the run's model and state from the checkpoint. */
-static dx_status open_run(trainer *tr, dx_train_env *env, dx_experiment *e, const dx_run_plugins *rp,
-                          const dx_infer_opts *o, bool test_data) {
+static dx_status open_run(trainer *tr, dx_train_env *env, dx_experiment *e,
+                          const dx_run_plugins *rp, const dx_infer_opts *o, bool test_data) {
   *env = (dx_train_env){.plugins = rp, .resume_from = o->checkpoint, .test_data = test_data};
   tr->e = e, tr->env = env;
   int64_t step = 0;
@@ -17,9 +18,10 @@ static dx_status open_run(trainer *tr, dx_train_env *env, dx_experiment *e, cons
     return ctx_fail(tr, o->sampler->name);
   if (other.cfg.learns_variance != tr->sampler.cfg.learns_variance) {
     dx_sampler_release(&other);
-    return snprintf(tr->err, tr->errlen, "sampler '%s' %s a learned variance, but this run's model was trained %s one",
-                    o->sampler->name, other.cfg.learns_variance ? "needs" : "cannot use",
-                    tr->sampler.cfg.learns_variance ? "with" : "without"), DX_ERR_CONFIG;
+    return dx_errf(tr->err, tr->errlen, DX_ERR_CONFIG, NULL,
+                   "sampler '%s' %s a learned variance, but this run's model was trained %s one",
+                   o->sampler->name, other.cfg.learns_variance ? "needs" : "cannot use",
+                   tr->sampler.cfg.learns_variance ? "with" : "without");
   }
   dx_sampler_release(&tr->sampler);
   tr->sampler = other;
@@ -35,7 +37,8 @@ dx_status dx_infer_sample(dx_experiment *e, const dx_run_plugins *rp, const dx_i
   if (st == DX_OK) {
     shape[0] = o->n, shape[1] = tr.C, shape[2] = tr.H, shape[3] = tr.W;
     *images = malloc((size_t)(o->n * tr.C * tr.H * tr.W) * sizeof **images);
-    if (!*images) st = DX_ERR_NOMEM, snprintf(err, errlen, "out of memory for %lld samples", (long long)o->n);
+    if (!*images)
+      st = DX_ERR_NOMEM, snprintf(err, errlen, "out of memory for %lld samples", (long long)o->n);
   }
   if (st == DX_OK) {
     dx_sampler s = tr.sampler;

@@ -7,6 +7,7 @@
 
 #include "train/checkpoint.h"
 #include "train/trainer_internal.h"
+#include "util/err.h"
 
 static void progress(trainer *tr, int64_t done, double loss, double it_per_s, const char *event) {
   if (!tr->env->progress) return;
@@ -68,7 +69,7 @@ dx_status dx_trainer_sample(trainer *tr, int64_t done) {
   const dx_exp_sample *sc = &tr->e->sample;
   progress(tr, done, NAN, 0, "sampling");
   float *host = malloc((size_t)(sc->count * tr->C * tr->H * tr->W) * sizeof *host);
-  if (!host) return snprintf(tr->err, tr->errlen, "out of memory sampling"), DX_ERR_NOMEM;
+  if (!host) return dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory sampling");
   dx_sampler s = tr->sampler;
   if (sc->steps > 0) s.cfg.steps = sc->steps;
   dx_status st =

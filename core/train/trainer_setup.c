@@ -9,6 +9,7 @@
 #include "ddpmx/schedule.h"
 #include "train/checkpoint.h"
 #include "train/trainer_internal.h"
+#include "util/err.h"
 
 static dx_status make_schedule(trainer *tr) {
   const dx_bound_plugin *b = slot(tr, "diffusion.schedule", -1);
@@ -16,8 +17,8 @@ static dx_status make_schedule(trainer *tr) {
   double *beta = malloc((size_t)T * sizeof *beta);
   if (!b || !beta) {
     free(beta);
-    return snprintf(tr->err, tr->errlen, "diffusion.schedule: no schedule plugin resolved"),
-           DX_ERR_INTERNAL;
+    return dx_errf(tr->err, tr->errlen, DX_ERR_INTERNAL, NULL,
+                   "diffusion.schedule: no schedule plugin resolved");
   }
   const dx_schedule_ops *ops = b->plugin->desc->ops;
   dx_status st = ops->betas(tr->ctx, b->params, T, beta);
@@ -111,7 +112,7 @@ static dx_status host_buffers(trainer *tr) {
   tr->per_sample = malloc((size_t)n * sizeof *tr->per_sample);
   tr->json = dx_experiment_to_json(tr->e);
   if (!tr->x_host || !tr->idx || !tr->t || !tr->w || !tr->t_host || !tr->per_sample || !tr->json)
-    return snprintf(tr->err, tr->errlen, "out of memory"), DX_ERR_NOMEM;
+    return dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory");
   return DX_OK;
 }
 
@@ -124,9 +125,8 @@ static dx_status make_dirs(trainer *tr, const char *path) {
     char c = *p;
     *p = '\0';
     if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-      return snprintf(tr->err, tr->errlen, "%s: cannot create the folder: %s", buf,
-                      strerror(errno)),
-             DX_ERR_IO;
+      return dx_errf(tr->err, tr->errlen, DX_ERR_IO, NULL, "%s: cannot create the folder: %s", buf,
+                     strerror(errno));
     if (!c) break;
     *p = c;
   }
