@@ -596,6 +596,26 @@ START_TEST(a_database_that_cannot_grow_fails_the_run) {
 }
 END_TEST
 
+/* A model too large for the memory left (here a 4 GB address-space limit;
+ * one weight of the 8192-channel level is 2.4 GB) is refused, before its
+ * weights are written, with a line that names the size it asked for. An
+ * AddressSanitizer build reserves terabytes of shadow memory and cannot run
+ * under such a limit. */
+START_TEST(a_model_too_large_for_memory_is_refused) {
+#ifndef __SANITIZE_ADDRESS__
+  limit_resource = RLIMIT_AS, limit_value = (rlim_t)4 << 30;
+  result r = ddpmx("run", fixture("tiny.yaml"), data_path(), "model.dim=1024",
+                   "model.dim_mults=[8]", "model.attention=[null]", NULL);
+  limit_resource = 0;
+  ck_assert_int_eq(r.code, 1);
+  HAS(r.err, "ddpmx run: run 1 FAILED: model: out of memory: a tensor of shape (");
+  HAS(r.err, " GB with its gradient, and only ");
+  HAS(r.err, " of memory is left\n");
+  result_free(&r);
+#endif
+}
+END_TEST
+
 /* --- plugins ------------------------------------------------------------------------------ */
 
 START_TEST(plugins_lists_good_and_broken) {
@@ -782,6 +802,7 @@ int main(void) {
   tcase_add_test(tc, eight_runs_share_one_database);
   tcase_add_test(tc, a_checkpoint_that_cannot_be_written_fails_the_run);
   tcase_add_test(tc, a_database_that_cannot_grow_fails_the_run);
+  tcase_add_test(tc, a_model_too_large_for_memory_is_refused);
   tcase_add_test(tc, plugins_lists_good_and_broken);
   tcase_add_test(tc, device_cuda_without_the_module);
   tcase_add_loop_test(tc, device_auto_without_a_gpu_runs_on_the_cpu, 0, 3);

@@ -90,6 +90,12 @@ struct dx_ctx {
 
 static inline dx_backend *dx_be(dx_ctx *ctx) { return ctx->be; }
 
+/* host_memory.c: bytes of host memory this process may still take (what the
+ * kernel reports available, less under ulimit -v); SIZE_MAX if unknown. */
+size_t dx_host_memory_left(void);
+/* "604.0 MB" */
+const char *dx_bytes_str(size_t bytes, char *buf, size_t len);
+
 /* Records an error (first one wins) and returns NULL, for `return dx_fail(...)`. */
 void *dx_fail(dx_ctx *ctx, dx_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -86,6 +86,20 @@ struct dx_persistent {
   char *name;
 };
 
+/* Refuses, naming the sizes, a host tensor larger than the memory left:
+ * the weights and gradients are written at once, and an allocation the
+ * kernel granted without the memory behind it would be killed there. */
+static dx_status fits_in_memory(dx_ctx *ctx, const dx_tensor *t, size_t need, bool with_grad) {
+  size_t left = dx_host_memory_left();
+  if (need <= left) return DX_OK;
+  char shape[96], a[32], b[32];
+  dx_fail(ctx, DX_ERR_NOMEM,
+          "out of memory: a tensor of shape %s needs %s%s, and only %s of memory is left",
+          dx_shape_str(t, shape, sizeof shape), dx_bytes_str(need, a, sizeof a),
+          with_grad ? " with its gradient" : "", dx_bytes_str(left, b, sizeof b));
+  return DX_ERR_NOMEM;
+}
+
 static dx_persistent *persistent_new(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape,
                                      bool with_grad) {
   if (!valid_shape(ctx, ndim, shape)) return NULL;
@@ -93,6 +107,11 @@ static dx_persistent *persistent_new(dx_ctx *ctx, dx_dtype dt, int ndim, const i
   if (!p) return dx_fail(ctx, DX_ERR_NOMEM, "out of memory for a parameter");
   init_header(&p->t, ctx, dt, ndim, shape);
   size_t bytes = (size_t)dx_numel(&p->t) * dx_dtype_size(dt);
+  if (ctx->device.kind == DX_DEVICE_CPU &&
+      fits_in_memory(ctx, &p->t, bytes * (with_grad ? 2 : 1), with_grad) != DX_OK) {
+    free(p);
+    return NULL;
+  }
   p->t.data = ctx->be->alloc(ctx->be, bytes);
   if (with_grad) {
     init_header(&p->g, ctx, dt, ndim, shape);
