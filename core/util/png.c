@@ -1,8 +1,10 @@
-/* PNG encoding and decoding through libpng. libpng reports errors
- * by longjmp; the handlers below keep its message for our caller and stop it
+/* PNG encoding and decoding through libpng. libpng reports errors by
+ * longjmp; the handlers below keep its message for our caller and stop it
  * from printing anything. What changes between setjmp and a longjmp lives in
  * a heap-allocated png_io, because locals changed there are indeterminate
  * after the jump (C11 7.13.2.1). */
+#include "util/png.h"
+
 #include <errno.h>
 #include <png.h>
 #include <stdbool.h>
@@ -10,10 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/png.h"
-
 #include "util/err.h"
-#include "util/file.h"
 
 void dx_image_free(dx_image *img) {
   if (!img) return;
@@ -207,28 +206,27 @@ dx_status dx_png_decode(const uint8_t *data, size_t len, dx_image *out, char *er
   return s;
 }
 
-dx_status dx_png_read_file(const char *path, dx_image *out, char *err, size_t errlen) {
-  uint8_t *data = NULL;
-  size_t len = 0;
-  memset(out, 0, sizeof *out);
-  dx_status s = dx_file_read(path, &data, &len, err, errlen);
-  if (s != DX_OK) return s;
+/* Files are decoded as libpng reads them, never whole into memory first, and
+ * never gunzipped: a PNG is compressed inside already. */
+static dx_status decode_file(const char *path, dx_png_header *hdr, dx_image *out, char *err,
+                             size_t errlen) {
+  if (out) memset(out, 0, sizeof *out);
+  FILE *f = fopen(path, "rb");
+  if (!f) return dx_errf(err, errlen, DX_ERR_IO, DX_AT(path), "cannot open: %s", strerror(errno));
   char why[256];
-  dx_png_header hdr;
-  s = decode(data, len, NULL, &hdr, out, why, sizeof why);
-  free(data);
+  dx_status s = decode(NULL, 0, f, hdr, out, why, sizeof why);
+  fclose(f);
   if (s != DX_OK) dx_errf(err, errlen, s, DX_AT(path), "%s", why);
   return s;
 }
 
+dx_status dx_png_read_file(const char *path, dx_image *out, char *err, size_t errlen) {
+  dx_png_header hdr;
+  return decode_file(path, &hdr, out, err, errlen);
+}
+
 dx_status dx_png_read_header(const char *path, dx_png_header *out, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return dx_errf(err, errlen, DX_ERR_IO, DX_AT(path), "cannot open: %s", strerror(errno));
-  char why[256];
-  dx_status s = decode(NULL, 0, f, out, NULL, why, sizeof why);
-  fclose(f);
-  if (s != DX_OK) dx_errf(err, errlen, s, DX_AT(path), "%s", why);
-  return s;
+  return decode_file(path, out, NULL, err, errlen);
 }
 
 dx_status dx_png_write_file(const dx_image *img, const char *path, char *err, size_t errlen) {
