@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Checks that every #include under core/ and plugins/ follows an arrow that
-docs/architecture.md allows, so that the parts stay layered as drawn.
+docs/architecture.md allows, so that the parts stay layered as drawn, and that
+only core/cli/ prints (no printf, puts, perror or write to stdout/stderr
+anywhere else: the library returns its messages).
 
 The arrows are read from the ```arrows block of docs/architecture.md: one
 line per part, `part -> the parts it may include`. A file's part is the
@@ -25,6 +27,8 @@ import sys
 
 SOURCE = re.compile(r"\.(c|h|inc|cu|cuh)$")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+PRINT = re.compile(r"(?<![\w.>])(printf|vprintf|puts|perror|putchar)\s*\(|"
+                   r"\b(fprintf|vfprintf|fputs|fputc|fwrite)\s*\([^;]*\b(stdout|stderr)\b")
 
 
 def read_arrows(doc):
@@ -101,7 +105,7 @@ def place(root, rel, name):
 
 
 def check(root, arrows):
-    """The disallowed includes as (file:line, arrow, include line) tuples."""
+    """The disallowed includes and prints as (file:line, what, line) tuples."""
     found = []
     for top in ("core", "plugins"):
         for d, dirs, files in os.walk(os.path.join(root, top)):
@@ -116,6 +120,9 @@ def check(root, arrows):
                     continue
                 with open(path, encoding="utf-8", errors="replace") as fh:
                     for n, line in enumerate(fh, 1):
+                        code = line.split("//", 1)[0]
+                        if src != "cli" and PRINT.search(code) and not code.lstrip().startswith("*"):
+                            found.append((f"{rel}:{n}", f"{src} prints; only cli may", line.strip()))
                         m = INCLUDE.match(line)
                         if not m:
                             continue
@@ -127,18 +134,19 @@ def check(root, arrows):
                         if dst == src:
                             continue
                         if src not in arrows:
-                            found.append((f"{rel}:{n}", f"{src} (a part the arrows do not name)",
+                            found.append((f"{rel}:{n}", f"{src} is a part the arrows do not name",
                                           line.strip()))
                         elif dst not in arrows.get(src, ()):
-                            found.append((f"{rel}:{n}", f"{src} -> {dst or '?'}", line.strip()))
+                            found.append((f"{rel}:{n}", f"{src} -> {dst or '?'} is not an allowed arrow",
+                                          line.strip()))
     return found
 
 
 def report(found):
-    for where, arrow, line in found:
-        print(f"{where}: {arrow} is not an allowed arrow: {line}")
+    for where, what, line in found:
+        print(f"{where}: {what}: {line}")
     if found:
-        print(f"{len(found)} include(s) point the wrong way; see docs/architecture.md")
+        print(f"{len(found)} line(s) break the house rules; see docs/architecture.md")
 
 
 def self_test(repo, arrows):
@@ -152,7 +160,7 @@ def self_test(repo, arrows):
             rel = os.path.relpath(path, root).replace(os.sep, "/")
             with open(path, encoding="utf-8") as fh:
                 for n, line in enumerate(fh, 1):
-                    if INCLUDE.match(line) and "BAD" in line:
+                    if "BAD" in line and (INCLUDE.match(line) or PRINT.search(line)):
                         want.add(f"{rel}:{n}")
     found = check(root, arrows)
     report(found)

@@ -1,0 +1,3 @@
+#include <stdio.h>
+
+void cli_prints(void) { printf("the CLI may print\n"); }
