@@ -12,6 +12,8 @@
 # copy of that root goes a `git clone` of HEAD, alone: no ../shared beside it,
 # as in a new user's clone. Uncommitted changes are not part of the check.
 # Needs root (for chroot and mounts) and network access to the apt sources.
+# The environment inside is empty but for CK_TIMEOUT_MULTIPLIER, passed on when
+# set: on a loaded machine the check tests' timeouts may need it.
 # Prints "fresh-check: PASS" or "fresh-check: FAIL ..." last; exits non-zero
 # on failure.
 set -eu
@@ -20,7 +22,7 @@ refresh=0
 for arg in "$@"; do
   case "$arg" in
     --refresh) refresh=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "fresh-check.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -77,15 +79,15 @@ start=$(date +%s)
 # A private mount namespace: the mounts vanish with it, whatever happens.
 {
 unshare --mount --propagation private -- sh -eu -c '
-  root=$1 cache=$2 cmd=$3
+  root=$1 cache=$2 cmd=$3 tm=$4
   mount --rbind /dev "$root/dev"
   mount -t proc proc "$root/proc"
   mount -t sysfs -o ro sysfs "$root/sys"
   mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
-  exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+  exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb ${tm:+"$tm"} \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     /bin/sh -c "cd /root/ddpmx && $cmd"
-' fresh-check "$root" "$cache" "$cmd" 2>&1 && echo 0 >"$work/rc" || echo $? >"$work/rc"
+' fresh-check "$root" "$cache" "$cmd" "${CK_TIMEOUT_MULTIPLIER:+CK_TIMEOUT_MULTIPLIER=$CK_TIMEOUT_MULTIPLIER}" 2>&1 && echo 0 >"$work/rc" || echo $? >"$work/rc"
 } | tee "$cache/last.log"
 status=$(cat "$work/rc")
 secs=$(($(date +%s) - start))

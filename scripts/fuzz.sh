@@ -50,16 +50,15 @@ CC=clang cmake -S . -B "$b" -DDDPMX_FUZZ=ON -DDDPMX_BUILD_TESTS=OFF -DDDPMX_BUIL
 cmake --build "$b" -j2 >"$b/build.log" 2>&1 ||
   { cat "$b/build.log" >&2; echo "fuzz.sh: FAIL: the build failed" >&2; exit 1; }
 
-# Seeds: made fresh each time (cheap); the corpus beside them is kept.
-seeds="$b/fuzz/seeds"
-rm -rf "$seeds"
+# Seeds: made fresh by each invocation (cheap; two may run at once); the
+# corpus beside them is kept.
+seeds="$b/fuzz/seeds.$$"
+trap 'rm -rf "$seeds"' EXIT INT TERM
 python3 tests/fuzz/make_inputs.py seeds "$seeds"
-if [ ! -s "$seeds/store/run.db" ]; then
-  ASAN_OPTIONS=detect_leaks=0 "$b/ddpmx" run tests/data/cli/tiny.yaml data.path=tests/data/cli/images \
-    --db "$seeds/store/run.db" >"$b/fuzz/seed-run.log" 2>&1 ||
-    { cat "$b/fuzz/seed-run.log" >&2; echo "fuzz.sh: FAIL: the seed run failed" >&2; exit 1; }
-  rm -f "$seeds/store/run.db-wal" "$seeds/store/run.db-shm"
-fi
+ASAN_OPTIONS=detect_leaks=0 "$b/ddpmx" run tests/data/cli/tiny.yaml data.path=tests/data/cli/images \
+  --db "$seeds/store/run.db" >"$seeds/seed-run.log" 2>&1 ||
+  { cat "$seeds/seed-run.log" >&2; echo "fuzz.sh: FAIL: the seed run failed" >&2; exit 1; }
+rm -f "$seeds/store/run.db-wal" "$seeds/store/run.db-shm" "$seeds/seed-run.log"
 
 failed=""
 for h in $harnesses; do
