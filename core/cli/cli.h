@@ -72,8 +72,10 @@ int dx_cli_close(const dx_cli_command *c, struct dx_store *st, int exit_code);
 /* --- signals (signals.c) ---------------------------------------------------------------- */
 
 /* SIGINT and SIGTERM set the flag to the signal's number; a second one
- * kills the process at once. */
-volatile sig_atomic_t *dx_cli_catch_signals(void);
+ * kills the process at once. launched (a rank of several under mpirun): a
+ * SIGCONT that does not end a Ctrl-Z sets it too (SIGCONT's number), as
+ * that is how mpirun begins to stop its ranks. */
+volatile sig_atomic_t *dx_cli_catch_signals(bool launched);
 /* A write past the file-size limit (ulimit -f) then fails with EFBIG, which
  * ends the run FAILED with the reason, instead of killing the process. */
 void dx_cli_ignore_file_size_signal(void);

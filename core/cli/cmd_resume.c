@@ -45,7 +45,7 @@ static void refused(const dx_store_checkpoint *c, const char *why, void *user) {
   fprintf(stderr, "ddpmx resume: refusing the checkpoint of step %" PRId64 ": %s\n", c->step, why);
 }
 
-static int resume(dx_store *st, dx_stored_run *r) {
+static int resume(dx_store *st, dx_stored_run *r, dx_cli_world *w) {
   run_state s = {DX_RUN_RUNNING};
   dx_run_visitor v = {.run = state_of};
   if (dx_store_show_run(st, r->id, &v, &s) != DX_OK)
@@ -76,7 +76,7 @@ static int resume(dx_store *st, dx_stored_run *r) {
             "ddpmx resume: run %" PRId64
             " '%s' has no checkpoint to resume from; starting it again at step 0\n",
             r->id, r->e->name);
-  return dx_cli_train(&dx_cli_resume, r->e, &r->plugins, st, r->id, found ? c.path : NULL);
+  return dx_cli_train(&dx_cli_resume, r->e, &r->plugins, st, r->id, found ? c.path : NULL, w);
 }
 
 static int main_resume(int argc, char **argv) {
@@ -91,12 +91,27 @@ static int main_resume(int argc, char **argv) {
     ref = argv[i];
   }
   if (!ref) return dx_cli_usage(&dx_cli_resume, "which run? (an id or a name; see ddpmx runs)");
-  dx_store *st;
-  int rc = dx_cli_open_existing(&dx_cli_resume, db, &st);
+  /* Under mpirun, with as many ranks as wanted: rank 0 reads the store and
+   * the checkpoint, and sends the others the experiment and the state. */
+  dx_cli_world w;
+  int rc = dx_cli_world_open(&dx_cli_resume, &w);
   if (rc != DX_EXIT_OK) return rc;
+  if (!dx_cli_world_leader(&w)) {
+    rc = dx_cli_world_follow(&dx_cli_resume, &w);
+    dx_cli_world_close(&w, rc);
+    return rc;
+  }
+  dx_store *st;
+  rc = dx_cli_open_existing(&dx_cli_resume, db, &st);
+  if (rc != DX_EXIT_OK) {
+    dx_cli_world_close(&w, rc);
+    return rc;
+  }
   dx_stored_run r;
   rc = dx_cli_load_run(&dx_cli_resume, st, ref, &r);
-  if (rc == DX_EXIT_OK) rc = resume(st, &r);
+  if (rc == DX_EXIT_OK) rc = resume(st, &r, &w);
   dx_cli_stored_run_free(&r);
-  return dx_cli_close(&dx_cli_resume, st, rc);
+  rc = dx_cli_close(&dx_cli_resume, st, rc);
+  dx_cli_world_close(&w, rc);
+  return rc;
 }

@@ -140,14 +140,14 @@ static void record_failure(int argc, char **argv, const run_args *a, const dx_ex
 }
 
 static int run_checked(int argc, char **argv, const run_args *a, dx_experiment *e,
-                       const dx_run_plugins *rp) {
+                       const dx_run_plugins *rp, dx_cli_world *w) {
   if (a->dry_run) return dx_cli_dry_run(e, rp);
   dx_store *store;
   int rc = dx_cli_open_for_run(&dx_cli_run, a->db, &store);
   if (rc != DX_EXIT_OK) return rc;
   int64_t id = 0;
   rc = begin(argc, argv, e, rp, store, &id);
-  if (rc == DX_EXIT_OK) rc = dx_cli_train(&dx_cli_run, e, rp, store, id, NULL);
+  if (rc == DX_EXIT_OK) rc = dx_cli_train(&dx_cli_run, e, rp, store, id, NULL, w);
   return dx_cli_close(&dx_cli_run, store, rc);
 }
 
@@ -158,6 +158,18 @@ static int main_run(int argc, char **argv) {
     free(a.overrides);
     return rc == HELP_SHOWN ? DX_EXIT_OK : rc;
   }
+  /* Under mpirun: rank 0 does all that follows, the others train with it. */
+  dx_cli_world w;
+  if (!a.dry_run && (rc = dx_cli_world_open(&dx_cli_run, &w)) != DX_EXIT_OK) {
+    free(a.overrides);
+    return rc;
+  }
+  if (!a.dry_run && !dx_cli_world_leader(&w)) {
+    rc = dx_cli_world_follow(&dx_cli_run, &w);
+    dx_cli_world_close(&w, rc);
+    free(a.overrides);
+    return rc;
+  }
   char err[DX_ERRMSG_MAX] = "";
   dx_experiment *e = NULL;
   dx_run_plugins rp = {0};
@@ -165,11 +177,12 @@ static int main_run(int argc, char **argv) {
   if (st == DX_OK) st = dx_run_plugins_resolve(e, &rp, err, sizeof err);
   if (st == DX_OK) st = dx_experiment_check_data(e, err, sizeof err);
   if (st == DX_OK) {
-    rc = run_checked(argc, argv, &a, e, &rp);
+    rc = run_checked(argc, argv, &a, e, &rp, a.dry_run ? NULL : &w);
   } else {
     rc = check_failed(st, err);
     if (!a.dry_run) record_failure(argc, argv, &a, e, err);
   }
+  if (!a.dry_run) dx_cli_world_close(&w, rc);
   dx_run_plugins_free(&rp);
   dx_experiment_free(e);
   free(a.overrides);

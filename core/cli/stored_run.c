@@ -15,10 +15,12 @@ static int keep_json(const dx_run_row *r, void *user) {
 
 /* The JSON in a temporary file, so that the experiment loader reads it like
  * any experiment (YAML is a superset of JSON). */
-static dx_status load_json(const char *json, dx_experiment **e, char *err, size_t errlen) {
+dx_status dx_cli_experiment_from_json(const char *json, dx_experiment **e, char *err,
+                                      size_t errlen) {
   char path[] = "/tmp/ddpmx-run-XXXXXX.yaml";
   int fd = mkstemps(path, 5);
-  if (fd < 0) return snprintf(err, errlen, "cannot create a temporary file: %s", strerror(errno)), DX_ERR_IO;
+  if (fd < 0)
+    return snprintf(err, errlen, "cannot create a temporary file: %s", strerror(errno)), DX_ERR_IO;
   size_t len = strlen(json);
   bool ok = write(fd, json, len) == (ssize_t)len;
   close(fd);
@@ -36,10 +38,12 @@ int dx_cli_load_run(const dx_cli_command *c, dx_store *st, const char *ref, dx_s
   dx_run_visitor v = {.run = keep_json};
   if (dx_store_show_run(st, out->id, &v, &json) != DX_OK)
     return dx_cli_fail(c, DX_ERR_DB, "%s", dx_store_errmsg(st));
-  if (!json) return dx_cli_fail(c, DX_ERR_INVALID, "run %" PRId64 " has no recorded experiment", out->id);
-  dx_status s = load_json(json, &out->e, err, sizeof err);
+  if (!json)
+    return dx_cli_fail(c, DX_ERR_INVALID, "run %" PRId64 " has no recorded experiment", out->id);
+  dx_status s = dx_cli_experiment_from_json(json, &out->e, err, sizeof err);
   free(json);
-  if (s != DX_OK) return dx_cli_fail(c, s, "run %" PRId64 ": its recorded experiment: %s", out->id, err);
+  if (s != DX_OK)
+    return dx_cli_fail(c, s, "run %" PRId64 ": its recorded experiment: %s", out->id, err);
   if ((s = dx_run_plugins_resolve(out->e, &out->plugins, err, sizeof err)) != DX_OK)
     return dx_cli_fail(c, s, "run %" PRId64 ": %s", out->id, err);
   if (dx_store_latest_checkpoint(st, out->id, &out->checkpoint, &out->has_checkpoint) != DX_OK)

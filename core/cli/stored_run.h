@@ -21,5 +21,8 @@ typedef struct dx_stored_run {
  * (after printing why) or DX_EXIT_OK. */
 int dx_cli_load_run(const dx_cli_command *c, dx_store *st, const char *ref, dx_stored_run *out);
 void dx_cli_stored_run_free(dx_stored_run *r);
+/* A recorded experiment (JSON) loaded back, as resume does. */
+dx_status dx_cli_experiment_from_json(const char *json, dx_experiment **e, char *err,
+                                      size_t errlen);
 
 #endif

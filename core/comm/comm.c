@@ -89,6 +89,9 @@ void dx_comm_free(dx_comm *c) {
     atomic_store(&c->closing, true);
     pthread_join(c->watchdog, NULL);
   }
+  /* After a failed collective MPI_Finalize may wait for ranks that will
+   * never come: end them all instead. */
+  if (c->broken && c->size > 1) c->ops->abort(c, 1);
   c->ops->finalize(c);
   pthread_mutex_destroy(&c->label_lock);
   free(c->peers);
@@ -124,6 +127,7 @@ static void enter(dx_comm *c) {
 }
 static dx_status leave(dx_comm *c, dx_status st) {
   if (c->size > 1) atomic_store(&c->busy_since, 0.0);
+  if (st != DX_OK) c->broken = true;
   return st;
 }
 

@@ -41,6 +41,7 @@ struct dx_comm {
   dx_comm_watch_opts watch;
   pthread_t watchdog;
   bool watching;
+  bool broken; /* a collective failed: the others may wait forever */
   atomic_bool closing;
 };
 

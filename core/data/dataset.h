@@ -59,6 +59,7 @@ typedef struct dx_data_transform {
   bool pad_pow2; /* centre on a power-of-two canvas filled with -1 (black) */
   uint64_t seed; /* the flips are a function of (seed, step, position in batch) */
   int64_t step;
+  int64_t first; /* position of indices[0] in the step's batch: a rank's share of it */
 } dx_data_transform;
 
 /* out: (n, C, H, W) floats, H and W as dx_dataset_height/width(ds, pad_pow2),

@@ -61,7 +61,7 @@ dx_status dx_dataset_batch(const dx_dataset *ds, const int64_t *indices, int64_t
     if (p.hp != p.h || p.wp != p.w)
       for (size_t k = 0; k < slot; k++)
         dst[k] = -1.0f;
-    bool mirror = tf->flip && flips(tf->seed, tf->step, j);
+    bool mirror = tf->flip && flips(tf->seed, tf->step, tf->first + j);
     put_image(dx_dataset_image(ds, indices[j]), &p, mirror, lut, dst);
   }
   return DX_OK;

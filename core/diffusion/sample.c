@@ -90,8 +90,17 @@ static dx_status one_step(dx_ctx *ctx, const dx_sampler *s, dx_sampler_step *st,
 
 dx_status dx_sample(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d, dx_predict predict,
                     dx_model_fn model, void *user, uint64_t seed, dx_tensor *x) {
+  return dx_sample_range(ctx, s, d, predict, model, user, seed, 0, x ? x->shape[0] : 0, x);
+}
+
+dx_status dx_sample_range(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
+                          dx_predict predict, dx_model_fn model, void *user, uint64_t seed,
+                          int64_t first, int64_t total, dx_tensor *x) {
   if (!x || x->ndim != 4 || !(x->flags & DX_TENSOR_PERSISTENT))
     return dx_set_error(ctx, DX_ERR_INVALID, "dx_sample: x must be a persistent (N,C,H,W) tensor");
+  if (first < 0 || first + x->shape[0] > total)
+    return dx_set_error(ctx, DX_ERR_INVALID, "dx_sample_range: images [%lld, %lld) of %lld",
+                        (long long)first, (long long)(first + x->shape[0]), (long long)total);
   dx_diffusion *owned;
   const dx_diffusion *r = sampling_tables(ctx, s, d, &owned);
   int64_t n = x->shape[0], *t = malloc((size_t)n * sizeof *t);
@@ -101,14 +110,17 @@ dx_status dx_sample(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d, dx_
                              : dx_set_error(ctx, DX_ERR_NOMEM, "out of memory sampling");
   }
   bool grad = dx_set_grad_enabled(ctx, false);
-  uint64_t numel = (uint64_t)dx_numel(x);
-  dx_status st = dx_tensor_randn(ctx, x, seed, 0);
+  /* Noise is keyed by the image's place in the whole draw: image k's values
+   * sit at k * per in a draw of total * per. */
+  uint64_t per = n ? (uint64_t)dx_numel(x) / (uint64_t)n : 0, skip = (uint64_t)first * per;
+  uint64_t numel = (uint64_t)total * per;
+  dx_status st = dx_tensor_randn(ctx, x, seed, skip);
   for (int64_t i = r->T - 1; i >= 0 && st == DX_OK; i--) {
     for (int64_t k = 0; k < n; k++)
       t[k] = i;
     dx_sampler_step step = {
         .d = r, .predict = predict, .i = i, .clip = s->cfg.clip, .n = n, .t = t, .x = x};
-    st = one_step(ctx, s, &step, model, user, seed, numel * (uint64_t)(r->T - i));
+    st = one_step(ctx, s, &step, model, user, seed, numel * (uint64_t)(r->T - i) + skip);
   }
   dx_step_reset(ctx);
   dx_set_grad_enabled(ctx, grad);

@@ -122,7 +122,21 @@ void dx_set_seed(dx_ctx *ctx, uint64_t seed) {
   ctx->rng_offset = 0;
 }
 
+void dx_set_rng_share(dx_ctx *ctx, int64_t first, int64_t n, int64_t total) {
+  bool split = n > 0 && total > n && first >= 0 && first + n <= total;
+  ctx->rng_first = split ? (uint64_t)first : 0;
+  ctx->rng_n = split ? (uint64_t)n : 0;
+  ctx->rng_total = split ? (uint64_t)total : 0;
+}
+
 uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count) {
+  /* A split batch: the draw is this share's slice of the whole batch's draw
+   * (samples are the leading dimension). */
+  if (ctx->rng_n && count % ctx->rng_n == 0) {
+    uint64_t per = count / ctx->rng_n, off = ctx->rng_offset + ctx->rng_first * per;
+    ctx->rng_offset += per * ctx->rng_total;
+    return off;
+  }
   uint64_t off = ctx->rng_offset;
   ctx->rng_offset += count;
   return off;

@@ -83,6 +83,7 @@ struct dx_ctx {
   size_t scratch_bytes;
   bool grad_enabled;
   uint64_t seed, rng_offset;
+  uint64_t rng_first, rng_n, rng_total; /* dx_set_rng_share */
   dx_persistent *persistent;
   dx_status status;
   char errmsg[DX_ERRMSG_MAX];

@@ -12,17 +12,20 @@
 static dx_tensor *batch_input(trainer *tr, int64_t step) {
   dx_experiment *e = tr->e;
   dx_data_transform tf = {e->data.flip, e->data.pad_pow2,
-                          stream_seed((uint64_t)e->seed, STREAM_FLIP), step};
+                          stream_seed((uint64_t)e->seed, STREAM_FLIP), step, tr->first};
   dx_batch_order_indices(tr->order, step, tr->N, tr->idx);
-  if (dx_dataset_batch(tr->train, tr->idx, tr->N, &tf, tr->x_host, tr->err, tr->errlen) != DX_OK)
+  if (dx_dataset_batch(tr->train, tr->idx + tr->first, tr->n, &tf, tr->x_host, tr->err,
+                       tr->errlen) != DX_OK)
     return NULL;
-  int64_t shape[4] = {tr->N, tr->C, tr->H, tr->W};
+  int64_t shape[4] = {tr->n, tr->C, tr->H, tr->W};
   dx_tensor *x0 = dx_tensor_new(tr->ctx, DX_F32, 4, shape);
   if (x0) dx_tensor_write(tr->ctx, x0, tr->x_host, DX_F32);
   return x0;
 }
 
-/* Forward through the loss; fills *out. */
+/* Forward through the loss; fills *out. This rank's samples are
+ * [first, first + n) of the step's N, and every draw is keyed by a sample's
+ * place among the N (trainer_ranks.c). */
 static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
   dx_ctx *ctx = tr->ctx;
   uint64_t seed = (uint64_t)tr->e->seed;
@@ -31,25 +34,28 @@ static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
   if (dx_timestep_sampler_draw(ctx, tr->ts, tr->N, stream_seed(seed, STREAM_T),
                                (uint64_t)(step * tr->N), tr->t, tr->w) != DX_OK)
     return ctx_fail(tr, "timesteps");
-  for (int64_t i = 0; i < tr->N; i++)
-    tr->t_host[i] = (double)tr->t[i];
-  int64_t nshape[1] = {tr->N};
+  const int64_t *t = tr->t + tr->first, n = tr->n;
+  for (int64_t i = 0; i < n; i++)
+    tr->t_host[i] = (double)t[i];
+  int64_t nshape[1] = {n};
   dx_tensor *tt = dx_tensor_new(ctx, DX_F32, 1, nshape), *w = dx_tensor_new(ctx, DX_F32, 1, nshape);
   dx_tensor *eps = dx_tensor_new_like(ctx, x0);
   if (!tt || !w || !eps) return ctx_fail(tr, "step");
   dx_tensor_write(ctx, tt, tr->t_host, DX_F64);
-  dx_tensor_write(ctx, w, tr->w, DX_F64);
-  dx_tensor_randn(ctx, eps, stream_seed(seed, STREAM_EPS), (uint64_t)(step * dx_numel(x0)));
+  dx_tensor_write(ctx, w, tr->w + tr->first, DX_F64);
+  int64_t per = dx_numel(x0) / n;
+  dx_tensor_randn(ctx, eps, stream_seed(seed, STREAM_EPS),
+                  (uint64_t)((step * tr->N + tr->first) * per));
   dx_set_seed(ctx, stream_seed(seed, STREAM_DROPOUT) + (uint64_t)step);
-  dx_tensor *x_t = dx_q_sample(ctx, tr->d, x0, tr->t, eps);
+  dx_tensor *x_t = dx_q_sample(ctx, tr->d, x0, t, eps);
   dx_tensor *y = dx_unet_forward(ctx, tr->net, x_t, tt, true), *pred = NULL, *var = NULL;
   if (!y || dx_split_output(ctx, y, tr->C, &pred, &var) != DX_OK) return ctx_fail(tr, "model");
   dx_tensor *logvar =
-      tr->sampler.ops->log_variance(ctx, tr->sampler.state, tr->d, tr->t, tr->N, var, DX_F32);
+      tr->sampler.ops->log_variance(ctx, tr->sampler.state, tr->d, t, n, var, DX_F32);
   dx_loss_input in = {tr->d,
                       tr->e->diffusion.predict,
-                      tr->N,
-                      tr->t,
+                      n,
+                      t,
                       x0,
                       eps,
                       x_t,
@@ -76,20 +82,26 @@ static dx_status train_step(trainer *tr, int64_t step) {
   dx_ctx *ctx = tr->ctx;
   dx_step_reset(ctx);
   dx_loss_output out = {0};
+  float local = NAN;
   dx_status st = forward(tr, step, &out);
-  if (st != DX_OK) return st;
-  float loss;
-  if (dx_tensor_read(ctx, out.loss, &loss, DX_F32) != DX_OK ||
-      dx_tensor_read(ctx, out.per_sample, tr->per_sample, DX_F64) != DX_OK)
-    return ctx_fail(tr, "loss");
+  if (st == DX_OK && (dx_tensor_read(ctx, out.loss, &local, DX_F32) != DX_OK ||
+                      dx_tensor_read(ctx, out.per_sample, tr->mine, DX_F64) != DX_OK))
+    st = ctx_fail(tr, "loss");
+  if (st == DX_OK && isfinite(local)) {
+    dx_zero_grads(ctx, tr->params);
+    if (dx_backward(ctx, out.loss) != DX_OK) st = ctx_fail(tr, "backward");
+  }
+  /* Every rank learns whether any failed, and the batch's loss. */
+  double loss = local;
+  if ((st = dx_trainer_agree(tr, st, &loss)) != DX_OK) return st;
   if (!isfinite(loss))
     return snprintf(tr->err, tr->errlen,
                     "step %" PRId64 ": the loss is %s; lower train.lr or set train.clip_grad",
                     step + 1, isnan(loss) ? "NaN" : "infinite"),
            DX_ERR_NUMERIC;
+  if ((st = dx_trainer_gather_losses(tr)) != DX_OK) return st;
   dx_timestep_sampler_update(tr->ts, tr->N, tr->t, tr->per_sample);
-  dx_zero_grads(ctx, tr->params);
-  if (dx_backward(ctx, out.loss) != DX_OK) return ctx_fail(tr, "backward");
+  if ((st = dx_trainer_mean_grads(tr, step)) != DX_OK) return st;
   double gnorm = dx_clip_grad_norm(ctx, tr->params, tr->e->train.clip_grad);
   if (dx_status_of(ctx) != DX_OK) return ctx_fail(tr, "gradient norm");
   if (!isfinite(gnorm))
@@ -119,7 +131,7 @@ static dx_status loop(trainer *tr, int64_t start) {
     dx_status st = train_step(tr, step);
     if (st != DX_OK) return st;
     int64_t done = step + 1;
-    bool stop = (env->stop && *env->stop) || done == env->stop_after;
+    bool stop = tr->stop_agreed || done == env->stop_after; /* the same on every rank */
     /* A stop reports nothing out of turn: the unreported sums go into the
      * checkpoint, so the resumed run logs exactly what this one would have. */
     if (due(e->log.every, done, steps)) st = dx_trainer_report(tr, done);
@@ -129,6 +141,9 @@ static dx_status loop(trainer *tr, int64_t start) {
       st = dx_trainer_evaluate(tr, done);
     if (st == DX_OK && (due(e->checkpoint.every, done, steps) || stop))
       st = dx_trainer_checkpoint(tr, done);
+    /* What rank 0 alone did (metrics, checkpoint) may have failed: the others
+     * must not wait for it in the next step. */
+    if (tr->ranks > 1) st = dx_trainer_agree(tr, st, NULL);
     if (st != DX_OK) return st;
     if (stop) {
       snprintf(tr->err, tr->errlen,

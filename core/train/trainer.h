@@ -6,38 +6,45 @@
 
 #include <signal.h>
 
+#include "comm/comm.h"
 #include "config/experiment.h"
 #include "store/store.h"
 #include "train/run_plugins.h"
 
 typedef struct dx_train_progress {
-  int64_t step, steps;   /* steps done, steps in the run */
-  double loss;           /* mean loss since the last report */
+  int64_t step, steps; /* steps done, steps in the run */
+  double loss;         /* mean loss since the last report */
   double lr, it_per_s, eta_s;
-  const char *event;     /* NULL, or "sampling", "evaluating", "checkpoint" */
+  double images_per_s; /* global: every rank's images */
+  int ranks;
+  const char *event; /* NULL, or "sampling", "evaluating", "checkpoint" */
 } dx_train_progress;
 
 typedef struct dx_train_env {
   dx_store *store;
   int64_t run_id;
   const dx_run_plugins *plugins;
-  const char *resume_from;      /* a checkpoint to continue from, or NULL */
-  volatile sig_atomic_t *stop;  /* non-zero: stop at the next step boundary */
-  int64_t stop_after;           /* > 0: stop (as if signalled) after this step; for tests */
-  bool test_data;               /* open the test split even when eval.every is 0 */
+  const char *resume_from;     /* a checkpoint to continue from, or NULL */
+  volatile sig_atomic_t *stop; /* non-zero: stop at the next step boundary */
+  int64_t stop_after;          /* > 0: stop (as if signalled) after this step; for tests */
+  bool test_data;              /* open the test split even when eval.every is 0 */
   void (*progress)(const dx_train_progress *p, void *user);
   void *user;
+  /* The ranks training together (core/comm), or NULL for one process. Rank
+   * 0 alone gets a store and reads resume_from; the others pass NULL for
+   * both and receive rank 0's state. */
+  dx_comm *comm;
 } dx_train_env;
 
 /* --- using a trained run: samples and bits/dim from a checkpoint ----------------- */
 
 typedef struct dx_infer_opts {
-  const char *checkpoint;          /* required */
-  const dx_plugin_desc *sampler;   /* another sampler, or NULL for the run's */
+  const char *checkpoint;        /* required */
+  const dx_plugin_desc *sampler; /* another sampler, or NULL for the run's */
   const dx_params *sampler_params;
-  int64_t steps;                   /* > 0: sample with this many respaced steps */
-  int64_t n;                       /* images to sample, or to evaluate */
-  int64_t batch;                   /* bits/dim: images per forward pass */
+  int64_t steps; /* > 0: sample with this many respaced steps */
+  int64_t n;     /* images to sample, or to evaluate */
+  int64_t batch; /* bits/dim: images per forward pass */
   uint64_t seed;
 } dx_infer_opts;
 

@@ -12,10 +12,15 @@
 static void progress(trainer *tr, int64_t done, double loss, double it_per_s, const char *event) {
   if (!tr->env->progress) return;
   int64_t steps = tr->e->train.steps;
-  dx_train_progress p = {done,     steps,
-                         loss,     dx_lr_at(&tr->lr, done - 1),
-                         it_per_s, it_per_s > 0 ? (double)(steps - done) / it_per_s : 0,
-                         event};
+  dx_train_progress p = {.step = done,
+                         .steps = steps,
+                         .loss = loss,
+                         .lr = dx_lr_at(&tr->lr, done - 1),
+                         .it_per_s = it_per_s,
+                         .eta_s = it_per_s > 0 ? (double)(steps - done) / it_per_s : 0,
+                         .images_per_s = it_per_s * (double)tr->N,
+                         .ranks = tr->ranks,
+                         .event = event};
   tr->env->progress(&p, tr->env->user);
 }
 
@@ -38,6 +43,13 @@ dx_status dx_trainer_report(trainer *tr, int64_t done) {
   if (st == DX_OK) st = metric(tr, done, "images_per_s", it_per_s * (double)tr->N);
   for (int q = 0; q < 4 && st == DX_OK; q++)
     if (l->qn[q]) st = metric(tr, done, qname[q], l->q[q] / (double)l->qn[q]);
+  /* Rank 0's seconds in the gradient all-reduce per step since the last
+   * report: what the ranks cost over one process (docs/distributed.md). */
+  double ar = dx_trainer_allreduce_seconds(tr);
+  if (st == DX_OK && tr->ranks > 1 && done > l->since_step)
+    st = metric(tr, done, "allreduce_ms",
+                1e3 * (ar - tr->ar_reported) / (double)(done - l->since_step));
+  tr->ar_reported = ar;
   /* One transaction per report: the database shows a run's progress as it
    * trains, and a crash loses at most one log interval. */
   if (st == DX_OK && tr->env->store && (st = dx_store_flush(tr->env->store)) != DX_OK)
@@ -52,12 +64,15 @@ static dx_tensor *model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t
   return dx_unet_forward(ctx, tr->net, x_t, t, false);
 }
 
-dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed, float *host) {
+/* Images [first, first + n) of a draw of total into host (n images). */
+static dx_status draw_range(trainer *tr, const dx_sampler *s, int64_t first, int64_t n,
+                            int64_t total, uint64_t seed, float *host) {
   int64_t shape[4] = {n, tr->C, tr->H, tr->W};
   dx_tensor *x = dx_tensor_new_persistent(tr->ctx, DX_F32, 4, shape);
   if (!x) return ctx_fail(tr, "sampling");
   dx_ema_swap(tr->ema, tr->params);
-  dx_status st = dx_sample(tr->ctx, s, tr->d, tr->e->diffusion.predict, model_fn, tr, seed, x);
+  dx_status st = dx_sample_range(tr->ctx, s, tr->d, tr->e->diffusion.predict, model_fn, tr, seed,
+                                 first, total, x);
   dx_ema_swap(tr->ema, tr->params);
   if (st == DX_OK) st = dx_tensor_read(tr->ctx, x, host, DX_F32);
   if (st != DX_OK) st = ctx_fail(tr, "sampling");
@@ -65,20 +80,39 @@ dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t 
   return st;
 }
 
+dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed, float *host) {
+  return draw_range(tr, s, 0, n, n, seed, host);
+}
+
+/* The grid: each rank draws its share of the images (the same values as one
+ * process would), and the shares are gathered in rank order. */
 dx_status dx_trainer_sample(trainer *tr, int64_t done) {
   const dx_exp_sample *sc = &tr->e->sample;
   progress(tr, done, NAN, 0, "sampling");
-  float *host = malloc((size_t)(sc->count * tr->C * tr->H * tr->W) * sizeof *host);
-  if (!host) return dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory sampling");
+  int64_t D = tr->C * tr->H * tr->W, share = (sc->count + tr->ranks - 1) / tr->ranks;
+  int64_t first = tr->rank * share < sc->count ? tr->rank * share : sc->count;
+  int64_t n = sc->count - first < share ? sc->count - first : share;
+  float *host = malloc((size_t)(share * tr->ranks * D) * sizeof *host);
+  float *mine = malloc((size_t)(share * D) * sizeof *mine);
+  dx_status st = host && mine ? DX_OK : DX_ERR_NOMEM;
+  if (st != DX_OK) dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory sampling");
   dx_sampler s = tr->sampler;
   if (sc->steps > 0) s.cfg.steps = sc->steps;
-  dx_status st =
-      dx_trainer_draw(tr, &s, sc->count, stream_seed((uint64_t)tr->e->seed, STREAM_SAMPLE), host);
+  uint64_t seed = stream_seed((uint64_t)tr->e->seed, STREAM_SAMPLE);
+  if (st == DX_OK && n > 0) st = draw_range(tr, &s, first, n, sc->count, seed, mine);
+  if (tr->ranks > 1) {
+    st = dx_trainer_agree(tr, st, NULL);
+    if (st == DX_OK &&
+        dx_comm_allgather(tr->comm, mine, (size_t)(share * D) * sizeof *mine, host) != DX_OK)
+      st = (snprintf(tr->err, tr->errlen, "%s", dx_comm_error(tr->comm)), DX_ERR_IO);
+  } else if (st == DX_OK) {
+    memcpy(host, mine, (size_t)(n * D) * sizeof *host);
+  }
   if (st == DX_OK && tr->env->store &&
       (st = dx_store_add_grid(tr->env->store, tr->env->run_id, done, "ema", host, sc->count, tr->C,
                               tr->H, tr->W, sc->nrow)) != DX_OK)
     snprintf(tr->err, tr->errlen, "storing the sample grid: %s", dx_store_errmsg(tr->env->store));
-  free(host);
+  free(host), free(mine);
   tr->log.since = now(); /* sampling time is not training time */
   return st;
 }
@@ -89,7 +123,7 @@ static dx_status bpd_chunk(trainer *tr, int64_t first, int64_t n, dx_bpd_result 
   int64_t *idx = malloc((size_t)n * sizeof *idx);
   float *host = malloc((size_t)(n * tr->C * tr->H * tr->W) * sizeof *host);
   dx_tensor *x0 = dx_tensor_new_persistent(tr->ctx, DX_F32, 4, shape);
-  dx_data_transform tf = {false, tr->e->data.pad_pow2, 0, 0};
+  dx_data_transform tf = {false, tr->e->data.pad_pow2, 0, 0, 0};
   dx_status st = idx && host && x0 ? DX_OK : DX_ERR_NOMEM;
   for (int64_t i = 0; i < n && st == DX_OK; i++)
     idx[i] = first + i;
@@ -107,19 +141,36 @@ static dx_status bpd_chunk(trainer *tr, int64_t first, int64_t n, dx_bpd_result 
   return st;
 }
 
+/* Chunk k of the test images goes to rank k mod ranks. Each chunk's bound
+ * does not depend on who computes it; the ranks' results are summed into
+ * zeros (exact), and every rank then adds the chunks up in chunk order, as
+ * one process does: the same bits on any number of ranks. */
 dx_status dx_trainer_bpd(trainer *tr, int64_t images, int64_t batch, double out[3]) {
   int64_t total = images < dx_dataset_count(tr->test) ? images : dx_dataset_count(tr->test);
-  dx_status st = DX_OK;
+  int64_t chunks = (total + batch - 1) / batch;
+  double *r3 = calloc((size_t)(chunks > 0 ? 3 * chunks : 1), sizeof *r3);
+  dx_status st = r3 ? DX_OK : DX_ERR_NOMEM;
+  if (!r3) snprintf(tr->err, tr->errlen, "out of memory evaluating bits/dim");
   out[0] = out[1] = out[2] = 0;
   dx_ema_swap(tr->ema, tr->params);
-  for (int64_t first = 0; first < total && st == DX_OK; first += batch) {
-    int64_t n = total - first < batch ? total - first : batch;
+  for (int64_t k = tr->rank; k < chunks && st == DX_OK; k += tr->ranks) {
+    int64_t first = k * batch, n = total - first < batch ? total - first : batch;
     dx_bpd_result r = {0};
     st = bpd_chunk(tr, first, n, &r);
-    double share = (double)n / (double)total;
-    out[0] += r.total * share, out[1] += r.prior * share, out[2] += r.decoder * share;
+    r3[3 * k] = r.total, r3[3 * k + 1] = r.prior, r3[3 * k + 2] = r.decoder;
   }
   dx_ema_swap(tr->ema, tr->params);
+  if (tr->ranks > 1) {
+    st = dx_trainer_agree(tr, st, NULL);
+    if (st == DX_OK && dx_comm_allreduce_sum(tr->comm, r3, 3 * chunks, DX_COMM_F64) != DX_OK)
+      st = (snprintf(tr->err, tr->errlen, "%s", dx_comm_error(tr->comm)), DX_ERR_IO);
+  }
+  for (int64_t k = 0; k < chunks && st == DX_OK; k++) {
+    int64_t first = k * batch, n = total - first < batch ? total - first : batch;
+    double share = (double)n / (double)total;
+    out[0] += r3[3 * k] * share, out[1] += r3[3 * k + 1] * share, out[2] += r3[3 * k + 2] * share;
+  }
+  free(r3);
   return st;
 }
 
@@ -137,6 +188,7 @@ dx_status dx_trainer_evaluate(trainer *tr, int64_t done) {
 dx_status dx_trainer_checkpoint(trainer *tr, int64_t done) {
   char path[4200];
   snprintf(path, sizeof path, "%s/step-%08" PRId64 ".safetensors", tr->ckpt_dir, done);
+  if (tr->rank != 0) return DX_OK; /* one writer */
   progress(tr, done, NAN, 0, "checkpoint");
   bool importance = tr->e->diffusion.timesteps == DX_TIMESTEPS_IMPORTANCE;
   dx_train_state s = {tr->params, tr->ema, tr->opt, done, .ts = importance ? tr->ts : NULL};

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "comm/comm.h"
 #include "data/dataset.h"
 #include "ddpmx/loss.h"
 #include "ddpmx/sampler.h"
@@ -50,6 +51,15 @@ static inline void logbook_restore(logbook *l, const double *v) {
     l->q[q] = v[3 + q], l->qn[q] = (int64_t)v[7 + q];
 }
 
+/* What each rank says after a step's backward pass (trainer_ranks.c). */
+typedef struct dx_rank_word {
+  int32_t status, stop;
+  double loss;
+  char msg[240];
+} dx_rank_word;
+
+struct dx_grad_sync;
+
 typedef struct trainer {
   dx_experiment *e;
   const dx_train_env *env;
@@ -73,6 +83,16 @@ typedef struct trainer {
   char *json;
   char ckpt_dir[4096];
   logbook log;
+  /* Ranks (trainer_ranks.c): this one computes samples [first, first + n) of
+   * each step's N; mine holds their losses before the all-gather. */
+  dx_comm *comm, *own_comm;
+  int rank, ranks;
+  int64_t first, n;
+  double *mine;
+  dx_rank_word *words;
+  struct dx_grad_sync *sync;
+  bool stop_agreed;
+  double ar_reported; /* all-reduce seconds at the last report */
   char *err;
   size_t errlen;
 } trainer;
@@ -96,6 +116,24 @@ static inline const dx_bound_plugin *slot(trainer *tr, const char *role, int lev
 /* trainer_setup.c */
 dx_status dx_trainer_setup(trainer *tr, int64_t *start);
 void dx_trainer_teardown(trainer *tr);
+/* trainer_ranks.c */
+/* open: the communicator (env->comm or one rank), before anything can
+ * fail; setup: this rank's share of the batch, once the model exists. */
+dx_status dx_trainer_ranks_open(trainer *tr);
+dx_status dx_trainer_ranks_setup(trainer *tr);
+void dx_trainer_ranks_teardown(trainer *tr);
+/* Broadcasts rank 0's state (weights, EMA, moments, step, sampler history,
+ * metric sums) to the others. */
+dx_status dx_trainer_ranks_start(trainer *tr, int64_t *start);
+/* Every rank passes its status (and message), its stop flag and its mean
+ * loss; every rank returns the first failure of any rank, naming it, and
+ * *loss <- the batch's mean; sets tr->stop_agreed. One rank: returns st. */
+dx_status dx_trainer_agree(trainer *tr, dx_status st, double *loss);
+/* tr->per_sample (N) <- every rank's tr->mine (n), in rank order. */
+dx_status dx_trainer_gather_losses(trainer *tr);
+/* Every gradient <- its mean over the ranks. */
+dx_status dx_trainer_mean_grads(trainer *tr, int64_t step);
+double dx_trainer_allreduce_seconds(const trainer *tr);
 /* trainer_events.c: what happens every so many steps */
 dx_status dx_trainer_report(trainer *tr, int64_t done);
 dx_status dx_trainer_sample(trainer *tr, int64_t done);

@@ -175,27 +175,34 @@ static dx_status open_device(trainer *tr) {
 }
 
 dx_status dx_trainer_setup(trainer *tr, int64_t *start) {
-  dx_status st = open_device(tr);
+  dx_status st = dx_trainer_ranks_open(tr);
+  if (st != DX_OK) return st;
+  st = open_device(tr);
   if (st == DX_OK) st = make_schedule(tr);
   if (st == DX_OK) st = make_loss_and_sampler(tr);
   if (st == DX_OK) st = open_data(tr);
   if (st == DX_OK) st = make_model(tr);
   if (st == DX_OK) st = make_optimiser(tr);
   if (st == DX_OK) st = host_buffers(tr);
+  if (st == DX_OK) st = dx_trainer_ranks_setup(tr);
   snprintf(tr->ckpt_dir, sizeof tr->ckpt_dir, "%s/%s-%lld", tr->e->checkpoint.dir, tr->e->name,
            (long long)tr->env->run_id);
   if (st == DX_OK && tr->env->store) st = make_dirs(tr, tr->ckpt_dir);
   if (st == DX_OK && tr->env->store) remove_stale_temporaries(tr->ckpt_dir);
-  if (st == DX_OK && tr->env->resume_from) {
+  if (st == DX_OK && tr->env->resume_from && tr->rank == 0) {
     dx_train_state s = {tr->params, tr->ema, tr->opt, 0, .ts = tr->ts};
     st = dx_checkpoint_load(tr->ctx, tr->env->resume_from, &s, tr->err, tr->errlen);
     *start = s.step;
     if (s.has_log) logbook_restore(&tr->log, s.log);
   }
+  /* A rank that could not set up (its data, its memory) stops them all. */
+  if (tr->ranks > 1) st = dx_trainer_agree(tr, st, NULL);
+  if (st == DX_OK) st = dx_trainer_ranks_start(tr, start);
   return st;
 }
 
 void dx_trainer_teardown(trainer *tr) {
+  dx_trainer_ranks_teardown(tr);
   if (!tr->ctx) return;
   dx_timestep_sampler_free(tr->ts);
   dx_ema_free(tr->ema);

@@ -99,6 +99,12 @@ DX_API bool dx_grad_enabled(const dx_ctx *ctx);
  * (seed, counter): reproducible and identical on every backend. */
 DX_API void dx_set_seed(dx_ctx *ctx, uint64_t seed);
 DX_API uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count);
+/* This context computes samples [first, first + n) of a batch of `total`
+ * (data-parallel ranks; 0, 0, 0 or a whole batch: no split). A draw of
+ * `count` values over the n samples then takes the offsets that its samples
+ * would take in a draw over the whole batch, so each sample's dropout mask
+ * is the same however the batch is split. Kept across dx_set_seed. */
+DX_API void dx_set_rng_share(dx_ctx *ctx, int64_t first, int64_t n, int64_t total);
 
 #ifdef __cplusplus
 }

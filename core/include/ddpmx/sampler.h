@@ -102,6 +102,11 @@ DX_API dx_tensor *dx_ancestral_step(dx_ctx *ctx, const dx_sampler_step *s, dx_te
 DX_API dx_status dx_sample(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
                            dx_predict predict, dx_model_fn model, void *user, uint64_t seed,
                            dx_tensor *x);
+/* Images [first, first + N) of what dx_sample draws for `total` images: the
+ * same values, bit for bit, so that ranks can split a grid between them. */
+DX_API dx_status dx_sample_range(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
+                                 dx_predict predict, dx_model_fn model, void *user, uint64_t seed,
+                                 int64_t first, int64_t total, dx_tensor *x);
 
 /* Bits per dimension of a set of images under the model: the full bound
  * L_0 + L_1 + ... + L_{T-1} + L_prior, one term per t with fresh noise from
