@@ -100,6 +100,19 @@ dx_status dx_store_set_param(dx_store *st, int64_t run_id, const char *key, cons
 }
 
 /* One UPDATE of one run, committed on its own; fails if the run is missing. */
+static dx_status update_run(dx_store *st, sqlite3_stmt *q, int64_t run_id, const char *what);
+
+dx_status dx_store_set_ranks(dx_store *st, int64_t run_id, int64_t world_size, const char *hosts) {
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st, "UPDATE runs SET world_size = ?, hosts = ? WHERE id = ?", &q,
+                                 "cannot record the ranks");
+  if (s != DX_OK) return s;
+  sqlite3_bind_int64(q, 1, world_size);
+  dx_store_bind_text(q, 2, hosts);
+  sqlite3_bind_int64(q, 3, run_id);
+  return update_run(st, q, run_id, "cannot record the ranks");
+}
+
 static dx_status update_run(dx_store *st, sqlite3_stmt *q, int64_t run_id, const char *what) {
   int rc = sqlite3_step(q);
   sqlite3_finalize(q);

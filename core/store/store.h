@@ -94,6 +94,11 @@ DX_API dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64
  * is known only once the run starts, such as the device it got. */
 DX_API dx_status dx_store_set_param(dx_store *st, int64_t run_id, const char *key,
                                     const char *value);
+/* Records the processes that train the run (its MPI ranks) and their hosts
+ * (NULL for one process), committed at once; a resume on another number of
+ * ranks records its own. */
+DX_API dx_status dx_store_set_ranks(dx_store *st, int64_t run_id, int64_t world_size,
+                                    const char *hosts);
 /* Flushes metrics, then records the final status (and error text, or NULL)
  * and the end time, committed before returning. The status is recorded
  * even when the flush fails (a full disk): the rows stay buffered, and

@@ -46,11 +46,8 @@ dx_status dx_trainer_ranks_setup(trainer *tr) {
                                  tr->err, tr->errlen);
   if (!tr->sync) return DX_ERR_NOMEM;
   if (!tr->env->store) return DX_OK;
-  char size[32];
-  snprintf(size, sizeof size, "%d", tr->ranks);
-  dx_status st = dx_store_set_param(tr->env->store, tr->env->run_id, "run.world_size", size);
-  if (st == DX_OK)
-    st = dx_store_set_param(tr->env->store, tr->env->run_id, "run.hosts", dx_comm_hosts(tr->comm));
+  dx_status st = dx_store_set_ranks(tr->env->store, tr->env->run_id, tr->ranks,
+                                    tr->ranks > 1 ? dx_comm_hosts(tr->comm) : NULL);
   if (st != DX_OK)
     snprintf(tr->err, tr->errlen, "recording the ranks: %s", dx_store_errmsg(tr->env->store));
   return st;

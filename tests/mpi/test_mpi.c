@@ -305,13 +305,14 @@ START_TEST(two_ranks_train_as_one_process) {
   char *s = text("two.db", "select count(*) || ' ' || status from runs");
   ck_assert_str_eq(s, "1 FINISHED");
   free(s);
-  s = text("two.db", "select value from params where run_id = 1 and key = 'run.world_size'");
-  ck_assert_str_eq(s, "2");
-  free(s);
-  s = text("two.db", "select value from params where run_id = 1 and key = 'run.hosts'");
-  char host[256];
+  char host[256], want[300];
   gethostname(host, sizeof host);
-  ck_assert_str_eq(s, host);
+  snprintf(want, sizeof want, "2 %s", host);
+  s = text("two.db", "select world_size || ' ' || hosts from runs where id = 1");
+  ck_assert_str_eq(s, want);
+  free(s);
+  s = text("one.db", "select world_size || ' ' || coalesce(hosts, 'NULL') from runs where id = 1");
+  ck_assert_str_eq(s, "1 NULL");
   free(s);
   s = text("two.db", "select count(*) from samples where run_id = 1");
   ck_assert_str_eq(s, "1");
@@ -397,8 +398,8 @@ START_TEST(checkpoints_resume_on_another_number_of_ranks) {
   assert_ok(resume(2, "one_then_two.db"));
   same_losses("one_then_two.db", "one.db", LOSS_REL);
   same_weights("one_then_two.db", "one.db", WEIGHT_REL);
-  s = text("one_then_two.db", "select count(*) || ' ' || status from runs");
-  ck_assert_str_eq(s, "1 FINISHED");
+  s = text("one_then_two.db", "select count(*) || ' ' || status || ' ' || world_size from runs");
+  ck_assert_str_eq(s, "1 FINISHED 2");
   free(s);
 }
 END_TEST
