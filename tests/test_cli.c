@@ -571,6 +571,41 @@ START_TEST(a_checkpoint_that_cannot_be_written_fails_the_run) {
 }
 END_TEST
 
+/* A checkpoint changed since it was recorded is refused with one line, and
+ * the run resumes from the one before it. */
+START_TEST(a_damaged_checkpoint_is_refused_for_the_one_before) {
+  pid_t pid;
+  const char *const overrides[] = {"train.steps=200", "checkpoint.every=4", "sample.every=0", NULL};
+  int status = signalled_run(overrides, "step 9/", SIGKILL, &pid);
+  ck_assert(WIFSIGNALED(status));
+  sqlite3 *db = results_db();
+  char *path = sql_text(db, "SELECT path FROM checkpoints ORDER BY step DESC LIMIT 1");
+  char *last = sql_text(db, "SELECT max(step) FROM checkpoints");
+  char *before = sql_text(
+      db, "SELECT max(step) FROM checkpoints WHERE step < (SELECT max(step) FROM checkpoints)");
+  sqlite3_close(db);
+  FILE *f = fopen(path, "r+b");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, -1, SEEK_END);
+  int c = fgetc(f);
+  fseek(f, -1, SEEK_END);
+  fputc(c ^ 1, f); /* one bit of the last tensor */
+  fclose(f);
+  result r = ddpmx("resume", "1", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  char want[PATH_MAX + 128];
+  snprintf(want, sizeof want,
+           "ddpmx resume: refusing the checkpoint of step %s: %s: its SHA-256 is ", last, path);
+  HAS(r.err, want);
+  HAS(r.err, " recorded when it was written\n");
+  snprintf(want, sizeof want, "ddpmx resume: run 1 'tiny' from step %s (", before);
+  HAS(r.err, want);
+  HAS(r.err, "ddpmx resume: run 1 FINISHED\n");
+  result_free(&r);
+  free(path), free(last), free(before);
+}
+END_TEST
+
 /* The database cannot grow (files limited to its size plus 48 kB): the run
  * ends FAILED, saying why and what limit it met, and the file is sound. */
 START_TEST(a_database_that_cannot_grow_fails_the_run) {
@@ -802,6 +837,7 @@ int main(void) {
   tcase_add_test(tc, eight_runs_share_one_database);
   tcase_add_test(tc, a_checkpoint_that_cannot_be_written_fails_the_run);
   tcase_add_test(tc, a_database_that_cannot_grow_fails_the_run);
+  tcase_add_test(tc, a_damaged_checkpoint_is_refused_for_the_one_before);
   tcase_add_test(tc, a_model_too_large_for_memory_is_refused);
   tcase_add_test(tc, plugins_lists_good_and_broken);
   tcase_add_test(tc, device_cuda_without_the_module);

@@ -120,7 +120,8 @@ static long log_size(const char *tag) {
   return n;
 }
 
-static bool has_run(const char *tag) {
+/* Whether the run is recorded (with `status`, unless NULL). */
+static bool has_run(const char *tag, const char *status) {
   char db[96];
   snprintf(db, sizeof db, "%s.db", tag);
   sqlite3 *d;
@@ -128,7 +129,9 @@ static bool has_run(const char *tag) {
     return false;
   sqlite3_stmt *q;
   bool found =
-      sqlite3_prepare_v2(d, "SELECT 1 FROM runs WHERE id = 1", -1, &q, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(d, "SELECT 1 FROM runs WHERE id = 1 AND status = coalesce(?, status)", -1,
+                         &q, NULL) == SQLITE_OK &&
+      sqlite3_bind_text(q, 1, status, -1, SQLITE_STATIC) == SQLITE_OK &&
       sqlite3_step(q) == SQLITE_ROW;
   sqlite3_finalize(q);
   sqlite3_close(d);
@@ -233,6 +236,16 @@ static void compare(const char *ref, const char *tag) {
   free(a), free(b);
 }
 
+/* The last lines of a log, for a failure message (check limits its size). */
+static const char *tail(const char *path) {
+  static char buf[2048];
+  char *text = dxt_slurp(path);
+  size_t n = strlen(text);
+  snprintf(buf, sizeof buf, "%s", text + (n > sizeof buf - 1 ? n - (sizeof buf - 1) : 0));
+  free(text);
+  return buf;
+}
+
 START_TEST(killed_at_random_moments_resumes_exactly) {
   long kills = env_int("DX_KILLS", 3);
   unsigned long seed = (unsigned long)env_int("DX_KILL_SEED", (long)time(NULL));
@@ -241,15 +254,15 @@ START_TEST(killed_at_random_moments_resumes_exactly) {
   double t0 = now_s();
   ck_assert(wait_for(start("ref", false), -1, &status));
   double wall = now_s() - t0;
-  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", dxt_slurp("ref.log"));
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", tail("ref.log"));
 
   long landed = 0;
-  int runs = 0, starting = 0, training = 0, checkpoint = 0, sampling = 0;
+  int runs = 0, starting = 0, training = 0, checkpoint = 0, sampling = 0, finishing = 0;
   while (landed < kills) {
     char tag[32];
     snprintf(tag, sizeof tag, "k%d", runs++);
     for (;;) {
-      bool resume = has_run(tag);
+      bool resume = has_run(tag, NULL);
       long offset = log_size(tag);
       pid_t pid = start(tag, resume);
       /* Up to half an uninterrupted run: most kills land before the end,
@@ -258,12 +271,15 @@ START_TEST(killed_at_random_moments_resumes_exactly) {
       if (wait_for(pid, delay, &status)) {
         char log[64];
         snprintf(log, sizeof log, "%s.log", tag);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", dxt_slurp(log));
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "seed %lu, %s after %ld kills: %s", seed, tag, landed, tail(log));
         break;
       }
       kill(pid, SIGKILL);
       ck_assert(wait_for(pid, -1, &status));
       landed++;
+      if (has_run(tag, "FINISHED") && ++finishing)
+        break; /* killed as it closed: nothing to resume */
       const char *p = phase(tag, offset);
       starting += !strcmp(p, "starting"), training += !strcmp(p, "training");
       checkpoint += !strcmp(p, "checkpoint"), sampling += !strcmp(p, "sampling");
@@ -273,9 +289,11 @@ START_TEST(killed_at_random_moments_resumes_exactly) {
   fprintf(
       stderr,
       "kill_resume: %ld kill points (seed %lu) over %d runs, each equal to the uninterrupted one: "
-      "%d while starting, %d training, %d in a checkpoint, %d sampling; uninterrupted run %.2f s, "
+      "%d while starting, %d training, %d in a checkpoint, %d sampling, %d closing; uninterrupted "
+      "run "
+      "%.2f s, "
       "all %.1f s\n",
-      landed, seed, runs, starting, training, checkpoint, sampling, wall, now_s() - t0);
+      landed, seed, runs, starting, training, checkpoint, sampling, finishing, wall, now_s() - t0);
 }
 END_TEST
 
