@@ -63,6 +63,13 @@ void dx_cli_world_watch(const dx_cli_command *c, dx_cli_world *w, dx_store *stor
 /* The trainer's progress reports as lines on stderr (progress.c). */
 void dx_cli_progress(const dx_train_progress *p, void *user);
 
+/* The run name of a sweep's cell: the experiment's name and the cell's
+ * axis values, quickstart[diffusion.loss.plugin=huber]; the name alone for
+ * a sweep without axes. Malloc'ed; NULL when out of memory (sweep_plan.c).
+ * Only the run row carries it: the recorded experiment keeps its own name,
+ * which must load again on resume. */
+char *dx_cli_cell_name(const char *name, const char *cell);
+
 /* --dry-run: the resolved experiment as YAML on stdout, then the plugins it
  * resolved as YAML comments (dry_run.c). */
 int dx_cli_dry_run(const dx_experiment *e, const dx_run_plugins *rp);

@@ -62,6 +62,8 @@ const char *dx_store_col_str(sqlite3_stmt *stmt, int i);
 dx_status dx_store_check_run(dx_store *st, int64_t run_id);
 
 dx_run_status dx_store_parse_status(const char *s);
+/* A run or sweep id as written: decimal digits only, at least one. */
+bool dx_store_all_digits(const char *s);
 
 /* process.c: the token of a live process (false if there is none), and
  * whether the process a run recorded is still there. UNKNOWN: another host,

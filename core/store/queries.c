@@ -10,7 +10,7 @@
 #include "store/internal.h"
 #include "util/sha256.h"
 
-static bool all_digits(const char *s) {
+bool dx_store_all_digits(const char *s) {
   if (!*s) return false;
   for (; *s; s++)
     if (!isdigit((unsigned char)*s)) return false;
@@ -19,7 +19,7 @@ static bool all_digits(const char *s) {
 
 dx_status dx_store_find_run(dx_store *st, const char *ref, int64_t *run_id) {
   if (!ref || !ref[0]) return dx_store_fail(st, DX_ERR_INVALID, "no run named");
-  if (all_digits(ref)) {
+  if (dx_store_all_digits(ref)) {
     errno = 0;
     long long id = strtoll(ref, NULL, 10);
     dx_status s = errno ? dx_store_fail(st, DX_ERR_INVALID, "no run with id %s", ref)
@@ -52,6 +52,8 @@ static const char list_sql[] =
     "  r.host, r.pid, r.process_start"
     " FROM runs r LEFT JOIN metrics m ON m.rowid = (SELECT rowid FROM metrics"
     "   WHERE run_id = r.id AND name = 'loss' ORDER BY step DESC, rowid DESC LIMIT 1)"
+    " WHERE (?1 = 0 OR r.sweep_id = ?1) AND (?2 IS NULL OR r.status = ?2)"
+    "   AND (?3 IS NULL OR r.name GLOB ?3)"
     " ORDER BY r.id";
 
 static void read_summary(sqlite3_stmt *q, dx_run_summary *r) {
@@ -71,9 +73,17 @@ static void read_summary(sqlite3_stmt *q, dx_run_summary *r) {
 }
 
 dx_status dx_store_list_runs(dx_store *st, dx_run_summary_fn fn, void *user) {
+  return dx_store_list_runs_where(st, &(dx_run_filter){0}, fn, user);
+}
+
+dx_status dx_store_list_runs_where(dx_store *st, const dx_run_filter *f, dx_run_summary_fn fn,
+                                   void *user) {
   sqlite3_stmt *q;
   dx_status s = dx_store_prepare(st, list_sql, &q, "cannot list runs");
   if (s != DX_OK) return s;
+  sqlite3_bind_int64(q, 1, f->sweep_id);
+  dx_store_bind_text(q, 2, f->status);
+  dx_store_bind_text(q, 3, f->name_glob);
   int rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     dx_run_summary r;

@@ -43,6 +43,19 @@ static dx_status insert_run(dx_store *st, const dx_run_info *in, int64_t *run_id
   return s;
 }
 
+/* A sweep's cell says so in the same transaction as the run's row. */
+static dx_status mark_cell(dx_store *st, const dx_run_info *in, int64_t run_id) {
+  if (in->sweep_id <= 0 && !in->cell) return DX_OK;
+  sqlite3_stmt *q;
+  dx_status s = dx_store_prepare(st, "UPDATE runs SET sweep_id = ?, cell = ? WHERE id = ?", &q,
+                                 "cannot record the run's sweep");
+  if (s != DX_OK) return s;
+  if (in->sweep_id > 0) sqlite3_bind_int64(q, 1, in->sweep_id);
+  dx_store_bind_text(q, 2, in->cell);
+  sqlite3_bind_int64(q, 3, run_id);
+  return dx_store_run_stmt(st, q, "cannot record the run's sweep");
+}
+
 static dx_status insert_params(dx_store *st, const dx_run_info *in, int64_t run_id) {
   sqlite3_stmt *q;
   dx_status s = dx_store_prepare(st, "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", &q,
@@ -71,6 +84,7 @@ dx_status dx_store_run_begin(dx_store *st, const dx_run_info *info, int64_t *run
   int64_t id = 0;
   dx_status s = dx_store_begin(st, "cannot record the run");
   if (s == DX_OK) s = insert_run(st, info, &id);
+  if (s == DX_OK) s = mark_cell(st, info, id);
   if (s == DX_OK) s = insert_params(st, info, id);
   if (s == DX_OK)
     s = dx_store_commit(st, "cannot commit the run");

@@ -94,6 +94,21 @@ static const char *const migrations[DX_STORE_SCHEMA_VERSION] = {
     "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;"
     "ALTER TABLE runs ADD COLUMN world_size INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE runs ADD COLUMN hosts TEXT;",
+
+    /* 4: sweeps. A sweep is the Cartesian product of a few override lists
+     * over one experiment file; each cell is an ordinary run that points
+     * back at its sweep and says which values it took. */
+    "CREATE TABLE sweeps ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL,"
+    "  file TEXT NOT NULL,"      /* the experiment file, as given */
+    "  axes TEXT NOT NULL,"      /* JSON: [{\"key\": K, \"values\": [V, ...]}, ...] */
+    "  overrides TEXT NOT NULL," /* JSON: the single-valued overrides, in order */
+    "  created_at TEXT NOT NULL DEFAULT (" DX_STORE_NOW "),"
+    "  UNIQUE (file, axes, overrides));"
+    "ALTER TABLE runs ADD COLUMN sweep_id INTEGER REFERENCES sweeps(id) ON DELETE SET NULL;"
+    "ALTER TABLE runs ADD COLUMN cell TEXT;" /* 'key=value,key=value' of the sweep's axes */
+    "CREATE INDEX runs_by_sweep_cell ON runs (sweep_id, cell);",
 };
 
 /* One step in its own transaction. The version is read again under the

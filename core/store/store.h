@@ -24,7 +24,7 @@
 /* 'DDPX': marks a file as ours (PRAGMA application_id). */
 #define DX_STORE_APPLICATION_ID 0x44445058
 /* The schema version this code writes (PRAGMA user_version). */
-#define DX_STORE_SCHEMA_VERSION 3
+#define DX_STORE_SCHEMA_VERSION 4
 /* Metric rows buffered before a flush, unless dx_store_set_batch says otherwise. */
 #define DX_STORE_DEFAULT_BATCH 256
 #define DX_STORE_METRIC_NAME_MAX 64
@@ -84,6 +84,8 @@ typedef struct dx_run_info {
   const char *const *param_keys;
   const char *const *param_values;
   size_t n_params;
+  int64_t sweep_id; /* the sweep this run is a cell of; 0: none */
+  const char *cell; /* the cell's axis values, "key=value,..."; NULL: none */
 } dx_run_info;
 
 /* Records a RUNNING run with its params, committed before returning, and
@@ -170,6 +172,35 @@ typedef int (*dx_run_summary_fn)(const dx_run_summary *r, void *user);
 
 /* Every run, oldest first. */
 DX_API dx_status dx_store_list_runs(dx_store *st, dx_run_summary_fn fn, void *user);
+
+/* Which runs dx_store_list_runs_where reports; zero/NULL fields match all. */
+typedef struct dx_run_filter {
+  int64_t sweep_id;      /* cells of this sweep */
+  const char *status;    /* "FINISHED", ... as stored */
+  const char *name_glob; /* SQLite GLOB: quickstart[[]*, *huber* */
+} dx_run_filter;
+DX_API dx_status dx_store_list_runs_where(dx_store *st, const dx_run_filter *f,
+                                          dx_run_summary_fn fn, void *user);
+
+/* ---- sweeps ----------------------------------------------------------- */
+
+/* A sweep as recorded: axes and overrides are JSON (docs/store.md). */
+typedef struct dx_sweep_info {
+  const char *name, *file, *axes_json, *overrides_json;
+} dx_sweep_info;
+
+/* The sweep with the same file, axes and overrides, or a new one named
+ * info->name (made unique with "-2", "-3"... if another sweep has it).
+ * *created says which. */
+DX_API dx_status dx_store_sweep_open(dx_store *st, const dx_sweep_info *info, int64_t *sweep_id,
+                                     bool *created);
+/* A sweep named by its id ("sweep:3" or "3") or its name (the newest). */
+DX_API dx_status dx_store_find_sweep(dx_store *st, const char *ref, int64_t *sweep_id);
+/* The newest run of a sweep's cell; *found false if the cell has none. */
+DX_API dx_status dx_store_sweep_cell(dx_store *st, int64_t sweep_id, const char *cell,
+                                     int64_t *run_id, dx_run_status *status, bool *found);
+/* The newest sweep; *found false when there is none. */
+DX_API dx_status dx_store_latest_sweep(dx_store *st, int64_t *sweep_id, bool *found);
 
 typedef struct dx_run_row {
   int64_t id;
