@@ -80,6 +80,12 @@ volatile sig_atomic_t *dx_cli_catch_signals(bool launched);
  * ends the run FAILED with the reason, instead of killing the process. */
 void dx_cli_ignore_file_size_signal(void);
 
+/* --- sparklines (sparkline.c) ------------------------------------------------------------ */
+
+/* v[0..n) as at most `width` block characters (UTF-8, 3 bytes each) into
+ * out; NaNs are skipped, a bucket of NaNs only is a space. */
+bool dx_cli_sparkline(const double *v, size_t n, size_t width, char *out, size_t len);
+
 /* --- tables (table.c) -------------------------------------------------------------------- */
 
 typedef struct dx_table {

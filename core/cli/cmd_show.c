@@ -1,6 +1,8 @@
 /* `ddpmx show RUN [--db PATH]`: everything recorded about one run. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli/cli.h"
 #include "store/store.h"
@@ -13,8 +15,9 @@ const dx_cli_command dx_cli_show = {
     "\n"
     "RUN is a run's id, or a name (the newest run of that name). Prints the\n"
     "run's status (and error), times, seed and command line, its parameters,\n"
-    "the last value of each metric, the plugins it used with their checksums,\n"
-    "its checkpoints and its sample grids (see ddpmx export).\n"
+    "the last value of each metric, the loss curve as a one-line sparkline,\n"
+    "the plugins it used with their checksums, its checkpoints and its sample\n"
+    "grids (see ddpmx export).\n"
     "\n"
     "  --db PATH   results database (default " DX_CLI_DEFAULT_DB ")\n",
     main_show};
@@ -63,6 +66,37 @@ static int metric(const dx_metric_row *m, void *user) {
   return 0;
 }
 
+typedef struct curve {
+  double *v;
+  size_t n, cap;
+  int64_t first, last;
+} curve;
+
+static int add_point(int64_t step, double value, void *user) {
+  curve *c = user;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 256;
+    double *v = realloc(c->v, cap * sizeof *v);
+    if (!v) return 1;
+    c->v = v, c->cap = cap;
+  }
+  if (c->n == 0) c->first = step;
+  c->last = step;
+  c->v[c->n++] = value;
+  return 0;
+}
+
+/* The loss from first to last report as one line, after the metrics. */
+static void sparkline(dx_store *st, int64_t id) {
+  curve c = {0};
+  char line[64 * 4];
+  if (dx_store_metric_series(st, id, "loss", add_point, &c) == DX_OK && c.n > 1 &&
+      dx_cli_sparkline(c.v, c.n, 60, line, sizeof line))
+    printf("  %-20s %s  %.4g at step %" PRId64 " to %.4g at step %" PRId64 "\n", "loss curve", line,
+           c.v[0], c.first, c.v[c.n - 1], c.last);
+  free(c.v);
+}
+
 static int plugin(const dx_store_plugin *p, void *user) {
   title(user, "plugins");
   printf("  %-9s %s %s  %s  sha256 %s\n", p->kind, p->name, or_dash(p->version), or_dash(p->path),
@@ -89,8 +123,12 @@ static int show(dx_store *st, const char *ref) {
   if (dx_store_find_run(st, ref, &id) != DX_OK)
     return dx_cli_fail(&dx_cli_show, DX_ERR_DB, "%s", dx_store_errmsg(st));
   const char *section = NULL;
-  dx_run_visitor v = {run, param, metric, plugin, checkpoint, sample};
-  if (dx_store_show_run(st, id, &v, &section) != DX_OK)
+  dx_run_visitor head = {.run = run, .param = param, .metric = metric},
+                 tail = {.plugin = plugin, .checkpoint = checkpoint, .sample = sample};
+  if (dx_store_show_run(st, id, &head, &section) != DX_OK)
+    return dx_cli_fail(&dx_cli_show, DX_ERR_DB, "%s", dx_store_errmsg(st));
+  sparkline(st, id);
+  if (dx_store_show_run(st, id, &tail, &section) != DX_OK)
     return dx_cli_fail(&dx_cli_show, DX_ERR_DB, "%s", dx_store_errmsg(st));
   return DX_EXIT_OK;
 }

@@ -182,6 +182,11 @@ typedef struct dx_run_filter {
 DX_API dx_status dx_store_list_runs_where(dx_store *st, const dx_run_filter *f,
                                           dx_run_summary_fn fn, void *user);
 
+/* Every (step, value) of one metric of a run, by step; NaN for a NaN. */
+typedef int (*dx_metric_point_fn)(int64_t step, double value, void *user);
+DX_API dx_status dx_store_metric_series(dx_store *st, int64_t run_id, const char *name,
+                                        dx_metric_point_fn fn, void *user);
+
 /* ---- sweeps ----------------------------------------------------------- */
 
 /* A sweep as recorded: axes and overrides are JSON (docs/store.md). */

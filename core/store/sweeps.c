@@ -111,7 +111,7 @@ dx_status dx_store_find_sweep(dx_store *st, const char *ref, int64_t *sweep_id) 
     s = one_id(st, "SELECT id FROM sweeps WHERE name = ? ORDER BY id DESC LIMIT 1", ref, 0,
                sweep_id, &found);
   if (s == DX_OK && !found)
-    s = dx_store_fail(st, DX_ERR_INVALID, "no sweep '%s' in %s (see ddpmx runs)", ref, st->path);
+    s = dx_store_fail(st, DX_ERR_INVALID, "no sweep '%s' in %s", ref, st->path);
   return s;
 }
 
