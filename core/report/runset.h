@@ -43,7 +43,7 @@ typedef struct dx_runset {
 /* Adds the runs that ref names: "sweep:N" or a sweep's name (its cells, by
  * id), else a run's id or name. A run named twice is kept once. */
 DX_API dx_status dx_runset_add(dx_runset *rs, dx_store *st, const char *ref);
-/* Adds every run of a sweep, by id. */
+/* Adds every run of a sweep, by id; sweep_id 0: every run in the store. */
 DX_API dx_status dx_runset_add_sweep(dx_runset *rs, dx_store *st, int64_t sweep_id);
 /* Loads what was added and finds the differing parameters. */
 DX_API dx_status dx_runset_load(dx_runset *rs, dx_store *st);
