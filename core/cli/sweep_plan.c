@@ -6,7 +6,7 @@
 
 #include "cli/run.h"
 #include "cli/sweep.h"
-#include "config/json.h"
+#include "util/json.h"
 
 /* Splits a value at the commas that are not inside brackets, braces or
  * quotes, so that `[1,2],[1,2,4]` is two lists and `{plugin: huber, delta:
@@ -121,11 +121,11 @@ char *dx_sweep_plan_axes_json(const dx_sweep_plan *p) {
   dx_strbuf_puts(&b, "[");
   for (int a = 0; a < p->n_axes; a++) {
     dx_strbuf_puts(&b, a ? ", {\"key\": " : "{\"key\": ");
-    dx_cfg_json_string(&b, p->axes[a].key);
+    dx_json_string(&b, p->axes[a].key);
     dx_strbuf_puts(&b, ", \"values\": [");
     for (int i = 0; i < p->axes[a].n; i++) {
       if (i) dx_strbuf_puts(&b, ", ");
-      dx_cfg_json_string(&b, p->axes[a].values[i]);
+      dx_json_string(&b, p->axes[a].values[i]);
     }
     dx_strbuf_puts(&b, "]}");
   }
@@ -138,7 +138,7 @@ char *dx_sweep_plan_fixed_json(const dx_sweep_plan *p) {
   dx_strbuf_puts(&b, "[");
   for (int k = 0; k < p->n_fixed; k++) {
     if (k) dx_strbuf_puts(&b, ", ");
-    dx_cfg_json_string(&b, p->fixed[k]);
+    dx_json_string(&b, p->fixed[k]);
   }
   dx_strbuf_puts(&b, "]");
   return dx_strbuf_take(&b);

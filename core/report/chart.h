@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/strbuf.h"
+#include "util/strbuf.h"
 
 typedef struct dx_chart_series {
   const char *label; /* for the legend */

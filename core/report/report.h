@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "config/strbuf.h"
+#include "util/strbuf.h"
 #include "ddpmx/export.h"
 #include "ddpmx/status.h"
 #include "report/runset.h"
