@@ -280,12 +280,12 @@ START_TEST(create_schema) {
   close_ok(st);
   sqlite3 *db = raw_open(t.db);
   assert_rows(db, "PRAGMA application_id", "1145327704\n"); /* 0x44445058 */
-  assert_rows(db, "PRAGMA user_version", "3\n");
+  assert_rows(db, "PRAGMA user_version", "4\n");
   assert_rows(db, "PRAGMA journal_mode", "wal\n");
   assert_rows(db, objects_sql,
-              "index|metrics_by_run_name_step\n"
+              "index|metrics_by_run_name_step\nindex|runs_by_sweep_cell\n"
               "table|checkpoints\ntable|metrics\ntable|params\ntable|plugins\n"
-              "table|runs\ntable|samples\n"
+              "table|runs\ntable|samples\ntable|sweeps\n"
               "view|last_metrics\nview|runs_overview\n");
   /* The CHECK keeps statuses to the four known ones. */
   ck_assert_int_ne(sqlite3_exec(db,
@@ -297,7 +297,7 @@ START_TEST(create_schema) {
   /* Opening again changes nothing. */
   close_ok(open_ok(t.db));
   db = raw_open(t.db);
-  assert_rows(db, "PRAGMA user_version", "3\n");
+  assert_rows(db, "PRAGMA user_version", "4\n");
   sqlite3_close(db);
   tmp_clean(&t);
 }
@@ -335,9 +335,10 @@ START_TEST(migrate_v1_to_latest) {
 
   close_ok(open_ok(t.db));
   db = raw_open(t.db);
-  assert_rows(db, "PRAGMA user_version", "3\n");
-  assert_rows(db, "SELECT id, name, status, pid, world_size, hosts FROM runs",
-              "1|old|FINISHED||1|\n");
+  assert_rows(db, "PRAGMA user_version", "4\n");
+  assert_rows(db, "SELECT id, name, status, pid, world_size, hosts, sweep_id, cell FROM runs",
+              "1|old|FINISHED||1|||\n");
+  assert_rows(db, "SELECT count(*) FROM sweeps", "0\n");
   assert_rows(db, "SELECT key, value FROM params ORDER BY key",
               "diffusion.schedule.plugin|linear\ntrain.lr|0.001\n");
   assert_rows(db, "SELECT step, value FROM metrics ORDER BY step", "10|3.0\n20|2.0\n30|1.5\n");
@@ -393,7 +394,7 @@ START_TEST(refuse_foreign_files) {
   db = raw_open(t.db);
   sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
   sqlite3_close(db);
-  assert_refused(t.db, "schema version 99, newer than this ddpmx knows (3)");
+  assert_refused(t.db, "schema version 99, newer than this ddpmx knows (4)");
   db = raw_open(t.db);
   sqlite3_exec(db, "PRAGMA user_version = -3", NULL, NULL, NULL);
   sqlite3_close(db);

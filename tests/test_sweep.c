@@ -186,6 +186,13 @@ START_TEST(a_failed_cell_does_not_stop_the_others) {
 }
 END_TEST
 
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
 /* ---- killed and resumed ------------------------------------------------------------------ */
 
 static const char *const seed_sweep[] = {
@@ -261,14 +268,51 @@ START_TEST(killed_cells_resume) {
 }
 END_TEST
 
-/* ---- runs, show ------------------------------------------------------------------------------ */
+/* A cell killed on its own (kill -9 of its process, not of the sweep): the
+ * sweep goes on, the run is left RUNNING with its process gone, which reads
+ * LOST, and the next sweep resumes it from its last checkpoint. */
+START_TEST(a_lost_cell_is_resumed) {
+  const char *argv[] = {
+      "sweep", tiny,   data_arg, "seed=0,1", "train.steps=1000", "checkpoint.every=20", "--jobs",
+      "2",     "--db", "l.db",   NULL};
+  int fd;
+  pid_t sweep = dxt_cli_start(argv, "sweep.out", &fd);
+  FILE *err = fdopen(fd, "r");
+  char line[1024];
+  int64_t pid = 0;
+  while (!pid && fgets(line, sizeof line, err)) {
+    if (strncmp(line, "[1/2] step 21/", 14) != 0) continue; /* past its first checkpoint */
+    char *p = query("l.db", "SELECT pid FROM runs WHERE cell = 'seed=0'");
+    pid = strtoll(p, NULL, 10);
+    free(p);
+  }
+  ck_assert_int_gt(pid, 0);
+  ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+  while (fgets(line, sizeof line, err)) {
+  }
+  fclose(err);
+  int status;
+  ck_assert_int_eq(waitpid(sweep, &status, 0), sweep);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1); /* not every cell finished */
+  const char *lost[] = {"runs", "--db", "l.db", "--status", "lost", NULL};
+  dxt_out o = dxt_cli(lost);
+  ck_assert_int_eq(count_lines(o.out), 2);
+  HAS(o.out, "tiny[seed=0]");
+  dxt_out_free(&o);
 
-static int count_lines(const char *s) {
-  int n = 0;
-  for (; *s; s++)
-    n += *s == '\n';
-  return n;
+  o = dxt_cli(argv);
+  ck_assert_msg(o.code == 0, "%s", o.err);
+  HAS(o.err, "2 cells: 1 done or running, 0 to start, 1 to resume");
+  HAS(o.err, "[1/2] ddpmx resume: run ");
+  dxt_out_free(&o);
+  assert_query("l.db",
+               "SELECT r.cell, r.status, max(m.step), count(m.step) FROM runs r JOIN metrics m"
+               " ON m.run_id = r.id AND m.name = 'loss' GROUP BY r.id ORDER BY r.cell",
+               "seed=0|FINISHED|1000|1000\nseed=1|FINISHED|1000|1000\n");
 }
+END_TEST
+
+/* ---- runs, show ------------------------------------------------------------------------------ */
 
 START_TEST(runs_filters_and_show_sparkline) {
   dxt_out o = schedule_by_loss(NULL);
@@ -548,6 +592,7 @@ int main(void) {
   tcase_add_test(tc, a_bad_cell_is_found_before_any_starts);
   tcase_add_test(tc, a_failed_cell_does_not_stop_the_others);
   tcase_add_test(tc, killed_cells_resume);
+  tcase_add_test(tc, a_lost_cell_is_resumed);
   tcase_add_test(tc, runs_filters_and_show_sparkline);
   tcase_add_test(tc, compare_prints_what_differs_and_the_metrics);
   tcase_add_test(tc, report_shows_the_runs_what_differs_curves_and_grids);

@@ -18,7 +18,8 @@ const dx_cli_command dx_cli_runs = {
     "and end time (UTC), the last step with a metric and the loss there.\n"
     "\n"
     "  --sweep S     only the runs of sweep S (its name, or its id as 3 or sweep:3)\n"
-    "  --status S    only the runs with status S (finished, failed, killed, running)\n"
+    "  --status S    only the runs with status S (finished, failed, killed,\n"
+    "                running, lost)\n"
     "  --name GLOB   only the runs whose name matches GLOB (* ? [...]; quote it,\n"
     "                and write a literal [ as [[]: 'quickstart[[]*huber*')\n"
     "  --db PATH     results database (default " DX_CLI_DEFAULT_DB ")\n",

@@ -119,8 +119,8 @@ static dx_status plan_cell(dx_store *st, int64_t sweep_id, dx_sweep_job *j) {
   j->run_id = found ? id : 0;
   if (s != DX_OK || !found) return s;
   if (status == DX_RUN_FINISHED || status == DX_RUN_RUNNING) {
-    /* RUNNING: another sweep is at it (a run whose process died is told
-     * apart by the store's liveness check, when it has one). */
+    /* RUNNING: its process is alive (or on another host): another sweep
+     * is at it. One whose process is gone reads LOST and is resumed. */
     j->action = DX_SWEEP_SKIP;
     return DX_OK;
   }

@@ -82,12 +82,15 @@ dx_status dx_store_list_runs_where(dx_store *st, const dx_run_filter *f, dx_run_
   dx_status s = dx_store_prepare(st, list_sql, &q, "cannot list runs");
   if (s != DX_OK) return s;
   sqlite3_bind_int64(q, 1, f->sweep_id);
-  dx_store_bind_text(q, 2, f->status);
+  /* LOST is never stored: it is a RUNNING row whose process is gone. */
+  bool lost = f->status && strcmp(f->status, "LOST") == 0;
+  dx_store_bind_text(q, 2, lost ? "RUNNING" : f->status);
   dx_store_bind_text(q, 3, f->name_glob);
   int rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     dx_run_summary r;
     read_summary(q, &r);
+    if (f->status && strcmp(dx_run_status_str(r.status), f->status) != 0) continue;
     if (fn(&r, user) != 0) break;
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = dx_store_db_fail(st, "cannot list runs");

@@ -201,7 +201,8 @@ DX_API dx_status dx_store_sweep_open(dx_store *st, const dx_sweep_info *info, in
                                      bool *created);
 /* A sweep named by its id ("sweep:3" or "3") or its name (the newest). */
 DX_API dx_status dx_store_find_sweep(dx_store *st, const char *ref, int64_t *sweep_id);
-/* The newest run of a sweep's cell; *found false if the cell has none. */
+/* The newest run of a sweep's cell; *found false if the cell has none.
+ * *status is DX_RUN_LOST for a RUNNING run whose process is gone. */
 DX_API dx_status dx_store_sweep_cell(dx_store *st, int64_t sweep_id, const char *cell,
                                      int64_t *run_id, dx_run_status *status, bool *found);
 /* The newest sweep; *found false when there is none. */

@@ -124,8 +124,8 @@ dx_status dx_store_sweep_cell(dx_store *st, int64_t sweep_id, const char *cell, 
                               dx_run_status *status, bool *found) {
   sqlite3_stmt *q;
   dx_status s = dx_store_prepare(st,
-                                 "SELECT id, status FROM runs WHERE sweep_id = ? AND cell = ?"
-                                 " ORDER BY id DESC LIMIT 1",
+                                 "SELECT id, status, host, pid, process_start FROM runs"
+                                 " WHERE sweep_id = ? AND cell = ? ORDER BY id DESC LIMIT 1",
                                  &q, "cannot look up a sweep's cell");
   if (s != DX_OK) return s;
   sqlite3_bind_int64(q, 1, sweep_id);
@@ -135,6 +135,10 @@ dx_status dx_store_sweep_cell(dx_store *st, int64_t sweep_id, const char *cell, 
   if (*found) {
     *run_id = sqlite3_column_int64(q, 0);
     *status = dx_store_parse_status(dx_store_col_text(q, 1));
+    if (*status == DX_RUN_RUNNING &&
+        dx_store_process_state(dx_store_col_text(q, 2), sqlite3_column_int64(q, 3),
+                               dx_store_col_text(q, 4)) == DX_PROCESS_GONE)
+      *status = DX_RUN_LOST;
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     s = dx_store_db_fail(st, "cannot look up a sweep's cell");
