@@ -51,13 +51,11 @@ typedef struct sweep_args {
 static int parse(int argc, char **argv, sweep_args *a) {
   *a = (sweep_args){.db = DX_CLI_DEFAULT_DB, .jobs = 1};
   for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i], *jobs = NULL;
+    const char *arg = argv[i];
     int r = dx_cli_option(&dx_cli_sweep, argc, argv, &i, "--db", &a->db);
     if (r == 0) r = dx_cli_option(&dx_cli_sweep, argc, argv, &i, "--name", &a->name);
-    if (r == 0) r = dx_cli_option(&dx_cli_sweep, argc, argv, &i, "--jobs", &jobs);
+    if (r == 0) r = dx_cli_count_option(&dx_cli_sweep, argc, argv, &i, "--jobs", true, &a->jobs);
     if (r < 0) return DX_EXIT_USAGE;
-    if (jobs && (!dx_cli_parse_count(jobs, &a->jobs) || a->jobs < 1 || a->jobs > 1024))
-      return dx_cli_usage(&dx_cli_sweep, "--jobs takes a number from 1 to 1024, not '%s'", jobs);
     if (r > 0) continue;
     if (dx_cli_is_help(arg)) {
       dx_cli_help(&dx_cli_sweep);
