@@ -226,7 +226,7 @@ static int execute(const sweep_args *a, dx_sweep_job *jobs, int64_t sweep_id) {
     if (!self)
       return dx_cli_fail(&dx_cli_sweep, DX_ERR_IO, "cannot find this program (/proc/self/exe)");
     dx_sweep_env env = {self,  a->file, a->db,           sweep_id,
-                        width, threads, a->plan.n_cells, dx_cli_catch_signals()};
+                        width, threads, a->plan.n_cells, dx_cli_catch_signals(false)};
     sig = dx_sweep_run_jobs(&env, jobs, a->plan.n_cells);
     free(self);
     if (sig < 0) return DX_EXIT_FAILED;
