@@ -18,7 +18,7 @@
 #include "train/trainer.h"
 
 static char tmp[256];
-static const char *extra[4]; /* more overrides for the next runs, NULL-terminated */
+static const char *extra[6]; /* more overrides for the next runs, NULL-terminated */
 
 /* 24 16x16 grey images: a bright square on black at varying places. */
 static void write_images(void) {
@@ -77,7 +77,7 @@ static dx_status train_on(const char *db, const char *ckpt, int threads, int64_t
   snprintf(path, sizeof path, "%s/tiny.yaml", tmp);
   snprintf(ov, sizeof ov, "checkpoint.dir=%s/%s", tmp, ckpt);
   snprintf(th, sizeof th, "train.threads=%d", threads);
-  const char *overrides[6] = {ov, th};
+  const char *overrides[8] = {ov, th};
   int n = 2;
   for (int i = 0; extra[i]; i++)
     overrides[n++] = extra[i];
@@ -216,7 +216,8 @@ END_TEST
  * travel in the checkpoint. */
 START_TEST(importance_sampling_resumes_exactly_between_reports) {
   extra[0] = "diffusion.timesteps=importance", extra[1] = "diffusion.T=4",
-  extra[2] = "train.steps=20", extra[3] = NULL;
+  extra[2] = "train.steps=20", extra[3] = "sample.every=0", extra[4] = "eval.every=0",
+  extra[5] = NULL;
   int64_t a, b;
   ck_assert_int_eq(train("a.db", "ca", 0, false, &a), DX_OK);
   ck_assert_int_eq(train("b.db", "cb", 7, false, &b), DX_ERR_INTERRUPTED);
