@@ -21,6 +21,9 @@ void dx_cli_progress(const dx_train_progress *p, void *user) {
   }
   char eta[32];
   duration(p->eta_s, eta, sizeof eta);
-  fprintf(stderr, "step %" PRId64 "/%" PRId64 "  loss %.5g  lr %.3g  %.2f it/s  eta %s\n", p->step,
-          p->steps, p->loss, p->lr, p->it_per_s, eta);
+  char ranks[64] = "";
+  if (p->ranks > 1) /* the throughput of all ranks together */
+    snprintf(ranks, sizeof ranks, "  %.1f img/s on %d ranks", p->images_per_s, p->ranks);
+  fprintf(stderr, "step %" PRId64 "/%" PRId64 "  loss %.5g  lr %.3g  %.2f it/s%s  eta %s\n",
+          p->step, p->steps, p->loss, p->lr, p->it_per_s, ranks, eta);
 }

@@ -369,9 +369,12 @@ static int interrupted(int np, const char *db) {
   pid_t pid;
   FILE *err = spawn(cmd, &pid);
   char line[1024];
-  bool signalled = false;
-  while (fgets(line, sizeof line, err))
+  bool signalled = false, global = false;
+  while (fgets(line, sizeof line, err)) {
     if (!signalled && strncmp(line, "step 6/", 7) == 0) signalled = kill(pid, SIGINT) == 0;
+    global |= strstr(line, " img/s on 2 ranks ") != NULL; /* the progress line's throughput */
+  }
+  ck_assert(global == (np == 2));
   int rc = reap(err);
   ck_assert(signalled);
   return rc;
