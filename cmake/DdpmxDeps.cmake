@@ -27,13 +27,13 @@ message(STATUS "ddpmx: OpenBLAS ${OPENBLAS_LIBRARY} (${OPENBLAS_INCLUDE_DIR})")
 
 pkg_check_modules(CHECK IMPORTED_TARGET check)
 
-# The CUDA toolkit is detected so that the CUDA backend (a later issue) can be
-# switched on here; nothing is compiled for it yet.
+# nvcc, if any: core/backend/cuda/ builds the CUDA module (libddpmx_cuda.so)
+# when it and the CUDA runtime, cuBLAS and cuDNN are all found.
 include(CheckLanguage)
 check_language(CUDA)
 if(CMAKE_CUDA_COMPILER)
   set(DDPMX_HAVE_CUDA_TOOLKIT ON)
-  message(STATUS "ddpmx: CUDA toolkit found (${CMAKE_CUDA_COMPILER}); CUDA backend not yet built")
+  message(STATUS "ddpmx: nvcc found (${CMAKE_CUDA_COMPILER})")
 else()
   set(DDPMX_HAVE_CUDA_TOOLKIT OFF)
 endif()
