@@ -50,7 +50,12 @@ typedef struct dx_cuda_staging {
 
 typedef struct dx_cuda_conv_cache dx_cuda_conv_cache; /* conv.c */
 
-#define DX_CUDA_STAGES 2
+/* Pinned upload buffers, used in turn: a buffer is reused only when its
+ * upload has finished, which waits for the compute work queued before it.
+ * A step uploads its batch and a few small tables (the schedule's
+ * coefficients gathered per sample); with this many buffers the host waits
+ * for the device only once the device is that many uploads behind. */
+#define DX_CUDA_STAGES 16
 #define DX_CUDA_SUM_SLOTS 512
 
 typedef struct dx_cuda {
@@ -62,7 +67,7 @@ typedef struct dx_cuda {
   cublasHandle_t blas;
   cudnnHandle_t dnn;
   dx_cuda_pool pool;
-  dx_cuda_staging stage[DX_CUDA_STAGES]; /* uploads alternate between these */
+  dx_cuda_staging stage[DX_CUDA_STAGES]; /* uploads take these in turn */
   int next_stage;
   dx_cuda_staging readback; /* device -> host */
   double *d_sum;            /* DX_CUDA_SUM_SLOTS doubles on the device: sum_squares' partials */

@@ -1,7 +1,7 @@
 /* CUDA kernels and copies: device memory from the pool, host <-> device
  * copies through pinned buffers, fills, conversions and axpy.
  *
- * An upload (write) copies the host data into one of two pinned buffers,
+ * An upload (write) copies the host data into one of the pinned buffers,
  * which the host may then forget, and sends it on the upload stream; the
  * compute stream waits for it by an event, so the host returns at once and
  * prepares the next batch while the device computes. The upload first waits
