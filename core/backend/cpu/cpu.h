@@ -93,6 +93,14 @@ static inline float dx_cpu_expf(float x) {
 #define DX_TYPED_FILE "backend/cpu/element_typed.inc"
 #include "backend/cpu/typed.h"
 
+/* Address of element i of an array of type dt at p; of element i of t. */
+static inline void *dx_cpu_at(dx_dtype dt, const void *p, int64_t i) {
+  return (char *)p + i * (int64_t)dx_dtype_size(dt);
+}
+static inline void *dx_cpu_elem(const dx_tensor *t, int64_t i) {
+  return dx_cpu_at(t->dtype, t->data, i);
+}
+
 /* p[i] of type dt as a double; p[i] = v; p[i] += v. */
 static inline double dx_cpu_load(dx_dtype dt, const void *p, int64_t i) {
   return DX_TYPED(dt, load, p, i);

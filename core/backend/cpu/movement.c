@@ -23,15 +23,6 @@ static void move(dx_dtype dt, void *dst, int64_t ds, const void *src, int64_t ss
     DX_TYPED(dt, move, dst, ds, src, ss, n, acc);
 }
 
-/* Address of element i of t. */
-static inline void *elem(const dx_tensor *t, int64_t i) {
-  return (char *)t->data + i * (int64_t)dx_dtype_size(t->dtype);
-}
-
-static inline void *advance(const void *p, int64_t i, dx_dtype dt) {
-  return (char *)p + i * (int64_t)dx_dtype_size(dt);
-}
-
 /* Product of the dims after the channel dim (1 for a 2-D tensor). */
 static int64_t spatial(const dx_tensor *t) {
   int64_t s = 1;
@@ -51,13 +42,13 @@ static void permute_rows(dx_dtype dt, void *y, int64_t cols, const void *x, int6
                          int64_t r0, int64_t nr, bool acc) {
   if (sc == 1 || nr == 1) {
     for (int64_t r = r0; r < r0 + nr; r++)
-      move(dt, advance(y, r * cols, dt), 1, advance(x, r * sr, dt), sc, cols, acc);
+      move(dt, dx_cpu_at(dt, y, r * cols), 1, dx_cpu_at(dt, x, r * sr), sc, cols, acc);
     return;
   }
   for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
     int64_t nc = cols - c0 < TILE ? cols - c0 : TILE;
     for (int64_t r = r0; r < r0 + nr; r++)
-      move(dt, advance(y, r * cols + c0, dt), 1, advance(x, r * sr + c0 * sc, dt), sc, nc, acc);
+      move(dt, dx_cpu_at(dt, y, r * cols + c0), 1, dx_cpu_at(dt, x, r * sr + c0 * sc), sc, nc, acc);
   }
 }
 
@@ -76,8 +67,8 @@ static void permute_task(const void *arg, int64_t t) {
   int64_t plane = t / j->blocks, r0 = t % j->blocks * TILE,
           nr = rows - r0 < TILE ? rows - r0 : TILE;
   int64_t src = plane / j->yshape[1] * j->st[0] + plane % j->yshape[1] * j->st[1];
-  permute_rows(j->y->dtype, elem(j->y, plane * rows * cols), cols, elem(j->x, src), j->st[2],
-               j->st[3], r0, nr, j->acc);
+  permute_rows(j->y->dtype, dx_cpu_elem(j->y, plane * rows * cols), cols, dx_cpu_elem(j->x, src),
+               j->st[2], j->st[3], r0, nr, j->acc);
 }
 
 /* x (X0..X3) -> y with y.shape[k] = x.shape[perm[k]]; lower ranks are padded
@@ -115,8 +106,8 @@ typedef struct move_job {
 static void copy_channels_task(const void *arg, int64_t i) {
   const move_job *j = arg;
   int64_t s = spatial(j->src);
-  move(j->src->dtype, elem(j->dst, (i * j->dst->shape[1] + j->d0) * s), 1,
-       elem(j->src, (i * j->src->shape[1] + j->s0) * s), 1, j->nc * s, j->acc);
+  move(j->src->dtype, dx_cpu_elem(j->dst, (i * j->dst->shape[1] + j->d0) * s), 1,
+       dx_cpu_elem(j->src, (i * j->src->shape[1] + j->s0) * s), 1, j->nc * s, j->acc);
 }
 
 /* src (N, Cs, S...), dst (N, Cd, S...); channels [s0, s0+nc) -> [d0, d0+nc) */
@@ -137,8 +128,8 @@ static void pixel_shuffle_task(const void *arg, int64_t row) {
   int64_t r = j->r, hb = big->shape[2], wb = big->shape[3], hs = hb / r, ws = wb / r;
   int64_t plane = row / hb, h = row % hb / r, i = row % hb % r;
   for (int64_t k = 0; k < r; k++) {
-    void *b = elem(big, row * wb + k),
-         *s = elem(small, ((plane * r * r + i * r + k) * hs + h) * ws);
+    void *b = dx_cpu_elem(big, row * wb + k),
+         *s = dx_cpu_elem(small, ((plane * r * r + i * r + k) * hs + h) * ws);
     if (j->unshuffle)
       move(big->dtype, s, 1, b, r, ws, j->acc);
     else
@@ -161,11 +152,11 @@ static void upsample_task(const void *arg, int64_t row) {
   const move_job *j = arg;
   dx_dtype dt = j->dst->dtype;
   int64_t r = j->r, w = j->src->shape[3], wb = w * r;
-  void *first = elem(j->dst, row * r * wb);
+  void *first = dx_cpu_elem(j->dst, row * r * wb);
   for (int64_t k = 0; k < r; k++)
-    move(dt, advance(first, k, dt), r, elem(j->src, row * w), 1, w, false);
+    move(dt, dx_cpu_at(dt, first, k), r, dx_cpu_elem(j->src, row * w), 1, w, false);
   for (int64_t i = 1; i < r; i++)
-    move(dt, elem(j->dst, (row * r + i) * wb), 1, first, 1, wb, false);
+    move(dt, dx_cpu_elem(j->dst, (row * r + i) * wb), 1, first, 1, wb, false);
 }
 
 /* x (N, C, H, W) -> y (N, C, H r, W r) */
@@ -182,8 +173,8 @@ static void upsample_bwd_task(const void *arg, int64_t row) {
   int64_t r = j->r, w = j->dst->shape[3], wb = w * r;
   for (int64_t i = 0; i < r; i++)
     for (int64_t k = 0; k < r; k++)
-      move(j->dst->dtype, elem(j->dst, row * w), 1, elem(j->src, (row * r + i) * wb + k), r, w,
-           true);
+      move(j->dst->dtype, dx_cpu_elem(j->dst, row * w), 1,
+           dx_cpu_elem(j->src, (row * r + i) * wb + k), r, w, true);
 }
 
 /* dy (N, C, H r, W r), dx (N, C, H, W) accumulates */

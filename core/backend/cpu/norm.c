@@ -50,11 +50,6 @@ typedef struct row_prims {
 
 static const row_prims *prims_for(dx_dtype dt) { return dt == DX_F32 ? &prims_f32 : &prims_f64; }
 
-/* Address of element i of t. */
-static inline void *elem(const dx_tensor *t, int64_t i) {
-  return (char *)t->data + i * (int64_t)dx_dtype_size(t->dtype);
-}
-
 static double get(const dx_tensor *t, int64_t i) { return dx_cpu_load(t->dtype, t->data, i); }
 
 static void set(dx_tensor *t, int64_t i, double v) { dx_cpu_store(t->dtype, t->data, i, v); }
@@ -89,13 +84,13 @@ static void gn_fwd_task(const void *arg, int64_t t) {
   const gn_job *j = arg;
   const row_prims *p = j->p;
   int64_t d = j->d, s = j->s;
-  double mu = dx_cpu_sum_run(j->x->dtype, elem(j->x, t * d), d) / (double)d;
-  double r = 1.0 / sqrt(p->sq_dev(elem(j->x, t * d), d, mu) / (double)d + j->eps);
+  double mu = dx_cpu_sum_run(j->x->dtype, dx_cpu_elem(j->x, t * d), d) / (double)d;
+  double r = 1.0 / sqrt(p->sq_dev(dx_cpu_elem(j->x, t * d), d, mu) / (double)d + j->eps);
   set(j->mean, t, mu);
   set(j->rstd, t, r);
   for (int64_t k = 0, ch = t % j->groups * j->cg; k < j->cg; k++, ch++) {
     double a = j->gamma ? r * get(j->gamma, ch) : r, b = j->beta ? get(j->beta, ch) : 0.0;
-    p->affine(elem(j->x, t * d + k * s), s, mu, a, b, elem(j->y, t * d + k * s));
+    p->affine(dx_cpu_elem(j->x, t * d + k * s), s, mu, a, b, dx_cpu_elem(j->y, t * d + k * s));
   }
 }
 
@@ -119,7 +114,7 @@ static void gn_bwd_input_task(const void *arg, int64_t t) {
   int64_t d = j->d, s = j->s, ch0 = t % j->groups * j->cg;
   double mu = get(j->mean, t), r = get(j->rstd, t), sg = 0, sgx = 0, a, b;
   for (int64_t k = 0; k < j->cg; k++) {
-    p->dot_dev(elem(j->dy, t * d + k * s), elem(j->x, t * d + k * s), s, mu, &a, &b);
+    p->dot_dev(dx_cpu_elem(j->dy, t * d + k * s), dx_cpu_elem(j->x, t * d + k * s), s, mu, &a, &b);
     double gm = j->gamma ? get(j->gamma, ch0 + k) : 1.0;
     sg += gm * a;
     sgx += gm * b;
@@ -127,8 +122,8 @@ static void gn_bwd_input_task(const void *arg, int64_t t) {
   double mean_g = sg / (double)d, mean_gxhat = r * sgx / (double)d;
   for (int64_t k = 0; k < j->cg; k++) {
     double gm = j->gamma ? get(j->gamma, ch0 + k) : 1.0;
-    p->acc_affine2(elem(j->dy, t * d + k * s), elem(j->x, t * d + k * s), s, r * gm,
-                   -r * r * mean_gxhat, mu, -r * mean_g, elem(j->dx, t * d + k * s));
+    p->acc_affine2(dx_cpu_elem(j->dy, t * d + k * s), dx_cpu_elem(j->x, t * d + k * s), s, r * gm,
+                   -r * r * mean_gxhat, mu, -r * mean_g, dx_cpu_elem(j->dx, t * d + k * s));
   }
 }
 
@@ -140,7 +135,7 @@ static void gn_bwd_affine_task(const void *arg, int64_t ch) {
   double sum_dy = 0, sum_dyxhat = 0, a, b;
   for (int64_t i = 0; i < j->n; i++) {
     int64_t t = i * j->groups + ch / j->cg, at = (i * j->c + ch) * j->s;
-    j->p->dot_dev(elem(j->dy, at), elem(j->x, at), j->s, get(j->mean, t), &a, &b);
+    j->p->dot_dev(dx_cpu_elem(j->dy, at), dx_cpu_elem(j->x, at), j->s, get(j->mean, t), &a, &b);
     sum_dy += a;
     sum_dyxhat += b * get(j->rstd, t);
   }
@@ -205,8 +200,8 @@ static int64_t sm_block(const sm_job *j, int64_t t, int64_t *w) {
  * exp from overflowing and changes nothing else. */
 static void sm_fwd_row(const void *arg, int64_t t) {
   const sm_job *j = arg;
-  const void *x = elem(j->x, t * j->l);
-  void *y = elem(j->out, t * j->l);
+  const void *x = dx_cpu_elem(j->x, t * j->l);
+  void *y = dx_cpu_elem(j->out, t * j->l);
   j->p->row_exp(x, y, j->l, j->p->row_max(x, j->l));
   j->p->affine(y, j->l, 0.0, 1.0 / dx_cpu_sum_run(j->out->dtype, y, j->l), 0.0, y);
 }
@@ -215,12 +210,12 @@ static void sm_fwd_cols(const void *arg, int64_t t) {
   const sm_job *j = arg;
   int64_t w, base = sm_block(j, t, &w);
   double m[TILE], s[TILE];
-  j->p->col_max(elem(j->x, base), j->l, w, j->in, m);
-  j->p->col_exp(elem(j->x, base), elem(j->out, base), j->l, w, j->in, m);
-  j->p->col_sum(elem(j->out, base), j->l, w, j->in, s);
+  j->p->col_max(dx_cpu_elem(j->x, base), j->l, w, j->in, m);
+  j->p->col_exp(dx_cpu_elem(j->x, base), dx_cpu_elem(j->out, base), j->l, w, j->in, m);
+  j->p->col_sum(dx_cpu_elem(j->out, base), j->l, w, j->in, s);
   for (int64_t i = 0; i < w; i++)
     s[i] = 1.0 / s[i];
-  j->p->col_scale(elem(j->out, base), j->l, w, j->in, s);
+  j->p->col_scale(dx_cpu_elem(j->out, base), j->l, w, j->in, s);
 }
 
 /* x, y any shape of rank <= 4, axis in [0, rank) */
@@ -234,18 +229,19 @@ static void softmax_fwd(dx_backend *be, const dx_tensor *x, dx_tensor *y, int ax
  * dx += y (dy - sum_L dy y). */
 static void sm_bwd_row(const void *arg, int64_t t) {
   const sm_job *j = arg;
-  const void *y = elem(j->y, t * j->l), *dy = elem(j->dy, t * j->l);
+  const void *y = dx_cpu_elem(j->y, t * j->l), *dy = dx_cpu_elem(j->dy, t * j->l);
   double sum_y, sum_ydy; /* dot_dev with mu = 0: sum y and sum y dy */
   j->p->dot_dev(y, dy, j->l, 0.0, &sum_y, &sum_ydy);
-  j->p->row_softmax_bwd(y, dy, elem(j->out, t * j->l), j->l, sum_ydy);
+  j->p->row_softmax_bwd(y, dy, dx_cpu_elem(j->out, t * j->l), j->l, sum_ydy);
 }
 
 static void sm_bwd_cols(const void *arg, int64_t t) {
   const sm_job *j = arg;
   int64_t w, base = sm_block(j, t, &w);
   double d[TILE];
-  j->p->col_dot(elem(j->y, base), elem(j->dy, base), j->l, w, j->in, d);
-  j->p->col_softmax_bwd(elem(j->y, base), elem(j->dy, base), elem(j->out, base), j->l, w, j->in, d);
+  j->p->col_dot(dx_cpu_elem(j->y, base), dx_cpu_elem(j->dy, base), j->l, w, j->in, d);
+  j->p->col_softmax_bwd(dx_cpu_elem(j->y, base), dx_cpu_elem(j->dy, base),
+                        dx_cpu_elem(j->out, base), j->l, w, j->in, d);
 }
 
 /* y, dy, dx: the forward's shape; dx accumulates */
