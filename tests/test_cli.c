@@ -672,7 +672,7 @@ START_TEST(plugins_lists_good_and_broken) {
   ck_assert_str_eq(summary, "a schedule for tests");
   HAS(r.out, "\nbroken (refused by the loader):\n");
   snprintf(want, sizeof want,
-           "\n  %s/wrong_abi.so: built for plugin ABI version 99, but this ddpmx uses version 1; "
+           "\n  %s/wrong_abi.so: built for plugin ABI version 99, but this ddpmx uses version 2; "
            "rebuild the plugin against this ddpmx\n",
            dir);
   HAS(r.out, want);

@@ -58,8 +58,12 @@ static const struct {
     {"bad.so", "not a shared object (invalid ELF header)"},
     {"no_entry.so", "not a ddpmx plugin (no dx_plugin_entry symbol)"},
     {"null_desc.so", "dx_plugin_entry returned NULL"},
-    {"wrong_abi.so", "built for plugin ABI version 99, but this ddpmx uses version 1; rebuild the "
+    {"wrong_abi.so", "built for plugin ABI version 99, but this ddpmx uses version 2; rebuild the "
                      "plugin against this ddpmx"},
+    {"old_abi.so", "built for plugin ABI version 1, but this ddpmx uses version 2; rebuild the "
+                   "plugin against this ddpmx"},
+    {"old_sdk.so", "cannot be loaded (undefined symbol: dx_numel): it was built against another "
+                   "ddpmx SDK; rebuild the plugin against this ddpmx (plugin ABI version 2)"},
     {"bad_kind.so", "plugin 'bad_kind' has an unknown kind 9"},
     {"no_ops.so", "plugin 'no_ops' has no ops table"},
     {"no_name.so", "the descriptor has no name"},

@@ -12,13 +12,20 @@
 
 /* dlerror() repeats the path; keep only its reason, and tell a file that is
  * no shared object at all apart from one that is but cannot be loaded (a
- * missing library, an undefined symbol). */
+ * missing library, an undefined symbol). A plugin that calls a dx_ function
+ * this libddpmx no longer exports was built against an older SDK: dlopen
+ * fails before its ABI version can be read, so the advice is given here. */
 static dx_status dlopen_failed(const char *path, char *err, size_t errlen) {
   const char *why = dlerror();
   if (!why) why = "unknown reason";
   size_t n = strlen(path);
   if (strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0) why += n + 2;
   bool not_elf = strstr(why, "invalid ELF header") || strstr(why, "file too short");
+  if (strstr(why, "undefined symbol: dx_"))
+    return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path),
+                   "cannot be loaded (%s): it was built against another ddpmx SDK; rebuild the "
+                   "plugin against this ddpmx (plugin ABI version %u)",
+                   why, (unsigned)DX_PLUGIN_ABI_VERSION);
   return dx_errf(err, errlen, DX_ERR_PLUGIN, DX_AT(path), "%s (%s)",
                  not_elf ? "not a shared object" : "cannot be loaded", why);
 }

@@ -33,8 +33,10 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a descriptor or a kind's function table changes layout. */
-#define DX_PLUGIN_ABI_VERSION 1u
+/* Bumped whenever a descriptor or a kind's function table changes layout,
+ * or a function a plugin may call leaves libddpmx. 2: dx_numel and
+ * dx_dtype_size became static inline (ddpmx/tensor.h), no longer exported. */
+#define DX_PLUGIN_ABI_VERSION 2u
 #define DX_PLUGIN_ENTRY_SYMBOL "dx_plugin_entry"
 
 typedef enum dx_plugin_kind {
