@@ -95,10 +95,14 @@ static dx_status open_module(const char *what, int index, dx_backend **out, char
   }
   dx_backend *be = *out;
   if (be->abi != DX_BACKEND_ABI || !be->destroy || !be->synchronize) {
-    snprintf(err, errlen,
-             "device %s: %s returned a backend table of ABI %d without destroy or synchronize; "
-             "libddpmx uses ABI %d: rebuild ddpmx",
-             what, path, be->abi, DX_BACKEND_ABI);
+    if (be->abi != DX_BACKEND_ABI)
+      snprintf(err, errlen,
+               "device %s: %s returned a backend table of ABI %d, but libddpmx uses ABI %d: "
+               "rebuild ddpmx",
+               what, path, be->abi, DX_BACKEND_ABI);
+    else
+      snprintf(err, errlen, "device %s: %s returned a backend table without destroy or synchronize",
+               what, path);
     *out = NULL; /* its layout is unknown: leaking it is the only safe thing */
     return DX_ERR_DEVICE;
   }
