@@ -444,6 +444,9 @@ static const struct {
     {"", false},
     {"[0, 0x10]", false},
     {"[inf, inf]", false},
+    {"(1, 1)", false},
+    {"[1, 1)", false},
+    {"(1, 1]", false},
 };
 
 START_TEST(range_syntax) {

@@ -150,8 +150,10 @@ bool dx_range_parse(const char *text, dx_range *r) {
   r->hi_open = *close == ')';
   if (!parse_end(&s, *close, &r->hi)) return false;
   if (*skip_space(s) != '\0') return false;
-  /* An interval holding no finite number would refuse every value. */
-  return r->lo <= r->hi && r->lo < INFINITY && r->hi > -INFINITY;
+  /* An interval holding no finite number would refuse every value: so
+   * would (1, 1), [1, 1) and (1, 1]; only [1, 1] is a point. */
+  bool point = r->lo == r->hi && !r->lo_open && !r->hi_open;
+  return (r->lo < r->hi || point) && r->lo < INFINITY && r->hi > -INFINITY;
 }
 
 bool dx_range_contains(const dx_range *r, double v) {

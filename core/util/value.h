@@ -20,8 +20,8 @@ typedef struct dx_range {
   bool lo_open, hi_open;
 } dx_range;
 
-/* False if text is not "<[|(> number , number <]|)>" with lo <= hi; the
- * ends may be "inf" / "-inf". */
+/* False if text is not "<[|(> number , number <]|)>" holding some finite
+ * number (lo < hi, or [v, v]); the ends may be "inf" / "-inf". */
 bool dx_range_parse(const char *text, dx_range *r);
 bool dx_range_contains(const dx_range *r, double v);
 
