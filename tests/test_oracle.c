@@ -78,9 +78,47 @@ typedef struct chain_spec {
   double eta;    /* ddim */
 } chain_spec;
 
+/* The model timestep of kept step i of n out of T (i = -1: t = 0). */
+static int64_t kept_step(int64_t i, int64_t n, int64_t T) {
+  if (i < 0) return -1;
+  return n == T ? i : (int64_t)nearbyint(i * (double)(T - 1) / (double)(n - 1));
+}
+
+/* DPM-Solver++(2M) (Lu et al. 2022 Algorithm 2, first order at the first
+ * and the last two steps) is deterministic and, with this oracle, affine in x_T:
+ * x = k x_T + c and the previous x0_hat = pk x_T + pc, carried exactly. */
+static void dpmpp_moments(const double *abar_full, int64_t T, int64_t n, double *mean,
+                          double *var) {
+  double k = 1, c = 0, pk = 0, pc = 0;
+  for (int64_t i = n - 1; i >= 0; i--) {
+    double a = abar_full[kept_step(i, n, T)], V = a * S * S + 1 - a;
+    double A = sqrt(a) * S * S / V, B = (1 - a) * M / V; /* E[x0 | x_t] = A x_t + B */
+    double xk = A * k, xc = A * c + B;                   /* x0_hat */
+    if (i == 0) {
+      k = xk, c = xc;
+      break;
+    }
+    double at = abar_full[kept_step(i - 1, n, T)];
+    double lam_s = 0.5 * log(a / (1 - a)), lam_t = 0.5 * log(at / (1 - at)), h = lam_t - lam_s;
+    double dk = xk, dc = xc;
+    if (i < n - 1 && i > 1) {
+      double ap = abar_full[kept_step(i + 1, n, T)], r = (lam_s - 0.5 * log(ap / (1 - ap))) / h;
+      dk = (1 + 1 / (2 * r)) * xk - pk / (2 * r), dc = (1 + 1 / (2 * r)) * xc - pc / (2 * r);
+    }
+    double ratio = sqrt((1 - at) / (1 - a)), g = -sqrt(at) * (exp(-h) - 1);
+    k = ratio * k + g * dk, c = ratio * c + g * dc;
+    pk = xk, pc = xc;
+  }
+  *mean = c, *var = k * k;
+}
+
 static void chain_moments(const double *abar_full, int64_t T, const chain_spec *c, double *mean,
                           double *var) {
   int64_t n = c->steps ? c->steps : T;
+  if (!strcmp(c->sampler, "dpmpp_2m")) {
+    dpmpp_moments(abar_full, T, n, mean, var);
+    return;
+  }
   double mu = 0, v = 1;
   for (int64_t i = n - 1; i >= 0; i--) {
     /* the kept steps: evenly spaced, rounded half to even like Python */
@@ -187,6 +225,20 @@ START_TEST(ddim_reproduces_the_data_distribution) {
   const chain_spec specs[2] = {{"ddim", 100, 0.0}, {"ddim", 250, 1.0}};
   for (int k = 0; k < 2; k++)
     check_samples(ctx, d, &specs[k], DX_PREDICT_EPS);
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+/* DPM-Solver++(2M) at 20 steps for each prediction target, and at 50. */
+START_TEST(dpm_solver_reproduces_the_data_distribution) {
+  dx_ctx *ctx = dxt_ctx(2);
+  dx_diffusion *d = cosine_schedule(ctx, 1000);
+  const chain_spec at20 = {"dpmpp_2m", 20, 0}, at50 = {"dpmpp_2m", 50, 0};
+  check_samples(ctx, d, &at20, DX_PREDICT_EPS);
+  check_samples(ctx, d, &at20, DX_PREDICT_X0);
+  check_samples(ctx, d, &at20, DX_PREDICT_V);
+  check_samples(ctx, d, &at50, DX_PREDICT_EPS);
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
 }
@@ -363,6 +415,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 300);
   DXT_ADD(tc, ancestral_samplers_reproduce_the_data_distribution);
   DXT_ADD(tc, ddim_reproduces_the_data_distribution);
+  DXT_ADD(tc, dpm_solver_reproduces_the_data_distribution);
   DXT_ADD(tc, every_prediction_target_samples_alike);
   DXT_ADD(tc, bits_per_dim_matches_an_independent_bound);
   DXT_ADD(tc, a_wrong_model_scores_worse);

@@ -1,6 +1,7 @@
 /* Sampler plugins, one step at a time: the ancestral step against eq. 7 on
  * the host, learned_range's interpolation, DDIM at eta = 1 equal to the
- * beta_tilde step, clipping, no noise at the last step, and the loop's
+ * beta_tilde step, DPM-Solver++(2M)'s first- and second-order steps against
+ * the paper's formulas, clipping, no noise at the last step, and the loop's
  * reproducibility. */
 #include <math.h>
 #include <stdlib.h>
@@ -183,8 +184,8 @@ END_TEST
 START_TEST(last_step_adds_no_noise_and_clips) {
   dx_ctx *ctx = dxt_ctx(1);
   dx_diffusion *d = schedule(ctx);
-  const char *names[3] = {"beta", "beta_tilde", "ddim"};
-  for (int s = 0; s < 3; s++) {
+  const char *names[4] = {"beta", "beta_tilde", "ddim", "dpmpp_2m"};
+  for (int s = 0; s < 4; s++) {
     opened o;
     open_sampler(ctx, &o, names[s], NULL, 0);
     ck_assert(o.s.cfg.clip); /* on by default, as improved-diffusion samples */
@@ -196,6 +197,98 @@ START_TEST(last_step_adds_no_noise_and_clips) {
       ck_assert_double_eq_tol(a[k], k % 2 ? 1.0 : -1.0, 1e-12);
     }
     free(a), free(b);
+    close_sampler(&o);
+  }
+  dx_diffusion_free(d);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
+/* --- DPM-Solver++(2M), against Lu et al. 2022 Algorithm 2 written out here --- */
+
+/* The schedule's alpha_t = sqrt(abar) and sigma_t = sqrt(1 - abar), from
+ * the same beta as schedule(), without ddpmx's tables; index -1 is t = 0. */
+static void host_alpha_sigma(int64_t i, double *alpha, double *sigma) {
+  double abar = 1;
+  for (int64_t j = 0; j <= i; j++)
+    abar *= 1 - (0.01 + 0.3 * j / (T - 1.0));
+  *alpha = sqrt(abar), *sigma = sqrt(1 - abar);
+}
+
+/* An analytic model: its prediction at x_t and index i, as eps, x0 or v,
+ * and the x0 it implies. */
+static double analytic_pred(double x, int64_t i, int k) { return 0.6 * x + 0.1 * i + sin(k); }
+static double host_x0(dx_predict pr, double x, int64_t i, int k) {
+  double a, s, p = analytic_pred(x, i, k);
+  host_alpha_sigma(i, &a, &s);
+  return pr == DX_PREDICT_EPS ? (x - s * p) / a : pr == DX_PREDICT_X0 ? p : a * x - s * p;
+}
+
+/* One DPM-Solver++ step from index i (time s) to i - 1 (time t), first
+ * order when x0_prev is NULL, else second order with the x0_hat of i + 1. */
+static double host_dpmpp(int64_t i, double x, double x0, const double *x0_prev) {
+  double a_s, s_s, a_t, s_t, a_p, s_p;
+  host_alpha_sigma(i, &a_s, &s_s), host_alpha_sigma(i - 1, &a_t, &s_t);
+  host_alpha_sigma(i + 1, &a_p, &s_p);
+  double lam_s = log(a_s / s_s), lam_t = log(a_t / s_t), lam_p = log(a_p / s_p);
+  double h = lam_t - lam_s, r = (lam_s - lam_p) / h;
+  double dd = x0_prev ? (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * *x0_prev : x0;
+  return s_t / s_s * x - a_t * (exp(-h) - 1) * dd;
+}
+
+/* The plugin's step from x (host values) at index i with the analytic model. */
+static double *dpmpp_step(dx_ctx *ctx, opened *o, const dx_diffusion *d, int64_t i, dx_predict pr,
+                          const double *x, double (*noise)(int)) {
+  int64_t t[N] = {i, i}, shape[4] = {N, C, H, W};
+  double p[N * D];
+  for (int k = 0; k < N * D; k++)
+    p[k] = analytic_pred(x[k], i, k);
+  dx_sampler_step st = {.d = d, .predict = pr, .i = i, .clip = o->s.cfg.clip, .n = N, .t = t};
+  st.x = dx_tensor_new(ctx, DX_F64, 4, shape);
+  st.pred = dx_tensor_new(ctx, DX_F64, 4, shape);
+  dx_tensor_write(ctx, st.x, x, DX_F64);
+  dx_tensor_write(ctx, st.pred, p, DX_F64);
+  st.noise = filled(ctx, noise, C);
+  dx_tensor *y = o->s.ops->step(ctx, o->s.state, &st);
+  ck_assert_msg(y != NULL, "%s", dx_error_message(ctx));
+  ck_assert(dx_same_shape(y, st.x));
+  return dxt_values(ctx, y);
+}
+
+/* A sequence 17 -> 16 -> 15 (first order, then second order twice), steps
+ * out of sequence (first order again), 3 -> 2 (second order), and the last
+ * two steps, first order though a previous x0_hat is at hand (into index 0,
+ * then x0_hat itself), for each prediction target, against the host's
+ * float64 chain. */
+START_TEST(dpmpp_2m_steps_follow_the_paper) {
+  dx_ctx *ctx = dxt_ctx(1);
+  dx_diffusion *d = schedule(ctx);
+  const char *kv[1] = {"clip=false"};
+  dx_predict preds[3] = {DX_PREDICT_EPS, DX_PREDICT_X0, DX_PREDICT_V};
+  for (int p = 0; p < 3; p++) {
+    dx_predict pr = preds[p];
+    opened o;
+    open_sampler(ctx, &o, "dpmpp_2m", kv, 1);
+    ck_assert_int_eq(o.s.cfg.steps, 20);
+    double x[N * D], x0[N * D], prev[N * D];
+    for (int k = 0; k < N * D; k++)
+      x[k] = xt_of(k);
+    int64_t seq[8] = {17, 16, 15, 9, 3, 2, 1, 0};
+    for (int j = 0; j < 8; j++) {
+      int64_t i = seq[j];
+      bool second = j > 0 && seq[j - 1] == i + 1 && i > 1;
+      double *y = dpmpp_step(ctx, &o, d, i, pr, x, j % 2 ? noise_of : big_of);
+      for (int k = 0; k < N * D; k++) {
+        x0[k] = host_x0(pr, x[k], i, k);
+        double want = i == 0 ? x0[k] : host_dpmpp(i, x[k], x0[k], second ? &prev[k] : NULL);
+        ck_assert_msg(fabs(y[k] - want) < 1e-12 * fmax(1, fabs(want)),
+                      "predict %d, step %lld, value %d: %.17g, want %.17g", p, (long long)i, k,
+                      y[k], want);
+      }
+      for (int k = 0; k < N * D; k++)
+        prev[k] = x0[k], x[k] = y[k];
+      free(y);
+    }
     close_sampler(&o);
   }
   dx_diffusion_free(d);
@@ -255,8 +348,8 @@ START_TEST(sampling_is_seeded_and_respaced) {
 END_TEST
 
 START_TEST(samplers_document_themselves) {
-  const char *names[4] = {"beta", "beta_tilde", "learned_range", "ddim"};
-  for (int i = 0; i < 4; i++)
+  const char *names[5] = {"beta", "beta_tilde", "learned_range", "ddim", "dpmpp_2m"};
+  for (int i = 0; i < 5; i++)
     dxt_plugin_check_docs(names[i], DX_KIND_SAMPLER);
 }
 END_TEST
@@ -269,6 +362,7 @@ static Suite *suite(void) {
   DXT_ADD(tc, ddim_at_eta_one_is_the_beta_tilde_step);
   DXT_ADD(tc, ddim_at_eta_zero_is_deterministic);
   DXT_ADD(tc, last_step_adds_no_noise_and_clips);
+  DXT_ADD(tc, dpmpp_2m_steps_follow_the_paper);
   DXT_ADD(tc, sampling_is_seeded_and_respaced);
   DXT_ADD(tc, samplers_document_themselves);
   suite_add_tcase(s, tc);
