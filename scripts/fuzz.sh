@@ -28,21 +28,7 @@ done
 cd "$(dirname "$0")/.."
 
 # clang, its libFuzzer/sanitizer runtimes and its OpenMP: installed when missing.
-missing=""
-for p in clang libclang-rt-14-dev libomp-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "fuzz.sh: need root to install:$missing" >&2; exit 1; }
-    sudo="sudo"
-  fi
-  echo "fuzz.sh: installing$missing" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+./scripts/install-deps.sh --fuzz
 
 b=build-fuzz
 CC=clang cmake -S . -B "$b" -DDDPMX_FUZZ=ON -DDDPMX_BUILD_TESTS=OFF -DDDPMX_BUILD_BENCH=OFF >/dev/null

@@ -5,6 +5,8 @@
 #
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --run    also the default dataset (Fashion-MNIST) and the sqlite3 shell
+#   scripts/install-deps.sh --fuzz   also clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh)
+#   scripts/install-deps.sh --format also clang-format (scripts/format-check.sh)
 set -eu
 
 pkgs="build-essential cmake pkg-config libyaml-dev libsqlite3-dev check libsubunit-dev
@@ -13,7 +15,9 @@ pkgs="build-essential cmake pkg-config libyaml-dev libsqlite3-dev check libsubun
 for arg in "$@"; do
   case "$arg" in
     --run) pkgs="$pkgs dataset-fashion-mnist sqlite3" ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --fuzz) pkgs="$pkgs clang libclang-rt-14-dev libomp-dev" ;;
+    --format) pkgs="$pkgs clang-format" ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -22,7 +22,8 @@ typedef struct live {
 
 static dx_tensor *run_block(dx_ctx *ctx, dx_tensor **in, void *user) {
   live *b = user;
-  return b->ops->forward(ctx, b->state, in[0], b->ops->roles & DX_BLOCK_ROLE_RES ? in[1] : NULL, false);
+  return b->ops->forward(ctx, b->state, in[0], b->ops->roles & DX_BLOCK_ROLE_RES ? in[1] : NULL,
+                         false);
 }
 
 static void check_block(const block_case *c) {
@@ -34,11 +35,13 @@ static void check_block(const block_case *c) {
   dx_module *m = dx_module_create(ctx, &params, "blk", 7, &offset);
   dx_module_set_dtype(m, DX_F64);
   dx_block_shape shape = {c->in_ch, c->out_ch, c->time_dim, 5, 5};
-  ck_assert_msg(b.ops->create(m, p.params, &shape, &b.state) == DX_OK, "%s: %s", c->name, dx_error_message(ctx));
+  ck_assert_msg(b.ops->create(m, p.params, &shape, &b.state) == DX_OK, "%s: %s", c->name,
+                dx_error_message(ctx));
   dx_module_free(m);
   /* Norm affines away from 1 and 0, so that a backward ignoring them shows. */
   for (int64_t i = 0; i < params.n; i++) {
-    dx_tensor *t = dxt_param(ctx, DX_F64, params.items[i]->ndim, params.items[i]->shape, -0.6, 0.6, 100 + (uint64_t)i);
+    dx_tensor *t = dxt_param(ctx, DX_F64, params.items[i]->ndim, params.items[i]->shape, -0.6, 0.6,
+                             100 + (uint64_t)i);
     dx_tensor_copy(ctx, params.items[i], t);
     dx_tensor_free(ctx, t);
   }
@@ -47,7 +50,8 @@ static void check_block(const block_case *c) {
   dx_tensor **in = calloc((size_t)(params.n + 2), sizeof *in);
   in[n_in++] = dxt_param(ctx, DX_F64, 4, xs, -1, 1, 1);
   if (b.ops->roles & DX_BLOCK_ROLE_RES) in[n_in++] = dxt_param(ctx, DX_F64, 2, ts, -1, 1, 2);
-  for (int64_t i = 0; i < params.n; i++) in[n_in++] = params.items[i];
+  for (int64_t i = 0; i < params.n; i++)
+    in[n_in++] = params.items[i];
   dxt_gradcheck_opts o = {.eps = 1e-6, .tol = 1e-6, .max_probe = 48};
   double err = dxt_gradcheck(ctx, run_block, in, n_in, &b, &o);
   ck_assert_double_le(err, 1e-6);

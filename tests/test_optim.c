@@ -14,8 +14,10 @@ static void reference_adam(double *p, const double *const *grads, int64_t n, int
   for (int t = 1; t <= steps; t++)
     for (int64_t i = 0; i < n; i++) {
       double g = grads[t - 1][i];
-      if (c->kind == DX_OPTIM_ADAM) g += c->weight_decay * p[i];
-      else p[i] -= lr * c->weight_decay * p[i];
+      if (c->kind == DX_OPTIM_ADAM)
+        g += c->weight_decay * p[i];
+      else
+        p[i] -= lr * c->weight_decay * p[i];
       m[i] = c->beta1 * m[i] + (1 - c->beta1) * g;
       v[i] = c->beta2 * v[i] + (1 - c->beta2) * g * g;
       double mh = m[i] / (1 - pow(c->beta1, t)), vh = v[i] / (1 - pow(c->beta2, t));
@@ -44,7 +46,8 @@ static void run_optimizer(dx_optim_kind kind, double wd) {
   reference_adam(ref, (const double *const *)grads, n, 4, 1e-2, &c);
   double *got = dxt_values(ctx, p);
   ck_assert_double_le(dxt_rel_err(got, ref, n, 1e-12), 1e-13);
-  for (int s = 0; s < 4; s++) free(grads[s]);
+  for (int s = 0; s < 4; s++)
+    free(grads[s]);
   free(ref), free(got);
   dx_optim_free(o);
   dx_ctx_free(ctx);

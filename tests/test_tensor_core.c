@@ -8,7 +8,8 @@ START_TEST(arena_reuses_memory_after_warmup) {
   dx_ctx *ctx = dxt_ctx(1);
   int64_t shape[2] = {1000, 1000};
   for (int step = 0; step < 5; step++) {
-    for (int i = 0; i < 20; i++) ck_assert_ptr_nonnull(dx_tensor_new(ctx, DX_F32, 2, shape));
+    for (int i = 0; i < 20; i++)
+      ck_assert_ptr_nonnull(dx_tensor_new(ctx, DX_F32, 2, shape));
     uint64_t before = dx_arena_stats_of(ctx).sys_allocs;
     dx_step_reset(ctx);
     if (step >= 2) ck_assert_uint_eq(dx_arena_stats_of(ctx).sys_allocs, before);
@@ -103,11 +104,14 @@ START_TEST(random_draws_are_counter_based) {
   dx_tensor_randn(ctx, a, 7, 0);
   dx_tensor_randn(ctx, b, 7, 1000);
   double *av = dxt_values(ctx, a), *bv = dxt_values(ctx, b);
-  for (int i = 0; i < 10; i++) ck_assert_double_eq(av[1000 + i], bv[i]);
+  for (int i = 0; i < 10; i++)
+    ck_assert_double_eq(av[1000 + i], bv[i]);
   double m = 0, v = 0;
-  for (int i = 0; i < 200000; i++) m += av[i];
+  for (int i = 0; i < 200000; i++)
+    m += av[i];
   m /= 200000;
-  for (int i = 0; i < 200000; i++) v += (av[i] - m) * (av[i] - m);
+  for (int i = 0; i < 200000; i++)
+    v += (av[i] - m) * (av[i] - m);
   v /= 200000;
   /* 5 standard errors: mean se = 1/sqrt(n) = 0.0022, variance se = sqrt(2/n) = 0.0032 */
   ck_assert_double_lt(fabs(m), 0.012);

@@ -33,7 +33,9 @@ static dx_params *params_for(dx_plugin *p, const char *key, const char *value) {
 static dx_plugin *load(fixture *f, const char *name) {
   dx_plugin *p;
   char err[512];
-  ck_assert_msg(dx_plugin_load(f->path, name, DX_KIND_BLOCK, "model.block", &p, err, sizeof err) == DX_OK, "%s", err);
+  ck_assert_msg(dx_plugin_load(f->path, name, DX_KIND_BLOCK, "model.block", &p, err, sizeof err) ==
+                    DX_OK,
+                "%s", err);
   return p;
 }
 
@@ -42,7 +44,8 @@ static void fixture_open(fixture *f, const char *block) {
   f->block = load(f, block);
   f->attn = load(f, "attention_linear");
   f->mid = load(f, "attention_full");
-  f->block_p = strcmp(block, "resnet") == 0 ? params_for(f->block, "groups", "4") : params_for(f->block, NULL, NULL);
+  f->block_p = strcmp(block, "resnet") == 0 ? params_for(f->block, "groups", "4")
+                                            : params_for(f->block, NULL, NULL);
   f->attn_p = params_for(f->attn, NULL, NULL);
   f->mid_p = params_for(f->mid, NULL, NULL);
 }
@@ -54,10 +57,15 @@ static void fixture_close(fixture *f) {
 }
 
 static dx_unet *peer_net(dx_ctx *ctx, fixture *f) {
-  dx_unet_config c = {.in_channels = 1, .out_channels = 1, .dim = 8, .n_levels = 3,
-                      .mults = {1, 2, 4}, .image_size = 16};
+  dx_unet_config c = {.in_channels = 1,
+                      .out_channels = 1,
+                      .dim = 8,
+                      .n_levels = 3,
+                      .mults = {1, 2, 4},
+                      .image_size = 16};
   c.block = (dx_block_spec){f->block->desc, f->block_p};
-  for (int i = 0; i < 3; i++) c.attention[i] = (dx_block_spec){f->attn->desc, f->attn_p};
+  for (int i = 0; i < 3; i++)
+    c.attention[i] = (dx_block_spec){f->attn->desc, f->attn_p};
   c.mid_attention = (dx_block_spec){f->mid->desc, f->mid_p};
   dx_unet *net = dx_unet_create(ctx, &c, 0);
   ck_assert_msg(net != NULL, "%s", dx_error_message(ctx));
@@ -72,14 +80,16 @@ static dx_tensor *tensor_from(dx_ctx *ctx, const dx_safetensors *st, const char 
   return t;
 }
 
-static double compare(dx_ctx *ctx, const dx_tensor *got, const dx_safetensors *st, const char *name) {
+static double compare(dx_ctx *ctx, const dx_tensor *got, const dx_safetensors *st,
+                      const char *name) {
   const dx_st_entry *e = dx_safetensors_find(st, name);
   ck_assert_msg(e != NULL, "%s missing from the reference", name);
   int64_t n = dx_numel(got);
   float *ref = malloc((size_t)n * sizeof *ref);
   memcpy(ref, e->data, (size_t)n * sizeof *ref);
   double *a = dxt_values(ctx, got), *b = malloc((size_t)n * sizeof *b);
-  for (int64_t i = 0; i < n; i++) b[i] = ref[i];
+  for (int64_t i = 0; i < n; i++)
+    b[i] = ref[i];
   double err = dxt_rel_err(a, b, n, 1e-30);
   free(ref), free(a), free(b);
   return err;
@@ -120,8 +130,10 @@ static void check_against_peer(const char *block) {
   double gx = compare(ctx, x->grad, io, "grad/input/x");
   ck_assert_msg(worst <= TOL, "%s: gradient of %s differs by %.3g", block, worst_name, worst);
   ck_assert_msg(gx <= TOL, "%s: gradient of the input differs by %.3g", block, gx);
-  fprintf(stderr, "unet %s vs PyTorch: output %.2g, worst parameter gradient %.2g (%s), input gradient %.2g\n",
-          block, out_err, worst, worst_name, gx);
+  fprintf(
+      stderr,
+      "unet %s vs PyTorch: output %.2g, worst parameter gradient %.2g (%s), input gradient %.2g\n",
+      block, out_err, worst, worst_name, gx);
   dx_unet_free(net);
   fixture_close(&f);
   dx_ctx_free(ctx);
@@ -151,7 +163,8 @@ START_TEST(init_is_seeded_and_follows_pytorch_bounds) {
     if (fabs(va[i]) > mx) mx = fabs(va[i]);
   }
   ck_assert_double_gt(mx, 0.9 * bound); /* 576 draws fill the interval */
-  double *g = dxt_values(ctx, dx_param_list_find(dx_unet_params(a), "downs.1.0.block1.norm.weight"));
+  double *g =
+      dxt_values(ctx, dx_param_list_find(dx_unet_params(a), "downs.1.0.block1.norm.weight"));
   ck_assert_double_eq(g[0], 1.0);
   free(va), free(vb), free(g);
   dx_unet_free(a), dx_unet_free(b);

@@ -52,24 +52,28 @@ typedef struct net {
   dx_tensor *w1, *b1, *g1, *be1, *w2, *b2, *lw, *lb, *qkv, *w3;
 } net;
 
-static dx_tensor *p(dx_ctx *ctx, int nd, int64_t a, int64_t b, int64_t c, int64_t d, uint64_t seed) {
+static dx_tensor *p(dx_ctx *ctx, int nd, int64_t a, int64_t b, int64_t c, int64_t d,
+                    uint64_t seed) {
   int64_t s[4] = {a, b, c, d};
   return dxt_param(ctx, DX_F32, nd, s, -0.3, 0.3, seed);
 }
 
 /* A miniature of one U-Net level: conv, group norm, time scale-shift, SiLU,
  * linear attention, pixel-unshuffle, upsample, skip concat, MSE. */
-static dx_tensor *step_loss(dx_ctx *ctx, const net *n, dx_tensor *x, dx_tensor *t, dx_tensor *target) {
+static dx_tensor *step_loss(dx_ctx *ctx, const net *n, dx_tensor *x, dx_tensor *t,
+                            dx_tensor *target) {
   dx_tensor *te = dx_linear(ctx, dx_silu(ctx, dx_time_embedding(ctx, t, 16)), n->lw, n->lb);
   int64_t s4[4] = {x->shape[0], 8, 1, 1};
-  dx_tensor *h = dx_group_norm(ctx, dx_conv2d(ctx, x, n->w1, n->b1, 1, 1, 1), 4, n->g1, n->be1, 1e-5);
+  dx_tensor *h =
+      dx_group_norm(ctx, dx_conv2d(ctx, x, n->w1, n->b1, 1, 1, 1), 4, n->g1, n->be1, 1e-5);
   h = dx_silu(ctx, dx_add(ctx, h, dx_reshape(ctx, te, 4, s4)));
   dx_tensor *qkv = dx_conv2d(ctx, h, n->qkv, NULL, 1, 0, 1), *part[3];
   if (dx_chunk(ctx, qkv, 3, part) != DX_OK) return NULL;
   int64_t hs[4] = {x->shape[0], 2, 4, 64};
   dx_tensor *q = dx_softmax(ctx, dx_reshape(ctx, part[0], 4, hs), -2);
   dx_tensor *k = dx_softmax(ctx, dx_reshape(ctx, part[1], 4, hs), -1);
-  dx_tensor *o = dx_matmul(ctx, dx_matmul(ctx, k, dx_reshape(ctx, part[2], 4, hs), false, true), q, true, false);
+  dx_tensor *o = dx_matmul(ctx, dx_matmul(ctx, k, dx_reshape(ctx, part[2], 4, hs), false, true), q,
+                           true, false);
   int64_t img[4] = {x->shape[0], 8, 8, 8};
   h = dx_add(ctx, h, dx_reshape(ctx, o, 4, img));
   dx_tensor *d = dx_conv2d(ctx, dx_pixel_unshuffle(ctx, h, 2), n->w2, n->b2, 1, 0, 1);
@@ -80,9 +84,9 @@ static dx_tensor *step_loss(dx_ctx *ctx, const net *n, dx_tensor *x, dx_tensor *
 
 START_TEST(warm_training_step_allocates_nothing) {
   dx_ctx *ctx = dxt_ctx(0);
-  net n = {p(ctx, 4, 8, 1, 3, 3, 1), p(ctx, 1, 8, 0, 0, 0, 2), p(ctx, 1, 8, 0, 0, 0, 3),
-           p(ctx, 1, 8, 0, 0, 0, 4), p(ctx, 4, 8, 32, 1, 1, 5), p(ctx, 1, 8, 0, 0, 0, 6),
-           p(ctx, 2, 8, 16, 0, 0, 7), p(ctx, 1, 8, 0, 0, 0, 8), p(ctx, 4, 24, 8, 1, 1, 9),
+  net n = {p(ctx, 4, 8, 1, 3, 3, 1),  p(ctx, 1, 8, 0, 0, 0, 2),  p(ctx, 1, 8, 0, 0, 0, 3),
+           p(ctx, 1, 8, 0, 0, 0, 4),  p(ctx, 4, 8, 32, 1, 1, 5), p(ctx, 1, 8, 0, 0, 0, 6),
+           p(ctx, 2, 8, 16, 0, 0, 7), p(ctx, 1, 8, 0, 0, 0, 8),  p(ctx, 4, 24, 8, 1, 1, 9),
            p(ctx, 4, 1, 16, 3, 3, 10)};
   dx_tensor *items[10];
   memcpy(items, &n, sizeof items);

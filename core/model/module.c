@@ -65,7 +65,8 @@ static dx_status init_fan_in(dx_module *m, dx_tensor *t, int64_t fan_in) {
   *m->offset += (uint64_t)n;
   dx_tensor_read(m->ctx, t, v, DX_F64);
   double b = 1.0 / sqrt((double)fan_in);
-  for (int64_t i = 0; i < n; i++) v[i] = (2.0 * v[i] - 1.0) * b;
+  for (int64_t i = 0; i < n; i++)
+    v[i] = (2.0 * v[i] - 1.0) * b;
   dx_tensor_write(m->ctx, t, v, DX_F64);
   free(v);
   return dx_status_of(m->ctx);
@@ -85,8 +86,9 @@ dx_tensor *dx_module_param(dx_module *m, const char *name, int ndim, const int64
   }
   dx_tensor *t = dx_param_new(m->ctx, m->dtype, ndim, shape, full);
   if (!t) return NULL;
-  dx_status st = init == DX_INIT_FAN_IN_UNIFORM ? init_fan_in(m, t, fan_in)
-                                                : dx_tensor_fill(m->ctx, t, init == DX_INIT_ONES ? 1.0 : 0.0);
+  dx_status st = init == DX_INIT_FAN_IN_UNIFORM
+                     ? init_fan_in(m, t, fan_in)
+                     : dx_tensor_fill(m->ctx, t, init == DX_INIT_ONES ? 1.0 : 0.0);
   if (st != DX_OK || list_push(m->ctx, m->list, t) != DX_OK) {
     dx_tensor_free(m->ctx, t);
     return NULL;
@@ -102,12 +104,14 @@ dx_tensor *dx_param_list_find(const dx_param_list *list, const char *name) {
 
 int64_t dx_param_list_numel(const dx_param_list *list) {
   int64_t n = 0;
-  for (int64_t i = 0; i < list->n; i++) n += dx_numel(list->items[i]);
+  for (int64_t i = 0; i < list->n; i++)
+    n += dx_numel(list->items[i]);
   return n;
 }
 
 void dx_param_list_free(dx_ctx *ctx, dx_param_list *list) {
-  for (int64_t i = 0; i < list->n; i++) dx_tensor_free(ctx, list->items[i]);
+  for (int64_t i = 0; i < list->n; i++)
+    dx_tensor_free(ctx, list->items[i]);
   free(list->items);
   *list = (dx_param_list){0};
 }

@@ -17,8 +17,8 @@ typedef struct conv {
 
 typedef struct level {
   inst b1, b2, attn;
-  conv move;       /* down: 1x1 after unshuffle, or 3x3 at the last level; up: 3x3 */
-  bool resample;   /* pixel-unshuffle (down) or nearest upsample (up) around `move` */
+  conv move;     /* down: 1x1 after unshuffle, or 3x3 at the last level; up: 3x3 */
+  bool resample; /* pixel-unshuffle (down) or nearest upsample (up) around `move` */
 } level;
 
 struct dx_unet {
@@ -53,8 +53,9 @@ static dx_status make_block(dx_unet *net, inst *out, const dx_block_spec *spec, 
   if (!spec->desc) return DX_OK;
   const dx_block_ops *ops = spec->desc->ops;
   if (!(ops->roles & role))
-    return dx_set_error(net->ctx, DX_ERR_CONFIG, "block plugin '%s' cannot serve as %s (at %s)",
-                        spec->desc->name, role == DX_BLOCK_ROLE_ATTN ? "an attention block" : "a residual block", prefix);
+    return dx_set_error(
+        net->ctx, DX_ERR_CONFIG, "block plugin '%s' cannot serve as %s (at %s)", spec->desc->name,
+        role == DX_BLOCK_ROLE_ATTN ? "an attention block" : "a residual block", prefix);
   dx_module *m = scope(net, prefix);
   if (!m) return dx_status_of(net->ctx);
   dx_block_shape shape = {in, o, role == DX_BLOCK_ROLE_RES ? net->cfg.dim * 4 : 0, size, size};
@@ -70,11 +71,14 @@ static dx_status build_level(dx_unet *net, int i, int64_t a, int64_t b, int64_t 
   char p[64];
   level *d = &net->down[i];
   snprintf(p, sizeof p, "downs.%d.0", i);
-  if (make_block(net, &d->b1, &c->block, DX_BLOCK_ROLE_RES, p, a, a, size)) return dx_status_of(net->ctx);
+  if (make_block(net, &d->b1, &c->block, DX_BLOCK_ROLE_RES, p, a, a, size))
+    return dx_status_of(net->ctx);
   snprintf(p, sizeof p, "downs.%d.1", i);
-  if (make_block(net, &d->b2, &c->block, DX_BLOCK_ROLE_RES, p, a, a, size)) return dx_status_of(net->ctx);
+  if (make_block(net, &d->b2, &c->block, DX_BLOCK_ROLE_RES, p, a, a, size))
+    return dx_status_of(net->ctx);
   snprintf(p, sizeof p, "downs.%d.2", i);
-  if (make_block(net, &d->attn, &c->attention[i], DX_BLOCK_ROLE_ATTN, p, a, a, size)) return dx_status_of(net->ctx);
+  if (make_block(net, &d->attn, &c->attention[i], DX_BLOCK_ROLE_ATTN, p, a, a, size))
+    return dx_status_of(net->ctx);
   dx_module *m = scope(net, "");
   if (!m) return dx_status_of(net->ctx);
   d->resample = !last;
@@ -91,11 +95,14 @@ static dx_status build_up(dx_unet *net, int j, int64_t a, int64_t b, int64_t siz
   char p[64];
   level *u = &net->up[j];
   snprintf(p, sizeof p, "ups.%d.0", j);
-  if (make_block(net, &u->b1, &c->block, DX_BLOCK_ROLE_RES, p, b + a, b, size)) return dx_status_of(net->ctx);
+  if (make_block(net, &u->b1, &c->block, DX_BLOCK_ROLE_RES, p, b + a, b, size))
+    return dx_status_of(net->ctx);
   snprintf(p, sizeof p, "ups.%d.1", j);
-  if (make_block(net, &u->b2, &c->block, DX_BLOCK_ROLE_RES, p, b + a, b, size)) return dx_status_of(net->ctx);
+  if (make_block(net, &u->b2, &c->block, DX_BLOCK_ROLE_RES, p, b + a, b, size))
+    return dx_status_of(net->ctx);
   snprintf(p, sizeof p, "ups.%d.2", j);
-  if (make_block(net, &u->attn, &c->attention[c->n_levels - 1 - j], DX_BLOCK_ROLE_ATTN, p, b, b, size))
+  if (make_block(net, &u->attn, &c->attention[c->n_levels - 1 - j], DX_BLOCK_ROLE_ATTN, p, b, b,
+                 size))
     return dx_status_of(net->ctx);
   dx_module *m = scope(net, "");
   if (!m) return dx_status_of(net->ctx);
@@ -123,7 +130,8 @@ static dx_status build_stem(dx_unet *net) {
 static dx_status build(dx_unet *net) {
   const dx_unet_config *c = &net->cfg;
   int64_t dims[DX_UNET_MAX_LEVELS + 1] = {c->dim}, size = c->image_size;
-  for (int i = 0; i < c->n_levels; i++) dims[i + 1] = c->dim * c->mults[i];
+  for (int i = 0; i < c->n_levels; i++)
+    dims[i + 1] = c->dim * c->mults[i];
   if (build_stem(net)) return dx_status_of(net->ctx);
   for (int i = 0; i < c->n_levels; i++) {
     if (build_level(net, i, dims[i], dims[i + 1], size)) return dx_status_of(net->ctx);
@@ -131,7 +139,8 @@ static dx_status build(dx_unet *net) {
   }
   int64_t mid = dims[c->n_levels];
   if (make_block(net, &net->mid1, &c->block, DX_BLOCK_ROLE_RES, "mid_block1", mid, mid, size) ||
-      make_block(net, &net->mid_attn, &c->mid_attention, DX_BLOCK_ROLE_ATTN, "mid_attn", mid, mid, size) ||
+      make_block(net, &net->mid_attn, &c->mid_attention, DX_BLOCK_ROLE_ATTN, "mid_attn", mid, mid,
+                 size) ||
       make_block(net, &net->mid2, &c->block, DX_BLOCK_ROLE_RES, "mid_block2", mid, mid, size))
     return dx_status_of(net->ctx);
   for (int j = 0; j < c->n_levels; j++) {
@@ -139,7 +148,8 @@ static dx_status build(dx_unet *net) {
     if (build_up(net, j, dims[i], dims[i + 1], size)) return dx_status_of(net->ctx);
     if (j < c->n_levels - 1) size *= 2;
   }
-  if (make_block(net, &net->final_block, &c->block, DX_BLOCK_ROLE_RES, "final_res_block", 2 * c->dim, c->dim, size))
+  if (make_block(net, &net->final_block, &c->block, DX_BLOCK_ROLE_RES, "final_res_block",
+                 2 * c->dim, c->dim, size))
     return dx_status_of(net->ctx);
   dx_module *m = scope(net, "");
   if (!m) return dx_status_of(net->ctx);
@@ -150,12 +160,15 @@ static dx_status build(dx_unet *net) {
 
 static dx_status check_config(dx_ctx *ctx, const dx_unet_config *c) {
   if (c->n_levels < 1 || c->n_levels > DX_UNET_MAX_LEVELS)
-    return dx_set_error(ctx, DX_ERR_CONFIG, "model.dim_mults: %d levels; use 1 to %d", c->n_levels, DX_UNET_MAX_LEVELS);
-  if (!c->block.desc) return dx_set_error(ctx, DX_ERR_CONFIG, "model.block: a block plugin is required");
+    return dx_set_error(ctx, DX_ERR_CONFIG, "model.dim_mults: %d levels; use 1 to %d", c->n_levels,
+                        DX_UNET_MAX_LEVELS);
+  if (!c->block.desc)
+    return dx_set_error(ctx, DX_ERR_CONFIG, "model.block: a block plugin is required");
   int64_t f = (int64_t)1 << (c->n_levels - 1);
   if (c->image_size % f)
     return dx_set_error(ctx, DX_ERR_CONFIG,
-                        "images of %lld pixels cannot be halved %d times; set data.pad_pow2: true or use fewer dim_mults",
+                        "images of %lld pixels cannot be halved %d times; set data.pad_pow2: true "
+                        "or use fewer dim_mults",
                         (long long)c->image_size, c->n_levels - 1);
   return DX_OK;
 }
@@ -185,9 +198,11 @@ void dx_unet_free(dx_unet *net) {
   if (!net) return;
   for (int i = 0; i < DX_UNET_MAX_LEVELS; i++) {
     level *ls[2] = {&net->down[i], &net->up[i]};
-    for (int k = 0; k < 2; k++) inst_free(&ls[k]->b1), inst_free(&ls[k]->b2), inst_free(&ls[k]->attn);
+    for (int k = 0; k < 2; k++)
+      inst_free(&ls[k]->b1), inst_free(&ls[k]->b2), inst_free(&ls[k]->attn);
   }
-  inst_free(&net->mid1), inst_free(&net->mid_attn), inst_free(&net->mid2), inst_free(&net->final_block);
+  inst_free(&net->mid1), inst_free(&net->mid_attn), inst_free(&net->mid2),
+      inst_free(&net->final_block);
   dx_param_list_free(net->ctx, &net->params);
   free(net);
 }

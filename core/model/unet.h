@@ -21,11 +21,11 @@ typedef struct dx_unet_config {
   int64_t dim;
   int n_levels;
   int64_t mults[DX_UNET_MAX_LEVELS];
-  int64_t image_size;   /* H = W; must be divisible by 2^(n_levels-1) */
+  int64_t image_size; /* H = W; must be divisible by 2^(n_levels-1) */
   dx_block_spec block;
   dx_block_spec attention[DX_UNET_MAX_LEVELS];
   dx_block_spec mid_attention;
-  dx_dtype dtype;       /* of the parameters: DX_F32 (0) unless testing in float64 */
+  dx_dtype dtype; /* of the parameters: DX_F32 (0) unless testing in float64 */
 } dx_unet_config;
 
 typedef struct dx_unet dx_unet;

@@ -7,11 +7,11 @@
 
 #include <stddef.h>
 
-#include "util/strbuf.h"
 #include "ddpmx/export.h"
 #include "ddpmx/status.h"
 #include "report/runset.h"
 #include "store/store.h"
+#include "util/strbuf.h"
 
 typedef struct dx_report_opts {
   const char *title;   /* the page's heading */

@@ -23,8 +23,10 @@ static void *sys_alloc(dx_arena *a, size_t bytes) {
 }
 
 static void sys_free(dx_arena *a, void *p) {
-  if (a->be) a->be->free(a->be, p);
-  else free(p);
+  if (a->be)
+    a->be->free(a->be, p);
+  else
+    free(p);
 }
 
 static dx_arena_chunk *chunk_new(dx_arena *a, size_t size) {

@@ -22,14 +22,15 @@ static uint64_t splitmix(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-dx_tensor *dxt_param(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape, double lo,
-                     double hi, uint64_t seed) {
+dx_tensor *dxt_param(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape, double lo, double hi,
+                     uint64_t seed) {
   dx_tensor *t = dx_param_new(ctx, dt, ndim, shape, NULL);
   ck_assert_msg(t != NULL, "dx_param_new: %s", dx_error_message(ctx));
   int64_t n = dx_numel(t);
   double *v = malloc((size_t)n * sizeof *v);
   uint64_t s = seed * 7919 + 1;
-  for (int64_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * (double)(splitmix(&s) >> 11) * 0x1.0p-53;
+  for (int64_t i = 0; i < n; i++)
+    v[i] = lo + (hi - lo) * (double)(splitmix(&s) >> 11) * 0x1.0p-53;
   dx_tensor_write(ctx, t, v, DX_F64);
   free(v);
   return t;
@@ -53,7 +54,8 @@ double dxt_rel_err(const double *a, const double *b, int64_t n, double floor) {
 }
 
 /* sum(y * r) on the host; r is the fixed seed gradient. */
-static double objective(dx_ctx *ctx, dxt_fn f, dx_tensor **in, void *user, const double *r, int64_t nr) {
+static double objective(dx_ctx *ctx, dxt_fn f, dx_tensor **in, void *user, const double *r,
+                        int64_t nr) {
   dx_step_reset(ctx);
   bool old = dx_set_grad_enabled(ctx, false);
   dx_tensor *y = f(ctx, in, user);
@@ -61,7 +63,8 @@ static double objective(dx_ctx *ctx, dxt_fn f, dx_tensor **in, void *user, const
   ck_assert_msg(y != NULL, "forward failed: %s", dx_error_message(ctx));
   ck_assert_int_eq(dx_numel(y), nr);
   double *yv = dxt_values(ctx, y), s = 0;
-  for (int64_t i = 0; i < nr; i++) s += yv[i] * r[i];
+  for (int64_t i = 0; i < nr; i++)
+    s += yv[i] * r[i];
   free(yv);
   return s;
 }
@@ -69,7 +72,8 @@ static double objective(dx_ctx *ctx, dxt_fn f, dx_tensor **in, void *user, const
 static double *seed_values(int64_t n) {
   double *r = malloc((size_t)n * sizeof *r);
   uint64_t s = 4242;
-  for (int64_t i = 0; i < n; i++) r[i] = 2.0 * (double)(splitmix(&s) >> 11) * 0x1.0p-53 - 1.0;
+  for (int64_t i = 0; i < n; i++)
+    r[i] = 2.0 * (double)(splitmix(&s) >> 11) * 0x1.0p-53 - 1.0;
   return r;
 }
 
@@ -78,14 +82,16 @@ static double *seed_values(int64_t n) {
 static int64_t forward_backward(dx_ctx *ctx, dxt_fn f, dx_tensor **in, int n_in, void *user,
                                 double **r_out) {
   dx_step_reset(ctx);
-  for (int i = 0; i < n_in; i++) dx_zero_grad(ctx, in[i]);
+  for (int i = 0; i < n_in; i++)
+    dx_zero_grad(ctx, in[i]);
   dx_tensor *y = f(ctx, in, user);
   ck_assert_msg(y != NULL, "forward failed: %s", dx_error_message(ctx));
   int64_t n = dx_numel(y);
   double *r = seed_values(n);
   dx_tensor *dy = dx_tensor_new(ctx, y->dtype, y->ndim, y->shape);
   dx_tensor_write(ctx, dy, r, DX_F64);
-  ck_assert_msg(dx_backward_seed(ctx, y, dy) == DX_OK, "backward failed: %s", dx_error_message(ctx));
+  ck_assert_msg(dx_backward_seed(ctx, y, dy) == DX_OK, "backward failed: %s",
+                dx_error_message(ctx));
   *r_out = r;
   return n;
 }
@@ -119,8 +125,9 @@ double dxt_gradcheck(dx_ctx *ctx, dxt_fn f, dx_tensor **in, int n_in, void *user
     }
     double err = dxt_rel_err(anp, fd, probes, 1e-3);
     if (err > worst) worst = err;
-    ck_assert_msg(err <= tol, "gradient of input %d: relative error %.3g > %.3g (probed %lld of %lld)", i,
-                  err, tol, (long long)probes, (long long)n);
+    ck_assert_msg(err <= tol,
+                  "gradient of input %d: relative error %.3g > %.3g (probed %lld of %lld)", i, err,
+                  tol, (long long)probes, (long long)n);
     free(an), free(x), free(fd), free(anp);
   }
   free(r);
@@ -162,7 +169,8 @@ double dxt_f32_vs_f64(dx_ctx *ctx, dxt_fn f, dx_tensor **in64, int n_in, void *u
     free(g64), free(g32);
   }
   free(r), free(r32), free(out64), free(out32);
-  for (int i = 0; i < n_in; i++) dx_tensor_free(ctx, in32[i]);
+  for (int i = 0; i < n_in; i++)
+    dx_tensor_free(ctx, in32[i]);
   dx_step_reset(ctx);
   return worst;
 }

@@ -20,8 +20,8 @@ dx_ctx *dxt_ctx(int threads);
 
 /* A persistent float tensor with uniform values in [lo, hi) from seed, that
  * requires a gradient (a dx_param). */
-dx_tensor *dxt_param(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape, double lo,
-                     double hi, uint64_t seed);
+dx_tensor *dxt_param(dx_ctx *ctx, dx_dtype dt, int ndim, const int64_t *shape, double lo, double hi,
+                     uint64_t seed);
 /* Values of t as a malloc'ed float64 array (caller frees). */
 double *dxt_values(dx_ctx *ctx, const dx_tensor *t);
 /* max|a-b| / max(max|b|, floor) over n values. */

@@ -32,8 +32,8 @@ DX_API dx_ctx *dx_module_ctx(dx_module *m);
 
 /* What a block is for: the model refuses a block in a role it does not declare. */
 enum {
-  DX_BLOCK_ROLE_RES = 1u << 0,  /* (x, temb) -> x', channels in -> out */
-  DX_BLOCK_ROLE_ATTN = 1u << 1  /* x -> x', channels unchanged, temb unused */
+  DX_BLOCK_ROLE_RES = 1u << 0, /* (x, temb) -> x', channels in -> out */
+  DX_BLOCK_ROLE_ATTN = 1u << 1 /* x -> x', channels unchanged, temb unused */
 };
 
 typedef struct dx_block_shape {

@@ -2,8 +2,8 @@
 #ifndef DDPMX_H
 #define DDPMX_H
 
-#include "status.h"
 #include "ctx.h"
+#include "status.h"
 #include "tensor.h"
 
 #endif
