@@ -46,7 +46,7 @@ static void refused(const dx_store_checkpoint *c, const char *why, void *user) {
 }
 
 static int resume(dx_store *st, dx_stored_run *r, dx_cli_world *w) {
-  run_state s = {DX_RUN_RUNNING};
+  run_state s = {.status = DX_RUN_RUNNING};
   dx_run_visitor v = {.run = state_of};
   if (dx_store_show_run(st, r->id, &v, &s) != DX_OK)
     return dx_cli_fail(&dx_cli_resume, DX_ERR_DB, "%s", dx_store_errmsg(st));
