@@ -209,17 +209,17 @@ static int record_sweep(const sweep_args *a, const char *exp_name, dx_sweep_job 
 }
 
 static int execute(const sweep_args *a, dx_sweep_job *jobs, int64_t sweep_id) {
-  int64_t todo[3] = {0};
+  int64_t by_action[3] = {0};
   for (int64_t i = 0; i < a->plan.n_cells; i++)
-    todo[jobs[i].action]++;
-  int64_t work = todo[DX_SWEEP_START] + todo[DX_SWEEP_RESUME];
+    by_action[jobs[i].action]++;
+  int64_t work = by_action[DX_SWEEP_START] + by_action[DX_SWEEP_RESUME];
   int width = (int)(a->jobs < work ? a->jobs : work > 0 ? work : 1);
   int threads = cores() / width > 0 ? cores() / width : 1;
   fprintf(stderr,
           "ddpmx sweep: sweep %" PRId64 ", %" PRId64 " cells: %" PRId64 " done or running, %" PRId64
           " to start, %" PRId64 " to resume; %d at a time, %d thread%s each\n",
-          sweep_id, a->plan.n_cells, todo[DX_SWEEP_SKIP], todo[DX_SWEEP_START],
-          todo[DX_SWEEP_RESUME], width, threads, threads == 1 ? "" : "s");
+          sweep_id, a->plan.n_cells, by_action[DX_SWEEP_SKIP], by_action[DX_SWEEP_START],
+          by_action[DX_SWEEP_RESUME], width, threads, threads == 1 ? "" : "s");
   int sig = 0;
   if (work > 0) {
     char *self = self_path();
