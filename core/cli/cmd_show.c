@@ -66,35 +66,15 @@ static int metric(const dx_metric_row *m, void *user) {
   return 0;
 }
 
-typedef struct curve {
-  double *v;
-  size_t n, cap;
-  int64_t first, last;
-} curve;
-
-static int add_point(int64_t step, double value, void *user) {
-  curve *c = user;
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? 2 * c->cap : 256;
-    double *v = realloc(c->v, cap * sizeof *v);
-    if (!v) return 1;
-    c->v = v, c->cap = cap;
-  }
-  if (c->n == 0) c->first = step;
-  c->last = step;
-  c->v[c->n++] = value;
-  return 0;
-}
-
 /* The loss from first to last report as one line, after the metrics. */
 static void sparkline(dx_store *st, int64_t id) {
-  curve c = {0};
+  dx_metric_series c;
   char line[64 * 4];
-  if (dx_store_metric_series(st, id, "loss", add_point, &c) == DX_OK && c.n > 1 &&
-      dx_cli_sparkline(c.v, c.n, 60, line, sizeof line))
+  if (dx_store_metric_series(st, id, "loss", &c) == DX_OK && c.n > 1 &&
+      dx_cli_sparkline(c.value, c.n, 60, line, sizeof line))
     printf("  %-20s %s  %.4g at step %" PRId64 " to %.4g at step %" PRId64 "\n", "loss curve", line,
-           c.v[0], c.first, c.v[c.n - 1], c.last);
-  free(c.v);
+           c.value[0], (int64_t)c.step[0], c.value[c.n - 1], (int64_t)c.step[c.n - 1]);
+  dx_metric_series_free(&c);
 }
 
 static int plugin(const dx_store_plugin *p, void *user) {

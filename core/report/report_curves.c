@@ -8,38 +8,17 @@
 
 #include "report/report_internal.h"
 
-typedef struct points {
-  double *x, *y;
-  size_t n, cap;
-} points;
-
-static int add_point(int64_t step, double value, void *user) {
-  points *p = user;
-  if (p->n == p->cap) {
-    size_t cap = p->cap ? 2 * p->cap : 256;
-    double *x = realloc(p->x, cap * sizeof *x);
-    if (x) p->x = x;
-    double *y = x ? realloc(p->y, cap * sizeof *y) : NULL;
-    if (y) p->y = y;
-    if (!x || !y) return 1;
-    p->cap = cap;
-  }
-  p->x[p->n] = (double)step;
-  p->y[p->n++] = value;
-  return 0;
-}
-
 /* An exponential moving average, corrected for its start as TensorBoard's
  * smoothing is, with more weight the more points there are. */
-static double *smooth(const points *p) {
+static double *smooth(const dx_metric_series *p) {
   double *s = malloc((p->n + 1) * sizeof *s), w = p->n > 200  ? 0.95
                                                   : p->n > 50 ? 0.9
                                                   : p->n > 10 ? 0.7
                                                               : 0;
   double acc = 0, norm = 0;
   for (size_t i = 0; s && i < p->n; i++) {
-    if (isfinite(p->y[i])) acc = w * acc + (1 - w) * p->y[i], norm = w * norm + (1 - w);
-    s[i] = norm > 0 && isfinite(p->y[i]) ? acc / norm : NAN;
+    if (isfinite(p->value[i])) acc = w * acc + (1 - w) * p->value[i], norm = w * norm + (1 - w);
+    s[i] = norm > 0 && isfinite(p->value[i]) ? acc / norm : NAN;
   }
   return s;
 }
@@ -54,22 +33,22 @@ typedef struct panel {
  * had a point. */
 static dx_status chart(rp *r, const panel *p, bool *drawn) {
   size_t n = r->rs->n;
-  points *pts = calloc(n + 1, sizeof *pts);
+  dx_metric_series *pts = calloc(n + 1, sizeof *pts);
   dx_chart_series *ser = calloc(2 * n + 1, sizeof *ser);
   double **sm = calloc(n + 1, sizeof *sm);
   dx_status s = pts && ser && sm ? DX_OK : DX_ERR_NOMEM;
   size_t ns = 0;
   *drawn = false;
   for (size_t i = 0; s == DX_OK && i < n; i++) {
-    s = dx_store_metric_series(r->st, r->runs[i].run->id, p->metric, add_point, &pts[i]);
+    s = dx_store_metric_series(r->st, r->runs[i].run->id, p->metric, &pts[i]);
     if (s != DX_OK) snprintf(r->err, r->errlen, "%s", dx_store_errmsg(r->st));
     if (s != DX_OK || pts[i].n == 0) continue;
     *drawn = true;
     dx_chart_series base = {r->runs[i].label,
                             r->runs[i].color,
                             r->runs[i].run->id,
-                            pts[i].x,
-                            pts[i].y,
+                            pts[i].step,
+                            pts[i].value,
                             pts[i].n,
                             false};
     if (p->smoothed && pts[i].n > 10 && (sm[i] = smooth(&pts[i]))) {
@@ -93,7 +72,7 @@ static dx_status chart(rp *r, const panel *p, bool *drawn) {
     dx_strbuf_puts(r->b, "</div>");
   }
   for (size_t i = 0; pts && i < n; i++)
-    free(pts[i].x), free(pts[i].y), free(sm[i]);
+    dx_metric_series_free(&pts[i]), free(sm[i]);
   free(pts), free(ser), free(sm);
   return s;
 }

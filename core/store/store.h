@@ -182,10 +182,16 @@ typedef struct dx_run_filter {
 DX_API dx_status dx_store_list_runs_where(dx_store *st, const dx_run_filter *f,
                                           dx_run_summary_fn fn, void *user);
 
-/* Every (step, value) of one metric of a run, by step; NaN for a NaN. */
-typedef int (*dx_metric_point_fn)(int64_t step, double value, void *user);
+/* Every (step, value) of one metric of a run, by step; NaN for a NaN. Steps
+ * are doubles because every reader plots them (exact below 2^53). The arrays
+ * belong to the caller: dx_metric_series_free. */
+typedef struct dx_metric_series {
+  double *step, *value;
+  size_t n;
+} dx_metric_series;
 DX_API dx_status dx_store_metric_series(dx_store *st, int64_t run_id, const char *name,
-                                        dx_metric_point_fn fn, void *user);
+                                        dx_metric_series *out);
+DX_API void dx_metric_series_free(dx_metric_series *s);
 
 /* ---- sweeps ----------------------------------------------------------- */
 
