@@ -4,10 +4,12 @@
 #
 #   bench/compare_peer.sh [BUILD_DIR] [--mode train|sample] [--batch N] [--rounds N] [--threads N]
 #                         [--device cpu|cuda] [--preset fmnist|cifar10] [--dim N] [--mults 1,2,4] [--size N]
+#                         [--block resnet|convnext]
 #
 # --preset fmnist (the default) is the Fashion-MNIST network (28x28, dim 28,
 # dim_mults 1,2,4); --preset cifar10 the CIFAR-10-sized one (32x32, dim 64,
-# dim_mults 1,2,2,2). Both programs build one input channel: the peer has no
+# dim_mults 1,2,2,2). --block convnext times the ConvNeXt variant in both
+# programs (default resnet). Both programs build one input channel: the peer has no
 # channel option, and three channels would change only the first and last
 # convolution. --device cuda runs both on the GPU (the peer with
 # --device cuda, ddpmx with device cuda; --threads then only sets the host
@@ -17,11 +19,11 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}; [ $# -gt 0 ] && shift
-mode=train batch=128 rounds=3 threads=2 steps=5 device=cpu dim=28 mults=1,2,4 size=28
+mode=train batch=128 rounds=3 threads=2 steps=5 device=cpu dim=28 mults=1,2,4 size=28 block=resnet
 while [ $# -gt 0 ]; do
   case "$1" in
     --mode) mode=$2 ;; --batch) batch=$2 ;; --rounds) rounds=$2 ;; --threads) threads=$2 ;; --steps) steps=$2 ;;
-    --device) device=$2 ;; --dim) dim=$2 ;; --mults) mults=$2 ;; --size) size=$2 ;;
+    --device) device=$2 ;; --dim) dim=$2 ;; --mults) mults=$2 ;; --size) size=$2 ;; --block) block=$2 ;;
     --preset)
       case "$2" in
         fmnist) dim=28 mults=1,2,4 size=28 ;;
@@ -32,13 +34,14 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
+case "$block" in resnet|convnext) ;; *) echo "compare_peer.sh: --block $block: resnet or convnext" >&2; exit 2 ;; esac
 case "$device" in cpu|cuda|cuda:*) ;; *) echo "compare_peer.sh: --device $device: cpu or cuda" >&2; exit 2 ;; esac
 python=${PYTHON:-/usr/bin/python3}
 peer=${PEER:-$here/../../shared/bench/peer_torch_unet.py}
 [ -f "$peer" ] || { echo "compare_peer.sh: $peer not found (../shared beside the checkout, or \$PEER)" >&2; exit 1; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-echo "mode=$mode device=$device batch=$batch size=$size dim=$dim mults=$mults threads=$threads steps=$steps rounds=$rounds"
-net="--batch $batch --steps $steps --dim $dim --mults $mults --size $size"
+echo "mode=$mode block=$block device=$device batch=$batch size=$size dim=$dim mults=$mults threads=$threads steps=$steps rounds=$rounds"
+net="--batch $batch --steps $steps --dim $dim --mults $mults --size $size --block $block"
 for r in $(seq "$rounds"); do
   # shellcheck disable=SC2086 # $net is a list of options
   p=$("$python" "$peer" --mode "$mode" --threads "$threads" --device "$device" $net)
