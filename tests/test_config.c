@@ -682,13 +682,13 @@ START_TEST(flattened_rows) {
   ck_assert_str_eq(row(r, "data.flip"), "true");
   ck_assert_str_eq(row(r, "diffusion.predict"), "v");
   /* Counted by hand from full.yaml and the schema (extends has no row). */
-  int top = 5;  /* name seed device plugin_path description */
-  int data = 4; /* dataset path flip pad_pow2 */
-  int model =
-      2 + 2 + 6 + 1 + 1; /* dim dim_mults, block (2), attention: null null 3 1, mid, dropout */
-  int diffusion = 8;     /* T predict schedule.plugin loss (2) sampler (2) timesteps */
-  int train = 13;        /* 10 keys + ema's 3 */
-  int rest = 1 + 4 + 3 + 2;
+  int top = 5;                       /* name seed device plugin_path description */
+  int data = 4;                      /* dataset path flip pad_pow2 */
+  int model = 2 + 2 + 6 + 1 + 1 + 2; /* dim dim_mults, block (2), attention: null null 3 1, mid,
+                                        dropout, classes self_condition */
+  int diffusion = 9; /* T predict schedule.plugin loss (2) sampler (2) timesteps offset_noise */
+  int train = 14;    /* 11 keys + ema's 3 */
+  int rest = 1 + 6 + 3 + 2; /* log, sample (with classes and guidance), eval, checkpoint */
   ck_assert_int_eq(r->n, top + data + model + diffusion + train + rest);
   for (int i = 0; i < r->n; i++)
     for (int j = i + 1; j < r->n; j++)

@@ -1,7 +1,10 @@
 /* `ddpmx sample RUN [--sampler NAME] [--steps N] [--n N] [--seed S] [-o FILE.png]`:
  * draws a grid from a trained run's latest checkpoint (EMA weights) and
- * stores it with the run under a tag of its own. */
+ * stores it with the run under a tag of its own. A class-conditional run
+ * draws one row per class, or the class asked for, with guidance. */
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@ static int main_sample(int argc, char **argv);
 const dx_cli_command dx_cli_sample = {
     "sample", "draw samples from a trained run's latest checkpoint",
     "usage: ddpmx sample RUN [--sampler NAME] [--steps N] [--n N] [--seed S] [--nrow N]\n"
+    "                   [--class K | --classes all|K,K,...] [--guidance W]\n"
     "                   [-o FILE.png] [--tag T] [--db PATH]\n"
     "\n"
     "Loads run RUN (an id or a name) from its latest checkpoint and samples\n"
@@ -26,14 +30,21 @@ const dx_cli_command dx_cli_sample = {
     "  --n N           how many images (default 64)\n"
     "  --seed S        the noise's seed (default 0): same seed, same images\n"
     "  --nrow N        images per row of the grid (default 8)\n"
+    "  --class K       a class-conditional run: every image of class K (none: no class)\n"
+    "  --classes L     one row of nrow images per class of L (all: every class);\n"
+    "                  --n defaults to nrow times their number. Without --class or\n"
+    "                  --classes a conditional run draws its sample.classes this way\n"
+    "  --guidance W    classifier-free guidance (1 + W) eps(x, c) - W eps(x);\n"
+    "                  default: the run's sample.guidance\n"
     "  -o FILE.png     also write the grid here\n"
     "  --tag T         the stored grid's tag (default sample-SAMPLER-STEPS)\n"
     "  --db PATH       results database (default " DX_CLI_DEFAULT_DB ")\n",
     main_sample};
 
 typedef struct sample_args {
-  const char *db, *ref, *sampler, *out, *tag;
+  const char *db, *ref, *sampler, *out, *tag, *klass, *classes, *guidance;
   int64_t steps, n, seed, nrow;
+  bool n_given;
 } sample_args;
 
 static int option(int argc, char **argv, int *i, sample_args *a) {
@@ -42,6 +53,9 @@ static int option(int argc, char **argv, int *i, sample_args *a) {
   if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--sampler", &a->sampler)) != 0) return r;
   if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "-o", &a->out)) != 0) return r;
   if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--tag", &a->tag)) != 0) return r;
+  if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--class", &a->klass)) != 0) return r;
+  if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--classes", &a->classes)) != 0) return r;
+  if ((r = dx_cli_option(&dx_cli_sample, argc, argv, i, "--guidance", &a->guidance)) != 0) return r;
   if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--steps", false, &a->steps)) != 0)
     return r;
   if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--n", false, &a->n)) != 0) return r;
@@ -54,6 +68,7 @@ static int parse(int argc, char **argv, sample_args *a) {
   *a = (sample_args){.db = DX_CLI_DEFAULT_DB, .n = 64, .nrow = 8};
   for (int i = 1; i < argc; i++) {
     if (dx_cli_is_help(argv[i])) return dx_cli_help(&dx_cli_sample), -1;
+    if (strcmp(argv[i], "--n") == 0) a->n_given = true;
     int r = option(argc, argv, &i, a);
     if (r < 0) return DX_EXIT_USAGE;
     if (r > 0) continue;
@@ -65,6 +80,80 @@ static int parse(int argc, char **argv, sample_args *a) {
   if (a->n < 1 || a->n > 1024)
     return dx_cli_usage(&dx_cli_sample, "--n must be between 1 and 1024");
   if (a->nrow < 1) return dx_cli_usage(&dx_cli_sample, "--nrow must be at least 1");
+  if (a->klass && a->classes)
+    return dx_cli_usage(&dx_cli_sample, "--class and --classes: give one of them");
+  return DX_EXIT_OK;
+}
+
+/* What to draw for a class-conditional run: the class of each image and
+ * the guidance weight. */
+typedef struct class_plan {
+  int64_t *labels; /* n, or NULL: no class */
+  double w;
+} class_plan;
+
+/* "all" or "K,K,..." into list (room for DX_EXP_MAX_CLASSES); -1 when malformed. */
+static int64_t class_list(const char *text, int64_t classes, int64_t *list) {
+  if (strcmp(text, "all") == 0) {
+    int64_t m = classes < DX_EXP_MAX_CLASSES ? classes : DX_EXP_MAX_CLASSES;
+    for (int64_t k = 0; k < m; k++)
+      list[k] = k;
+    return m;
+  }
+  int64_t m = 0;
+  for (const char *p = text; *p && m < DX_EXP_MAX_CLASSES; m++) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (end == p || errno || v < 0 || (*end && *end != ',')) return -1;
+    list[m] = v;
+    p = *end ? end + 1 : end;
+  }
+  return m;
+}
+
+static int plan_classes(sample_args *a, const dx_stored_run *r, class_plan *cp) {
+  const dx_experiment *e = r->e;
+  int64_t k = e->model.classes, list[DX_EXP_MAX_CLASSES], m = 0;
+  *cp = (class_plan){NULL, e->sample.guidance};
+  char *end = NULL;
+  if (a->guidance) cp->w = strtod(a->guidance, &end);
+  if (a->guidance && (end == a->guidance || *end || !isfinite(cp->w)))
+    return dx_cli_usage(&dx_cli_sample, "--guidance: '%s' is not a number", a->guidance);
+  if (k == 0) {
+    if (a->klass || a->classes || (a->guidance && cp->w != 0))
+      return dx_cli_usage(&dx_cli_sample,
+                          "run %" PRId64 " is not class-conditional "
+                          "(model.classes is 0)",
+                          r->id);
+    return DX_EXIT_OK;
+  }
+  if (a->klass && strcmp(a->klass, "none") == 0) return DX_EXIT_OK;
+  if (a->klass) {
+    if ((m = class_list(a->klass, k, list)) != 1)
+      return dx_cli_usage(&dx_cli_sample,
+                          "--class: '%s' is not a class (0 to %" PRId64 ", or none)", a->klass,
+                          k - 1);
+  } else if (a->classes) {
+    if ((m = class_list(a->classes, k, list)) < 1)
+      return dx_cli_usage(&dx_cli_sample, "--classes: '%s' is not all or a list like 0,3,5",
+                          a->classes);
+  } else {
+    m = e->sample.n_classes ? e->sample.n_classes
+                            : (k < DX_EXP_MAX_CLASSES ? k : DX_EXP_MAX_CLASSES);
+    for (int64_t i = 0; i < m; i++)
+      list[i] = e->sample.n_classes ? e->sample.classes[i] : i;
+  }
+  for (int64_t i = 0; i < m; i++)
+    if (list[i] >= k)
+      return dx_cli_usage(&dx_cli_sample, "class %" PRId64 ": run %" PRId64 " knows 0 to %" PRId64,
+                          list[i], r->id, k - 1);
+  if (!a->klass && !a->n_given) a->n = a->nrow * m;
+  if (a->n > 1024) return dx_cli_usage(&dx_cli_sample, "%" PRId64 " images: at most 1024", a->n);
+  if (!(cp->labels = malloc((size_t)a->n * sizeof *cp->labels)))
+    return dx_cli_fail(&dx_cli_sample, DX_ERR_NOMEM, "out of memory");
+  for (int64_t i = 0; i < a->n; i++)
+    cp->labels[i] = a->klass ? list[0] : list[(i / a->nrow) % m];
   return DX_EXIT_OK;
 }
 
@@ -103,20 +192,25 @@ static int store_grid(const sample_args *a, dx_store *st, const dx_stored_run *r
   return DX_EXIT_OK;
 }
 
-static int sample(const sample_args *a, dx_store *st, dx_stored_run *r) {
+static int sample(sample_args *a, dx_store *st, dx_stored_run *r) {
   if (!r->has_checkpoint)
     return dx_cli_fail(&dx_cli_sample, DX_ERR_INVALID,
                        "run %" PRId64 " has no checkpoint to sample from", r->id);
+  class_plan cp;
+  int rc = plan_classes(a, r, &cp);
+  if (rc != DX_EXIT_OK) return rc;
   dx_plugin *p = NULL;
   dx_params *pp = NULL;
-  int rc = a->sampler ? other_sampler(a, r, &p, &pp) : DX_EXIT_OK;
-  if (rc != DX_EXIT_OK) return rc;
+  rc = a->sampler ? other_sampler(a, r, &p, &pp) : DX_EXIT_OK;
+  if (rc != DX_EXIT_OK) return free(cp.labels), rc;
   dx_infer_opts o = {.checkpoint = r->checkpoint.path,
                      .sampler = p ? p->desc : NULL,
                      .sampler_params = pp,
                      .steps = a->steps,
                      .n = a->n,
-                     .seed = (uint64_t)a->seed};
+                     .seed = (uint64_t)a->seed,
+                     .labels = cp.labels,
+                     .guidance = cp.w};
   float *x = NULL;
   int64_t shape[4];
   char err[DX_ERRMSG_MAX];
@@ -125,7 +219,7 @@ static int sample(const sample_args *a, dx_store *st, dx_stored_run *r) {
           r->id, r->checkpoint.step, a->n);
   dx_status s = dx_infer_sample(r->e, &r->plugins, &o, &x, shape, err, sizeof err);
   rc = s == DX_OK ? store_grid(a, st, r, x, shape) : dx_cli_fail(&dx_cli_sample, s, "%s", err);
-  free(x);
+  free(x), free(cp.labels);
   dx_params_free(pp);
   dx_plugin_close(p);
   return rc;

@@ -22,7 +22,8 @@
 #include "ddpmx/status.h"
 #include "util/plugin_ref.h"
 
-#define DX_EXP_MAX_LEVELS 6 /* the most entries model.dim_mults takes */
+#define DX_EXP_MAX_LEVELS 6    /* the most entries model.dim_mults takes */
+#define DX_EXP_MAX_CLASSES 256 /* the most entries sample.classes takes */
 
 /* The choices of the experiment, each with its words (DX_..._WORDS) beside
  * it in the order of its values: data.dataset is a dx_data_kind
@@ -50,6 +51,8 @@ typedef struct dx_exp_model {
   bool attention_per_level; /* written as a list: kept so output looks alike */
   dx_plugin_ref mid_attention;
   double dropout;
+  int64_t classes;     /* > 0: class-conditional, with classes + 1 embeddings */
+  bool self_condition; /* Chen et al. 2022 */
 } dx_exp_model;
 
 typedef struct dx_exp_diffusion {
@@ -57,6 +60,7 @@ typedef struct dx_exp_diffusion {
   dx_predict predict;
   dx_plugin_ref schedule, loss, sampler;
   dx_timestep_kind timesteps;
+  double offset_noise; /* s: eps + s N(0, 1) per (image, channel) */
 } dx_exp_diffusion;
 
 typedef struct dx_exp_ema {
@@ -72,7 +76,8 @@ typedef struct dx_exp_train {
   dx_exp_lr_schedule lr_schedule;
   double clip_grad; /* 0: off */
   dx_exp_ema ema;
-  int64_t threads; /* 0: every core */
+  int64_t threads;  /* 0: every core */
+  double cond_drop; /* probability of training a sample with no class */
 } dx_exp_train;
 
 typedef struct dx_exp_log {
@@ -80,6 +85,11 @@ typedef struct dx_exp_log {
 } dx_exp_log;
 typedef struct dx_exp_sample {
   int64_t every, count, nrow, steps; /* every 0: never; steps 0: all T */
+  /* A conditional model's grid: row r shows classes[r mod n_classes]
+   * (n_classes 0: every class in turn), guided with weight guidance. */
+  int64_t classes[DX_EXP_MAX_CLASSES];
+  int64_t n_classes;
+  double guidance;
 } dx_exp_sample;
 typedef struct dx_exp_eval {
   int64_t every, images, batch; /* every 0: never */

@@ -56,7 +56,32 @@ static dx_status data_path(dx_experiment *e, const dx_ynode *root, char *err, si
                  dataset->text);
 }
 
+/* The place of key `section.leaf` for a message, or the file's start. */
+static const dx_srcpos *place(const dx_ynode *root, const char *section, const char *leaf) {
+  const dx_ynode *n = dx_ynode_get(dx_ynode_get(root, section), leaf);
+  return n ? &n->pos : &root->pos;
+}
+
+/* Class conditioning: the grid's classes exist, and what needs classes has them. */
+static dx_status classes(const dx_experiment *e, const dx_ynode *root, char *err, size_t errlen) {
+  int64_t k = e->model.classes;
+  for (int64_t i = 0; i < e->sample.n_classes; i++)
+    if (e->sample.classes[i] >= k)
+      return dx_errf(err, errlen, DX_ERR_CONFIG, place(root, "sample", "classes"),
+                     "sample.classes[%lld] is %lld, but model.classes is %lld (labels 0 to %lld)",
+                     (long long)i, (long long)e->sample.classes[i], (long long)k,
+                     (long long)(k - 1));
+  if (k == 0 && e->train.cond_drop > 0)
+    return dx_errf(err, errlen, DX_ERR_CONFIG, place(root, "train", "cond_drop"),
+                   "train.cond_drop needs a class-conditional model; set model.classes");
+  if (k == 0 && e->sample.guidance != 0)
+    return dx_errf(err, errlen, DX_ERR_CONFIG, place(root, "sample", "guidance"),
+                   "sample.guidance needs a class-conditional model; set model.classes");
+  return DX_OK;
+}
+
 dx_status dx_cfg_rules(dx_experiment *e, const dx_ynode *root, char *err, size_t errlen) {
   parse_device(e);
-  return data_path(e, root, err, errlen);
+  dx_status st = data_path(e, root, err, errlen);
+  return st == DX_OK ? classes(e, root, err, errlen) : st;
 }

@@ -55,6 +55,10 @@ static const dx_key_spec keys[] = {
            "attention in the middle of the U-Net"),
     {VALUE("model.dropout", FLOAT, "0", "[0, 1)", model.dropout,
            "dropout probability inside blocks (the block plugin's dropout parameter)")},
+    {VALUE("model.classes", INT, "0", "[0, 10000]", model.classes,
+           "number of classes to condition on (a class embedding); 0: unconditional")},
+    {VALUE("model.self_condition", BOOL, "false", NULL, model.self_condition,
+           "feed the model its own x0 estimate as extra input channels (self-conditioning)")},
 
     SECTION("diffusion", "the forward process and the objective"),
     {VALUE("diffusion.T", INT, "1000", "[2, 100000]", diffusion.T, "number of diffusion steps")},
@@ -67,6 +71,8 @@ static const dx_key_spec keys[] = {
            "the reverse-process variance and step"),
     {VALUE("diffusion.timesteps", CHOICE, "uniform", DX_TIMESTEPS_WORDS, diffusion.timesteps,
            "how training draws t")},
+    {VALUE("diffusion.offset_noise", FLOAT, "0", "[0, inf)", diffusion.offset_noise,
+           "offset noise: add this times N(0, 1) per image and channel to the noise")},
 
     SECTION("train", "the optimiser and the training loop"),
     {VALUE("train.steps", INT, "1000", "[1, inf)", train.steps, "optimiser steps")},
@@ -90,6 +96,8 @@ static const dx_key_spec keys[] = {
     {VALUE("train.ema.start", INT, "0", "[0, inf)", train.ema.start,
            "step of the first EMA update")},
     {VALUE("train.threads", INT, "0", "[0, inf)", train.threads, "CPU threads; 0 uses every core")},
+    {VALUE("train.cond_drop", FLOAT, "0", "[0, 1]", train.cond_drop,
+           "probability of replacing a sample's class by 'no class' (classifier-free guidance)")},
 
     SECTION("log", "metrics"),
     {VALUE("log.every", INT, "50", "[1, inf)", log.every, "steps between logged losses")},
@@ -101,6 +109,11 @@ static const dx_key_spec keys[] = {
     {VALUE("sample.nrow", INT, "8", "[1, inf)", sample.nrow, "images per grid row")},
     {VALUE("sample.steps", INT, "0", "[0, inf)", sample.steps,
            "reverse steps per sample; 0 uses all T")},
+    {LIST("sample.classes", INT, "[]", "[0, inf)", sample.classes,
+          "a conditional model's class of each grid row, repeated; [] shows every class"),
+     .max_items = DX_EXP_MAX_CLASSES, .count_offset = OFF(sample.n_classes)},
+    {VALUE("sample.guidance", FLOAT, "0", "[-1, inf)", sample.guidance,
+           "classifier-free guidance weight w: (1 + w) eps(x, c) - w eps(x)")},
 
     SECTION("eval", "bits/dim on held-out images"),
     {VALUE("eval.every", INT, "0", "[0, inf)", eval.every,

@@ -28,6 +28,7 @@ struct dx_unet {
   uint64_t seed, offset;
   conv init_conv, final_conv;
   dx_tensor *t1_w, *t1_b, *t2_w, *t2_b;
+  dx_tensor *classes_emb; /* (classes + 1, 4 dim), or NULL */
   level down[DX_UNET_MAX_LEVELS], up[DX_UNET_MAX_LEVELS];
   inst mid1, mid_attn, mid2, final_block;
 };
@@ -118,7 +119,8 @@ static dx_status build_stem(dx_unet *net) {
   dx_module *m = scope(net, "");
   if (!m) return dx_status_of(net->ctx);
   int64_t td = 4 * c->dim, w1[2] = {td, c->dim}, w2[2] = {td, td}, b[1] = {td};
-  net->init_conv = make_conv(m, "init_conv", c->dim, c->in_channels, 1);
+  int64_t in = c->self_condition ? 2 * c->in_channels : c->in_channels;
+  net->init_conv = make_conv(m, "init_conv", c->dim, in, 1);
   net->t1_w = dx_module_param(m, "time_mlp.1.weight", 2, w1, DX_INIT_FAN_IN_UNIFORM, c->dim);
   net->t1_b = dx_module_param(m, "time_mlp.1.bias", 1, b, DX_INIT_FAN_IN_UNIFORM, c->dim);
   net->t2_w = dx_module_param(m, "time_mlp.3.weight", 2, w2, DX_INIT_FAN_IN_UNIFORM, td);
@@ -154,6 +156,12 @@ static dx_status build(dx_unet *net) {
   dx_module *m = scope(net, "");
   if (!m) return dx_status_of(net->ctx);
   net->final_conv = make_conv(m, "final_conv", c->out_channels, c->dim, 1);
+  /* Last, so that an unconditional net's initial weights do not move. A
+   * lookup is a one-hot row times this table (time_cond), so it is
+   * nn.Embedding's weight, U(-1, 1) here where PyTorch draws N(0, 1). */
+  int64_t es[2] = {c->classes + 1, 4 * c->dim};
+  if (c->classes > 0)
+    net->classes_emb = dx_module_param(m, "classes_emb.weight", 2, es, DX_INIT_FAN_IN_UNIFORM, 1);
   dx_module_free(m);
   return dx_status_of(net->ctx);
 }
@@ -164,6 +172,9 @@ static dx_status check_config(dx_ctx *ctx, const dx_unet_config *c) {
                         DX_UNET_MAX_LEVELS);
   if (!c->block.desc)
     return dx_set_error(ctx, DX_ERR_CONFIG, "model.block: a block plugin is required");
+  if (c->classes < 0)
+    return dx_set_error(ctx, DX_ERR_CONFIG, "model.classes: %lld; use 0 (none) or more",
+                        (long long)c->classes);
   int64_t f = (int64_t)1 << (c->n_levels - 1);
   if (c->image_size % f)
     return dx_set_error(ctx, DX_ERR_CONFIG,
@@ -231,12 +242,65 @@ static dx_tensor *time_mlp(dx_ctx *ctx, dx_unet *net, dx_tensor *t) {
   return dx_linear(ctx, e, net->t2_w, net->t2_b);
 }
 
+/* The rows of classes_emb for labels (NULL: "no class"): one-hot (N, K+1)
+ * times the table, so matmul's backward gives the table's gradient. */
+static dx_tensor *class_rows(dx_ctx *ctx, dx_unet *net, const int64_t *labels, int64_t n) {
+  int64_t k = net->cfg.classes + 1, shape[2] = {n, k};
+  double *onehot = calloc((size_t)(n * k), sizeof *onehot);
+  if (!onehot) return dx_set_error(ctx, DX_ERR_NOMEM, "out of memory for class labels"), NULL;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t c = labels ? labels[i] : k - 1;
+    if (c < 0 || c >= k) {
+      free(onehot);
+      return dx_set_error(ctx, DX_ERR_INVALID, "class label %lld of sample %lld: use 0 to %lld",
+                          (long long)c, (long long)i, (long long)(k - 1)),
+             NULL;
+    }
+    onehot[i * k + c] = 1.0;
+  }
+  dx_tensor *h = dx_tensor_new(ctx, net->cfg.dtype, 2, shape);
+  if (h) dx_tensor_write(ctx, h, onehot, DX_F64);
+  free(onehot);
+  return h ? dx_matmul(ctx, h, net->classes_emb, false, false) : NULL;
+}
+
+/* The time embedding, plus the class's row for a conditional net. */
+static dx_tensor *time_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *t, const int64_t *labels) {
+  dx_tensor *te = time_mlp(ctx, net, t);
+  if (!net->classes_emb || !te) return te;
+  return dx_add(ctx, te, class_rows(ctx, net, labels, t->shape[0]));
+}
+
+/* x, or [x_self, x] along channels when the net self-conditions. */
+static dx_tensor *stem_input(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *x_self) {
+  if (!net->cfg.self_condition || !x) return x;
+  if (!x_self) x_self = dx_tensor_zeros(ctx, x->dtype, x->ndim, x->shape);
+  return cat2(ctx, x_self, x);
+}
+
 dx_tensor *dx_unet_forward(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t, bool training) {
+  return dx_unet_forward_cond(ctx, net, x, t, NULL, training);
+}
+
+dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
+                                const dx_unet_cond *cond, bool training) {
   const int n = net->cfg.n_levels;
+  const int64_t *labels = cond ? cond->labels : NULL;
+  dx_tensor *x_self = cond ? cond->x_self : NULL;
+  if (labels && !net->classes_emb)
+    return dx_set_error(ctx, DX_ERR_INVALID,
+                        "class labels given to a model without classes "
+                        "(model.classes is 0)"),
+           NULL;
+  if (x_self && !net->cfg.self_condition)
+    return dx_set_error(ctx, DX_ERR_INVALID,
+                        "an x0 estimate given to a model that does not "
+                        "self-condition"),
+           NULL;
   dx_tensor *skips[2 * DX_UNET_MAX_LEVELS];
   int top = 0;
-  x = apply(ctx, &net->init_conv, x);
-  dx_tensor *stem = x, *te = time_mlp(ctx, net, t);
+  x = apply(ctx, &net->init_conv, stem_input(ctx, net, x, x_self));
+  dx_tensor *stem = x, *te = time_cond(ctx, net, t, labels);
   for (int i = 0; i < n; i++) {
     level *d = &net->down[i];
     x = skips[top++] = run(ctx, &d->b1, x, te, training);

@@ -26,6 +26,13 @@ typedef struct dx_unet_config {
   dx_block_spec attention[DX_UNET_MAX_LEVELS];
   dx_block_spec mid_attention;
   dx_dtype dtype; /* of the parameters: DX_F32 (0) unless testing in float64 */
+  /* > 0: a class embedding "classes_emb.weight" (classes + 1, 4 dim) added to
+   * the time embedding; row `classes` is "no class" (classifier-free
+   * guidance, Ho & Salimans 2021). */
+  int64_t classes;
+  /* The stem also takes an x0 estimate, concatenated before x (Chen et al.
+   * 2022's self-conditioning): init_conv has 2 in_channels inputs. */
+  bool self_condition;
 } dx_unet_config;
 
 typedef struct dx_unet dx_unet;
@@ -35,8 +42,20 @@ typedef struct dx_unet dx_unet;
 dx_unet *dx_unet_create(dx_ctx *ctx, const dx_unet_config *cfg, uint64_t seed);
 void dx_unet_free(dx_unet *net);
 
-/* x (N, in_channels, S, S), t (N) float timesteps -> (N, out_channels, S, S). */
+/* x (N, in_channels, S, S), t (N) float timesteps -> (N, out_channels, S, S).
+ * An unconditional call: "no class", and zeros for the self-conditioning input. */
 dx_tensor *dx_unet_forward(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t, bool training);
+
+/* What a conditional call adds; NULL members (or cond NULL) mean "no class"
+ * and a zero x0 estimate. labels: N values in [0, classes], classes being
+ * "no class"; refused when the net has no classes. x_self: (N, in_channels,
+ * S, S), refused when the net does not self-condition. */
+typedef struct dx_unet_cond {
+  const int64_t *labels;
+  dx_tensor *x_self;
+} dx_unet_cond;
+dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
+                                const dx_unet_cond *cond, bool training);
 
 dx_param_list *dx_unet_params(dx_unet *net);
 

@@ -43,7 +43,7 @@ dx_status dx_infer_sample(dx_experiment *e, const dx_run_plugins *rp, const dx_i
   if (st == DX_OK) {
     dx_sampler s = tr.sampler;
     if (o->steps > 0) s.cfg.steps = o->steps;
-    st = dx_trainer_draw(&tr, &s, o->n, o->seed, *images);
+    st = dx_trainer_draw_classes(&tr, &s, o->n, o->seed, o->labels, o->guidance, *images);
   }
   if (st != DX_OK) free(*images), *images = NULL;
   dx_trainer_teardown(&tr);

@@ -46,9 +46,18 @@ static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
   int64_t per = dx_numel(x0) / n;
   dx_tensor_randn(ctx, eps, stream_seed(seed, STREAM_EPS),
                   (uint64_t)((step * tr->N + tr->first) * per));
+  eps = dx_offset_noise(ctx, eps, tr->e->diffusion.offset_noise, stream_seed(seed, STREAM_OFFSET),
+                        (uint64_t)((step * tr->N + tr->first) * tr->C));
+  dx_status ls = dx_trainer_labels(tr, step);
+  if (ls != DX_OK) return ls;
   dx_set_seed(ctx, stream_seed(seed, STREAM_DROPOUT) + (uint64_t)step);
   dx_tensor *x_t = dx_q_sample(ctx, tr->d, x0, t, eps);
-  dx_tensor *y = dx_unet_forward(ctx, tr->net, x_t, tt, true), *pred = NULL, *var = NULL;
+  bool failed;
+  dx_unet_cond cond = {tr->e->model.classes ? tr->labels : NULL,
+                       dx_trainer_self_cond(tr, step, x_t, tt, &failed)};
+  if (failed) return ctx_fail(tr, "self-conditioning");
+  dx_tensor *y = dx_unet_forward_cond(ctx, tr->net, x_t, tt, &cond, true), *pred = NULL,
+            *var = NULL;
   if (!y || dx_split_output(ctx, y, tr->C, &pred, &var) != DX_OK) return ctx_fail(tr, "model");
   dx_tensor *logvar =
       tr->sampler.ops->log_variance(ctx, tr->sampler.state, tr->d, t, n, var, DX_F32);

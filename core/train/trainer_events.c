@@ -64,15 +64,38 @@ static dx_tensor *model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t
   return dx_unet_forward(ctx, tr->net, x_t, t, false);
 }
 
-/* Images [first, first + n) of a draw of total into host (n images). */
+static dx_tensor *cond_model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t,
+                                const dx_model_cond *cond) {
+  trainer *tr = user;
+  dx_unet_cond c = {cond ? cond->labels : NULL, cond ? cond->x_self : NULL};
+  return dx_unet_forward_cond(ctx, tr->net, x_t, t, &c, false);
+}
+
+/* Images [first, first + n) of a draw of total into host (n images);
+ * labels: the classes of all total images, or NULL. */
 static dx_status draw_range(trainer *tr, const dx_sampler *s, int64_t first, int64_t n,
-                            int64_t total, uint64_t seed, float *host) {
+                            int64_t total, uint64_t seed, const int64_t *labels, double w,
+                            float *host) {
   int64_t shape[4] = {n, tr->C, tr->H, tr->W};
+  if (labels && tr->e->model.classes == 0)
+    return dx_errf(tr->err, tr->errlen, DX_ERR_CONFIG, NULL,
+                   "this run's model has no classes (model.classes is 0)");
+  for (int64_t k = 0; labels && k < total; k++)
+    if (labels[k] < 0 || labels[k] >= tr->e->model.classes)
+      return dx_errf(tr->err, tr->errlen, DX_ERR_CONFIG, NULL,
+                     "class %lld: this run's model knows classes 0 to %lld", (long long)labels[k],
+                     (long long)(tr->e->model.classes - 1));
   dx_tensor *x = dx_tensor_new_persistent(tr->ctx, DX_F32, 4, shape);
   if (!x) return ctx_fail(tr, "sampling");
+  dx_guidance g = {.model = cond_model_fn,
+                   .user = tr,
+                   .labels = labels,
+                   .null_label = tr->e->model.classes,
+                   .weight = labels ? w : 0,
+                   .self_condition = tr->e->model.self_condition};
   dx_ema_swap(tr->ema, tr->params);
-  dx_status st = dx_sample_range(tr->ctx, s, tr->d, tr->e->diffusion.predict, model_fn, tr, seed,
-                                 first, total, x);
+  dx_status st =
+      dx_sample_guided(tr->ctx, s, tr->d, tr->e->diffusion.predict, &g, seed, first, total, x);
   dx_ema_swap(tr->ema, tr->params);
   if (st == DX_OK) st = dx_tensor_read(tr->ctx, x, host, DX_F32);
   if (st != DX_OK) st = ctx_fail(tr, "sampling");
@@ -81,7 +104,26 @@ static dx_status draw_range(trainer *tr, const dx_sampler *s, int64_t first, int
 }
 
 dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed, float *host) {
-  return draw_range(tr, s, 0, n, n, seed, host);
+  return draw_range(tr, s, 0, n, n, seed, NULL, 0, host);
+}
+
+dx_status dx_trainer_draw_classes(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed,
+                                  const int64_t *labels, double w, float *host) {
+  return draw_range(tr, s, 0, n, n, seed, labels, w, host);
+}
+
+/* A conditional model's grid: row r of nrow images shows sample.classes[r]
+ * (every class in turn when the list is empty), repeating. NULL otherwise. */
+static int64_t *grid_labels(const dx_experiment *e) {
+  const dx_exp_sample *sc = &e->sample;
+  if (e->model.classes == 0) return NULL;
+  int64_t *labels = malloc((size_t)sc->count * sizeof *labels);
+  int64_t m = sc->n_classes ? sc->n_classes : e->model.classes;
+  for (int64_t k = 0; labels && k < sc->count; k++) {
+    int64_t r = (k / sc->nrow) % m;
+    labels[k] = sc->n_classes ? sc->classes[r] : r;
+  }
+  return labels;
 }
 
 /* The grid: each rank draws its share of the images (the same values as one
@@ -94,12 +136,14 @@ dx_status dx_trainer_sample(trainer *tr, int64_t done) {
   int64_t n = sc->count - first < share ? sc->count - first : share;
   float *host = malloc((size_t)(share * tr->ranks * D) * sizeof *host);
   float *mine = malloc((size_t)(share * D) * sizeof *mine);
-  dx_status st = host && mine ? DX_OK : DX_ERR_NOMEM;
+  int64_t *labels = grid_labels(tr->e);
+  dx_status st = host && mine && (labels || !tr->e->model.classes) ? DX_OK : DX_ERR_NOMEM;
   if (st != DX_OK) dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory sampling");
   dx_sampler s = tr->sampler;
   if (sc->steps > 0) s.cfg.steps = sc->steps;
   uint64_t seed = stream_seed((uint64_t)tr->e->seed, STREAM_SAMPLE);
-  if (st == DX_OK && n > 0) st = draw_range(tr, &s, first, n, sc->count, seed, mine);
+  if (st == DX_OK && n > 0)
+    st = draw_range(tr, &s, first, n, sc->count, seed, labels, sc->guidance, mine);
   if (tr->ranks > 1) {
     st = dx_trainer_agree(tr, st, NULL);
     if (st == DX_OK &&
@@ -112,7 +156,7 @@ dx_status dx_trainer_sample(trainer *tr, int64_t done) {
       (st = dx_store_add_grid(tr->env->store, tr->env->run_id, done, "ema", host, sc->count, tr->C,
                               tr->H, tr->W, sc->nrow)) != DX_OK)
     snprintf(tr->err, tr->errlen, "storing the sample grid: %s", dx_store_errmsg(tr->env->store));
-  free(host), free(mine);
+  free(host), free(mine), free(labels);
   tr->log.since = now(); /* sampling time is not training time */
   return st;
 }

@@ -21,7 +21,10 @@ enum {
   STREAM_DROPOUT,
   STREAM_SAMPLE,
   STREAM_EVAL,
-  STREAM_ORDER
+  STREAM_ORDER,
+  STREAM_COND_DROP, /* which samples train with no class */
+  STREAM_SELF_COND, /* which steps self-condition */
+  STREAM_OFFSET     /* offset noise */
 };
 
 static inline uint64_t stream_seed(uint64_t seed, uint64_t stream) {
@@ -79,6 +82,7 @@ typedef struct trainer {
   int64_t C, H, W, N;
   float *x_host;
   int64_t *idx, *t;
+  int64_t *labels; /* this rank's n class labels, "no class" where dropped */
   double *w, *t_host, *per_sample;
   char *json;
   char ckpt_dir[4096];
@@ -134,6 +138,15 @@ dx_status dx_trainer_gather_losses(trainer *tr);
 /* Every gradient <- its mean over the ranks. */
 dx_status dx_trainer_mean_grads(trainer *tr, int64_t step);
 double dx_trainer_allreduce_seconds(const trainer *tr);
+/* conditioning.c */
+/* tr->labels <- the step's class labels, "no class" where train.cond_drop
+ * drops them; nothing for an unconditional model. */
+dx_status dx_trainer_labels(trainer *tr, int64_t step);
+/* On half the steps of a self-conditioning model: the x0 estimate of a
+ * first forward pass without gradient (clipped as the sampler clips),
+ * detached; NULL on the other steps (*failed says whether it failed). */
+dx_tensor *dx_trainer_self_cond(trainer *tr, int64_t step, dx_tensor *x_t, dx_tensor *tt,
+                                bool *failed);
 /* trainer_events.c: what happens every so many steps */
 dx_status dx_trainer_report(trainer *tr, int64_t done);
 dx_status dx_trainer_sample(trainer *tr, int64_t done);
@@ -141,6 +154,10 @@ dx_status dx_trainer_evaluate(trainer *tr, int64_t done);
 dx_status dx_trainer_checkpoint(trainer *tr, int64_t done);
 /* n samples with the EMA weights and sampler s into host (n*C*H*W floats). */
 dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed, float *host);
+/* The same for a conditional model: image k of class labels[k] (NULL: no
+ * class), guided with weight w (dx_guidance). */
+dx_status dx_trainer_draw_classes(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed,
+                                  const int64_t *labels, double w, float *host);
 /* Mean bits/dim of the first `images` test images, in chunks of `batch`:
  * out[0] total, out[1] prior, out[2] decoder. EMA weights. */
 dx_status dx_trainer_bpd(trainer *tr, int64_t images, int64_t batch, double out[3]);

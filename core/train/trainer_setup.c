@@ -75,7 +75,9 @@ static dx_status make_model(trainer *tr) {
                       .out_channels = tr->sampler.cfg.learns_variance ? 2 * tr->C : tr->C,
                       .dim = m->dim,
                       .n_levels = (int)m->n_levels,
-                      .image_size = tr->H};
+                      .image_size = tr->H,
+                      .classes = m->classes,
+                      .self_condition = m->self_condition};
   for (int i = 0; i < c.n_levels; i++) {
     c.mults[i] = m->dim_mults[i];
     c.attention[i] = spec_of(slot(tr, "model.attention", i));
@@ -110,8 +112,10 @@ static dx_status host_buffers(trainer *tr) {
   tr->w = malloc((size_t)n * sizeof *tr->w);
   tr->t_host = malloc((size_t)n * sizeof *tr->t_host);
   tr->per_sample = malloc((size_t)n * sizeof *tr->per_sample);
+  tr->labels = malloc((size_t)n * sizeof *tr->labels);
   tr->json = dx_experiment_to_json(tr->e);
-  if (!tr->x_host || !tr->idx || !tr->t || !tr->w || !tr->t_host || !tr->per_sample || !tr->json)
+  if (!tr->x_host || !tr->idx || !tr->t || !tr->w || !tr->t_host || !tr->per_sample ||
+      !tr->labels || !tr->json)
     return dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory");
   return DX_OK;
 }
@@ -215,6 +219,7 @@ void dx_trainer_teardown(trainer *tr) {
   if (tr->loss && tr->loss->destroy) tr->loss->destroy(tr->loss_state);
   dx_diffusion_free(tr->d);
   free(tr->x_host), free(tr->idx), free(tr->t), free(tr->w), free(tr->t_host), free(tr->per_sample);
+  free(tr->labels);
   free(tr->json);
   dx_ctx_free(tr->ctx);
 }

@@ -82,6 +82,10 @@ DX_API dx_tensor *dx_diffusion_gather(dx_ctx *ctx, const double *table, const in
 /* x_t = sqrt(abar) x0 + sqrt(1 - abar) eps (Ho et al. 2020 eq. 4). */
 DX_API dx_tensor *dx_q_sample(dx_ctx *ctx, const dx_diffusion *d, dx_tensor *x0, const int64_t *t,
                               dx_tensor *eps);
+/* Offset noise: eps + s z, z (N,C,1,1) standard normal drawn from (seed,
+ * offset + n C + c) and broadcast over the pixels; eps itself when s = 0. */
+DX_API dx_tensor *dx_offset_noise(dx_ctx *ctx, dx_tensor *eps, double s, uint64_t seed,
+                                  uint64_t offset);
 /* x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar). */
 DX_API dx_tensor *dx_x0_from_eps(dx_ctx *ctx, const dx_diffusion *d, dx_tensor *x_t,
                                  const int64_t *t, dx_tensor *eps);
@@ -121,6 +125,14 @@ DX_API dx_tensor *dx_prior_bpd(dx_ctx *ctx, const dx_diffusion *d, dx_tensor *x0
 /* x_t (N,C,H,W) and t (N) model timesteps as floats -> output (N,C',H,W):
  * C' = C, or 2C when the sampler learns the variance. */
 typedef dx_tensor *(*dx_model_fn)(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t);
+
+/* What a conditional model is handed besides x_t and t (dx_sample_guided). */
+typedef struct dx_model_cond {
+  const int64_t *labels; /* N class labels, the model's "no class" among them; NULL: none */
+  dx_tensor *x_self;     /* self-conditioning: the previous x0 estimate (N,C,H,W); NULL: none */
+} dx_model_cond;
+typedef dx_tensor *(*dx_cond_model_fn)(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t,
+                                       const dx_model_cond *cond);
 
 /* Splits a model output into the prediction (its first C channels) and the
  * variance channels (the next C, or NULL when out has only C). */

@@ -108,6 +108,36 @@ DX_API dx_status dx_sample_range(dx_ctx *ctx, const dx_sampler *s, const dx_diff
                                  dx_predict predict, dx_model_fn model, void *user, uint64_t seed,
                                  int64_t first, int64_t total, dx_tensor *x);
 
+/* Classifier-free guidance (Ho & Salimans 2021) and self-conditioning (Chen
+ * et al. 2022) around any sampler plugin. */
+typedef struct dx_guidance {
+  dx_cond_model_fn model;
+  void *user;
+  /* The class of each image of the whole draw (total of them, as in
+   * dx_sample_range), or NULL: every image is drawn with no class. */
+  const int64_t *labels;
+  int64_t null_label; /* the model's "no class" label */
+  /* w: eps = (1 + w) eps(x, c) - w eps(x, no class), both halves in one
+   * forward pass of 2N images; 0 calls the model once, with c alone. */
+  double weight;
+  bool self_condition; /* hand the model the previous step's x0 estimate */
+} dx_guidance;
+
+/* The guided noise (1 + w) eps_c - w eps_u, where eps_c and eps_u are the
+ * model's predictions pred_c and pred_u (eps, x0 or v, unclipped) taken to
+ * eps space for x_t at indices t of d. The sampler then steps with it as an
+ * eps prediction, so x0 and v models are guided in eps space too. */
+DX_API dx_tensor *dx_guided_eps(dx_ctx *ctx, const dx_diffusion *d, dx_predict predict,
+                                dx_tensor *x_t, const int64_t *t, dx_tensor *pred_c,
+                                dx_tensor *pred_u, double w);
+
+/* dx_sample_range with a conditional model: the same noise draws, so at
+ * weight 0 with no labels and no self-conditioning it draws what
+ * dx_sample_range draws. */
+DX_API dx_status dx_sample_guided(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
+                                  dx_predict predict, const dx_guidance *g, uint64_t seed,
+                                  int64_t first, int64_t total, dx_tensor *x);
+
 /* Bits per dimension of a set of images under the model: the full bound
  * L_0 + L_1 + ... + L_{T-1} + L_prior, one term per t with fresh noise from
  * (seed, t), with the sampler's variance and clipping (Ho et al. 2020 eq. 5;
