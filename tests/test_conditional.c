@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "dx_test.h"
+#include "dxt_cli.h"
+#include "store/grid.h"
 #include "store/store.h"
 #include "train/trainer.h"
 
@@ -230,6 +232,63 @@ START_TEST(a_checkpoint_samples_the_classes_asked_for) {
 }
 END_TEST
 
+/* The PNG's size in pixels, for make_grid's layout of 8x8 images. */
+static void png_size(const char *name, int *w, int *h) {
+  char path[512], err[256];
+  snprintf(path, sizeof path, "%s/%s", tmp, name);
+  dx_image img;
+  ck_assert_msg(dx_png_read_file(path, &img, err, sizeof err) == DX_OK, "%s", err);
+  *w = img.width, *h = img.height;
+  dx_image_free(&img);
+}
+
+static dxt_out sample_cli(const char *a1, const char *a2, const char *a3, const char *a4) {
+  char db[512], out[512];
+  snprintf(db, sizeof db, "%s/a.db", tmp);
+  snprintf(out, sizeof out, "%s/g.png", tmp);
+  const char *argv[] = {"sample", "cond", "--db", db, "-o", out, "--steps",
+                        "3",      a1,     a2,     a3, a4,   NULL};
+  return dxt_cli(argv);
+}
+
+/* ddpmx sample: one row of nrow images per class asked for. */
+START_TEST(the_cli_draws_one_row_per_class) {
+  dxt_ddpmx();
+  char yaml[512], db[512];
+  snprintf(yaml, sizeof yaml, "%s/cond.yaml", tmp);
+  snprintf(db, sizeof db, "%s/a.db", tmp);
+  const char *run[] = {"run", yaml, "train.steps=2", "sample.every=0", "--db", db, NULL};
+  dxt_out r = dxt_cli(run);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  dxt_out_free(&r);
+  int w, h;
+  dxt_out o = sample_cli("--classes", "all", "--nrow", "2");
+  ck_assert_msg(o.code == 0, "%s", o.err);
+  ck_assert_msg(strstr(o.out, "sample-ddim-3-w1.5"), "%s", o.out); /* the run's guidance */
+  png_size("g.png", &w, &h);
+  ck_assert_int_eq(w, 2 * (8 + 2) + 2);
+  ck_assert_int_eq(h, 3 * (8 + 2) + 2);
+  dxt_out_free(&o);
+  o = sample_cli("--classes", "0,2", "--guidance", "0");
+  ck_assert_msg(o.code == 0, "%s", o.err);
+  ck_assert_msg(strstr(o.out, "-w0"), "%s", o.out);
+  png_size("g.png", &w, &h);
+  ck_assert_int_eq(w, 8 * (8 + 2) + 2); /* nrow 8 */
+  ck_assert_int_eq(h, 2 * (8 + 2) + 2);
+  dxt_out_free(&o);
+  o = sample_cli("--class", "1", "--n", "3");
+  ck_assert_msg(o.code == 0, "%s", o.err);
+  dxt_out_free(&o);
+  o = sample_cli("--class", "3", "--n", "3");
+  ck_assert_int_ne(o.code, 0);
+  ck_assert_msg(strstr(o.err, "knows 0 to 2"), "%s", o.err);
+  dxt_out_free(&o);
+  o = sample_cli("--classes", "0,x", NULL, NULL);
+  ck_assert_int_ne(o.code, 0);
+  dxt_out_free(&o);
+}
+END_TEST
+
 START_TEST(classes_need_labels_and_a_conditional_model) {
   char path[512], err[1024];
   snprintf(path, sizeof path, "%s/cond.yaml", tmp);
@@ -255,6 +314,7 @@ int main(void) {
   DXT_ADD(tc, class_drops_are_keyed_by_the_seed);
   DXT_ADD(tc, a_checkpoint_samples_the_classes_asked_for);
   DXT_ADD(tc, classes_need_labels_and_a_conditional_model);
+  DXT_ADD(tc, the_cli_draws_one_row_per_class);
   suite_add_tcase(s, tc);
   return dxt_run(s);
 }

@@ -37,7 +37,8 @@ const dx_cli_command dx_cli_sample = {
     "  --guidance W    classifier-free guidance (1 + W) eps(x, c) - W eps(x);\n"
     "                  default: the run's sample.guidance\n"
     "  -o FILE.png     also write the grid here\n"
-    "  --tag T         the stored grid's tag (default sample-SAMPLER-STEPS)\n"
+    "  --tag T         the stored grid's tag (default sample-SAMPLER-STEPS, and\n"
+    "                  -wW for a conditional run)\n"
     "  --db PATH       results database (default " DX_CLI_DEFAULT_DB ")\n",
     main_sample};
 
@@ -168,13 +169,16 @@ static int other_sampler(const sample_args *a, const dx_stored_run *r, dx_plugin
   return st == DX_OK ? DX_EXIT_OK : dx_cli_fail(&dx_cli_sample, st, "%s", err);
 }
 
-static int store_grid(const sample_args *a, dx_store *st, const dx_stored_run *r, const float *x,
-                      const int64_t *shape) {
+static int store_grid(const sample_args *a, const class_plan *cp, dx_store *st,
+                      const dx_stored_run *r, const float *x, const int64_t *shape) {
   char tag[128], err[DX_ERRMSG_MAX];
   const char *sampler =
       a->sampler ? a->sampler
                  : dx_run_plugins_get(&r->plugins, "diffusion.sampler", -1)->plugin->desc->name;
   snprintf(tag, sizeof tag, "sample-%s-%" PRId64, sampler, a->steps);
+  /* A conditional run's grids at different guidance weights keep apart. */
+  if (r->e->model.classes > 0)
+    snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "-w%g", cp->labels ? cp->w : 0.0);
   if (a->tag) snprintf(tag, sizeof tag, "%s", a->tag);
   if (dx_store_add_grid(st, r->id, r->checkpoint.step, tag, x, shape[0], shape[1], shape[2],
                         shape[3], a->nrow))
@@ -218,7 +222,7 @@ static int sample(sample_args *a, dx_store *st, dx_stored_run *r) {
           "ddpmx sample: run %" PRId64 ", checkpoint at step %" PRId64 ", %" PRId64 " images\n",
           r->id, r->checkpoint.step, a->n);
   dx_status s = dx_infer_sample(r->e, &r->plugins, &o, &x, shape, err, sizeof err);
-  rc = s == DX_OK ? store_grid(a, st, r, x, shape) : dx_cli_fail(&dx_cli_sample, s, "%s", err);
+  rc = s == DX_OK ? store_grid(a, &cp, st, r, x, shape) : dx_cli_fail(&dx_cli_sample, s, "%s", err);
   free(x), free(cp.labels);
   dx_params_free(pp);
   dx_plugin_close(p);
