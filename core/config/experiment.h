@@ -70,6 +70,7 @@ typedef struct dx_exp_ema {
 
 typedef struct dx_exp_train {
   int64_t steps, batch;
+  int64_t accumulate; /* forward passes of `batch` images per optimiser step */
   dx_optimizer optimizer;
   double lr, betas[2], weight_decay;
   int64_t warmup;

@@ -76,7 +76,10 @@ static const dx_key_spec keys[] = {
 
     SECTION("train", "the optimiser and the training loop"),
     {VALUE("train.steps", INT, "1000", "[1, inf)", train.steps, "optimiser steps")},
-    {VALUE("train.batch", INT, "64", "[1, 65536]", train.batch, "images per step")},
+    {VALUE("train.batch", INT, "64", "[1, 65536]", train.batch,
+           "images per forward pass (per optimiser step unless accumulate > 1)")},
+    {VALUE("train.accumulate", INT, "1", "[1, 4096]", train.accumulate,
+           "forward passes of train.batch images summed into one optimiser step")},
     {VALUE("train.optimizer", CHOICE, "adam", DX_OPTIMIZER_WORDS, train.optimizer,
            "the optimiser")},
     {VALUE("train.lr", FLOAT, "2e-4", "(0, 1]", train.lr, "peak learning rate")},

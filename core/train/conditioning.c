@@ -9,18 +9,18 @@
 #include "train/trainer_internal.h"
 #include "util/err.h"
 
-dx_status dx_trainer_labels(trainer *tr, int64_t step) {
-  int64_t k = tr->e->model.classes, n = tr->n;
+dx_status dx_trainer_labels(trainer *tr, int64_t step, int64_t first, int64_t n) {
+  int64_t k = tr->e->model.classes;
   if (k == 0) return DX_OK;
   for (int64_t i = 0; i < n; i++) {
-    int64_t c = dx_dataset_label(tr->train, tr->idx[tr->first + i]);
+    int64_t c = dx_dataset_label(tr->train, tr->idx[first + i]);
     if (c < 0)
       return dx_errf(tr->err, tr->errlen, DX_ERR_CONFIG, NULL,
                      "model.classes: the dataset has no class labels; set model.classes: 0");
     if (c >= k)
       return dx_errf(tr->err, tr->errlen, DX_ERR_CONFIG, NULL,
                      "model.classes is %lld, but image %lld has label %lld; raise model.classes",
-                     (long long)k, (long long)tr->idx[tr->first + i], (long long)c);
+                     (long long)k, (long long)tr->idx[first + i], (long long)c);
     tr->labels[i] = c;
   }
   double p = tr->e->train.cond_drop;
@@ -29,8 +29,8 @@ dx_status dx_trainer_labels(trainer *tr, int64_t step) {
   double *u = malloc((size_t)n * sizeof *u);
   dx_tensor *draws = u ? dx_tensor_new(tr->ctx, DX_F64, 1, shape) : NULL;
   uint64_t seed = stream_seed((uint64_t)tr->e->seed, STREAM_COND_DROP);
-  dx_status st = draws ? dx_tensor_rand(tr->ctx, draws, seed, (uint64_t)(step * tr->N + tr->first))
-                       : DX_ERR_NOMEM;
+  dx_status st =
+      draws ? dx_tensor_rand(tr->ctx, draws, seed, (uint64_t)(step * tr->N + first)) : DX_ERR_NOMEM;
   if (st == DX_OK) st = dx_tensor_read(tr->ctx, draws, u, DX_F64);
   for (int64_t i = 0; i < n && st == DX_OK; i++)
     if (u[i] < p) tr->labels[i] = k; /* the "no class" row */
@@ -49,8 +49,8 @@ static bool self_conditions(trainer *tr, int64_t step) {
   return u < 0.5;
 }
 
-dx_tensor *dx_trainer_self_cond(trainer *tr, int64_t step, dx_tensor *x_t, dx_tensor *tt,
-                                bool *failed) {
+dx_tensor *dx_trainer_self_cond(trainer *tr, int64_t step, int64_t first, dx_tensor *x_t,
+                                dx_tensor *tt, bool *failed) {
   *failed = false;
   if (!tr->e->model.self_condition || !self_conditions(tr, step)) return NULL;
   dx_ctx *ctx = tr->ctx;
@@ -59,7 +59,7 @@ dx_tensor *dx_trainer_self_cond(trainer *tr, int64_t step, dx_tensor *x_t, dx_te
   dx_tensor *y = dx_unet_forward_cond(ctx, tr->net, x_t, tt, &c, true), *pred = NULL, *var = NULL;
   dx_tensor *x0 = NULL;
   if (y && dx_split_output(ctx, y, tr->C, &pred, &var) == DX_OK)
-    x0 = dx_predict_x0(ctx, tr->d, tr->e->diffusion.predict, x_t, tr->t + tr->first, pred,
+    x0 = dx_predict_x0(ctx, tr->d, tr->e->diffusion.predict, x_t, tr->t + first, pred,
                        tr->sampler.cfg.clip);
   dx_set_grad_enabled(ctx, grad);
   *failed = x0 == NULL;

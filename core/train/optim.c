@@ -75,10 +75,13 @@ double dx_grad_norm(dx_ctx *ctx, const dx_param_list *params) {
 double dx_clip_grad_norm(dx_ctx *ctx, dx_param_list *params, double max_norm) {
   double norm = dx_grad_norm(ctx, params);
   /* PyTorch adds 1e-6 to the norm so that a zero gradient stays finite. */
-  if (max_norm > 0 && norm > max_norm)
-    for (int64_t i = 0; i < params->n; i++)
-      dx_scale_inplace(ctx, params->items[i]->grad, max_norm / (norm + 1e-6));
+  if (max_norm > 0 && norm > max_norm) dx_scale_grads(ctx, params, max_norm / (norm + 1e-6));
   return norm;
+}
+
+void dx_scale_grads(dx_ctx *ctx, dx_param_list *params, double s) {
+  for (int64_t i = 0; i < params->n; i++)
+    dx_scale_inplace(ctx, params->items[i]->grad, s);
 }
 
 void dx_zero_grads(dx_ctx *ctx, dx_param_list *params) {

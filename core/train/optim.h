@@ -33,6 +33,8 @@ double dx_grad_norm(dx_ctx *ctx, const dx_param_list *params);
  * clip_grad_norm_); returns the norm before clipping. */
 double dx_clip_grad_norm(dx_ctx *ctx, dx_param_list *params, double max_norm);
 void dx_zero_grads(dx_ctx *ctx, dx_param_list *params);
+/* Every gradient *= s. */
+void dx_scale_grads(dx_ctx *ctx, dx_param_list *params, double s);
 
 typedef enum dx_lr_decay { DX_LR_CONSTANT = 0, DX_LR_COSINE = 1 } dx_lr_decay;
 typedef struct dx_lr_schedule {

@@ -9,32 +9,32 @@
 
 /* --- one step ---------------------------------------------------------------- */
 
-static dx_tensor *batch_input(trainer *tr, int64_t step) {
+/* The images of micro-batch [first, first + m) of the step's N. */
+static dx_tensor *batch_input(trainer *tr, int64_t step, int64_t first) {
   dx_experiment *e = tr->e;
   dx_data_transform tf = {e->data.flip, e->data.pad_pow2,
-                          stream_seed((uint64_t)e->seed, STREAM_FLIP), step, tr->first};
-  dx_batch_order_indices(tr->order, step, tr->N, tr->idx);
-  if (dx_dataset_batch(tr->train, tr->idx + tr->first, tr->n, &tf, tr->x_host, tr->err,
-                       tr->errlen) != DX_OK)
+                          stream_seed((uint64_t)e->seed, STREAM_FLIP), step, first};
+  if (dx_dataset_batch(tr->train, tr->idx + first, tr->m, &tf, tr->x_host, tr->err, tr->errlen) !=
+      DX_OK)
     return NULL;
-  int64_t shape[4] = {tr->n, tr->C, tr->H, tr->W};
+  int64_t shape[4] = {tr->m, tr->C, tr->H, tr->W};
   dx_tensor *x0 = dx_tensor_new(tr->ctx, DX_F32, 4, shape);
   if (x0) dx_tensor_write(tr->ctx, x0, tr->x_host, DX_F32);
   return x0;
 }
 
-/* Forward through the loss; fills *out. This rank's samples are
- * [first, first + n) of the step's N, and every draw is keyed by a sample's
- * place among the N (trainer_ranks.c). */
-static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
+/* Forward through the loss for micro-batch j; fills *out. This rank's
+ * samples are [first, first + n) of the step's N, in micro-batches of m,
+ * and every draw is keyed by a sample's place among the N
+ * (trainer_ranks.c), so neither the ranks nor the micro-batches change
+ * what a sample sees. */
+static dx_status forward(trainer *tr, int64_t step, int64_t j, dx_loss_output *out) {
   dx_ctx *ctx = tr->ctx;
   uint64_t seed = (uint64_t)tr->e->seed;
-  dx_tensor *x0 = batch_input(tr, step);
+  int64_t first = tr->first + j * tr->m, n = tr->m;
+  dx_tensor *x0 = batch_input(tr, step, first);
   if (!x0) return dx_status_of(ctx) ? ctx_fail(tr, "batch") : DX_ERR_IO;
-  if (dx_timestep_sampler_draw(ctx, tr->ts, tr->N, stream_seed(seed, STREAM_T),
-                               (uint64_t)(step * tr->N), tr->t, tr->w) != DX_OK)
-    return ctx_fail(tr, "timesteps");
-  const int64_t *t = tr->t + tr->first, n = tr->n;
+  const int64_t *t = tr->t + first;
   for (int64_t i = 0; i < n; i++)
     tr->t_host[i] = (double)t[i];
   int64_t nshape[1] = {n};
@@ -42,19 +42,20 @@ static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
   dx_tensor *eps = dx_tensor_new_like(ctx, x0);
   if (!tt || !w || !eps) return ctx_fail(tr, "step");
   dx_tensor_write(ctx, tt, tr->t_host, DX_F64);
-  dx_tensor_write(ctx, w, tr->w + tr->first, DX_F64);
+  dx_tensor_write(ctx, w, tr->w + first, DX_F64);
   int64_t per = dx_numel(x0) / n;
   dx_tensor_randn(ctx, eps, stream_seed(seed, STREAM_EPS),
-                  (uint64_t)((step * tr->N + tr->first) * per));
+                  (uint64_t)((step * tr->N + first) * per));
   eps = dx_offset_noise(ctx, eps, tr->e->diffusion.offset_noise, stream_seed(seed, STREAM_OFFSET),
-                        (uint64_t)((step * tr->N + tr->first) * tr->C));
-  dx_status ls = dx_trainer_labels(tr, step);
+                        (uint64_t)((step * tr->N + first) * tr->C));
+  dx_status ls = dx_trainer_labels(tr, step, first, n);
   if (ls != DX_OK) return ls;
   dx_set_seed(ctx, stream_seed(seed, STREAM_DROPOUT) + (uint64_t)step);
+  dx_set_rng_share(ctx, first, n, tr->N);
   dx_tensor *x_t = dx_q_sample(ctx, tr->d, x0, t, eps);
   bool failed;
   dx_unet_cond cond = {tr->e->model.classes ? tr->labels : NULL,
-                       dx_trainer_self_cond(tr, step, x_t, tt, &failed)};
+                       dx_trainer_self_cond(tr, step, first, x_t, tt, &failed)};
   if (failed) return ctx_fail(tr, "self-conditioning");
   dx_tensor *y = dx_unet_forward_cond(ctx, tr->net, x_t, tt, &cond, true), *pred = NULL,
             *var = NULL;
@@ -77,6 +78,46 @@ static dx_status forward(trainer *tr, int64_t step, dx_loss_output *out) {
   return DX_OK;
 }
 
+/* Forward and backward over micro-batch j, whose gradients add to those of
+ * the micro-batches before it; *loss <- its mean loss. */
+static dx_status micro_step(trainer *tr, int64_t step, int64_t j, float *loss) {
+  dx_ctx *ctx = tr->ctx;
+  if (j > 0) dx_step_reset(ctx); /* the micro-batch before is done with its activations */
+  dx_loss_output out = {0};
+  dx_status st = forward(tr, step, j, &out);
+  if (st == DX_OK && (dx_tensor_read(ctx, out.loss, loss, DX_F32) != DX_OK ||
+                      dx_tensor_read(ctx, out.per_sample, tr->mine + j * tr->m, DX_F64) != DX_OK))
+    st = ctx_fail(tr, "loss");
+  if (st == DX_OK && isfinite(*loss) && dx_backward(ctx, out.loss) != DX_OK)
+    st = ctx_fail(tr, "backward");
+  return st;
+}
+
+/* This rank's forward and backward passes of the step: *local <- the mean
+ * loss of its n samples, and every gradient <- d(that mean)/d(parameter).
+ * The k micro-batch means are equal shares, so the mean of the n is their
+ * mean, and the gradient their summed gradients over k. */
+static dx_status passes(trainer *tr, int64_t step, float *local) {
+  dx_ctx *ctx = tr->ctx;
+  dx_step_reset(ctx);
+  if (dx_timestep_sampler_draw(ctx, tr->ts, tr->N, stream_seed((uint64_t)tr->e->seed, STREAM_T),
+                               (uint64_t)(step * tr->N), tr->t, tr->w) != DX_OK)
+    return ctx_fail(tr, "timesteps");
+  dx_batch_order_indices(tr->order, step, tr->N, tr->idx);
+  dx_zero_grads(ctx, tr->params);
+  double sum = 0;
+  for (int64_t j = 0; j < tr->k; j++) {
+    float l = NAN;
+    dx_status st = micro_step(tr, step, j, &l);
+    sum += l;
+    if (st != DX_OK || !isfinite(l)) return *local = (float)sum, st; /* reported by the caller */
+  }
+  if (tr->k == 1) return *local = (float)sum, DX_OK;
+  *local = (float)(sum / (double)tr->k);
+  dx_scale_grads(ctx, tr->params, 1.0 / (double)tr->k);
+  return dx_status_of(ctx) == DX_OK ? DX_OK : ctx_fail(tr, "accumulate");
+}
+
 static void note_losses(trainer *tr, double loss, double gnorm) {
   logbook *l = &tr->log;
   l->loss += loss, l->grad_norm += gnorm, l->n++;
@@ -89,18 +130,10 @@ static void note_losses(trainer *tr, double loss, double gnorm) {
 
 static dx_status train_step(trainer *tr, int64_t step) {
   dx_ctx *ctx = tr->ctx;
-  dx_step_reset(ctx);
-  dx_loss_output out = {0};
   float local = NAN;
-  dx_status st = forward(tr, step, &out);
-  if (st == DX_OK && (dx_tensor_read(ctx, out.loss, &local, DX_F32) != DX_OK ||
-                      dx_tensor_read(ctx, out.per_sample, tr->mine, DX_F64) != DX_OK))
-    st = ctx_fail(tr, "loss");
-  if (st == DX_OK && isfinite(local)) {
-    dx_zero_grads(ctx, tr->params);
-    if (dx_backward(ctx, out.loss) != DX_OK) st = ctx_fail(tr, "backward");
-  }
-  /* Every rank learns whether any failed, and the batch's loss. */
+  dx_status st = passes(tr, step, &local);
+  /* Every rank learns whether any failed, and the batch's loss: once per
+   * optimiser step, however many micro-batches it took. */
   double loss = local;
   if ((st = dx_trainer_agree(tr, st, &loss)) != DX_OK) return st;
   if (!isfinite(loss))

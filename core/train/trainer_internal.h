@@ -88,10 +88,12 @@ typedef struct trainer {
   char ckpt_dir[4096];
   logbook log;
   /* Ranks (trainer_ranks.c): this one computes samples [first, first + n) of
-   * each step's N; mine holds their losses before the all-gather. */
+   * each step's N; mine holds their losses before the all-gather. With
+   * train.accumulate = k the share is k micro-batches of m samples, the
+   * j-th being [first + j m, first + (j + 1) m): N = train.batch * k. */
   dx_comm *comm, *own_comm;
   int rank, ranks;
-  int64_t first, n;
+  int64_t first, n, m, k;
   double *mine;
   dx_rank_word *words;
   struct dx_grad_sync *sync;
@@ -139,14 +141,16 @@ dx_status dx_trainer_gather_losses(trainer *tr);
 dx_status dx_trainer_mean_grads(trainer *tr, int64_t step);
 double dx_trainer_allreduce_seconds(const trainer *tr);
 /* conditioning.c */
-/* tr->labels <- the step's class labels, "no class" where train.cond_drop
- * drops them; nothing for an unconditional model. */
-dx_status dx_trainer_labels(trainer *tr, int64_t step);
+/* tr->labels <- the class labels of samples [first, first + n) of the
+ * step's N (a micro-batch), "no class" where train.cond_drop drops them;
+ * nothing for an unconditional model. */
+dx_status dx_trainer_labels(trainer *tr, int64_t step, int64_t first, int64_t n);
 /* On half the steps of a self-conditioning model: the x0 estimate of a
- * first forward pass without gradient (clipped as the sampler clips),
- * detached; NULL on the other steps (*failed says whether it failed). */
-dx_tensor *dx_trainer_self_cond(trainer *tr, int64_t step, dx_tensor *x_t, dx_tensor *tt,
-                                bool *failed);
+ * first forward pass without gradient (clipped as the sampler clips) of
+ * the micro-batch from `first`, detached; NULL on the other steps
+ * (*failed says whether it failed). */
+dx_tensor *dx_trainer_self_cond(trainer *tr, int64_t step, int64_t first, dx_tensor *x_t,
+                                dx_tensor *tt, bool *failed);
 /* trainer_events.c: what happens every so many steps */
 dx_status dx_trainer_report(trainer *tr, int64_t done);
 dx_status dx_trainer_sample(trainer *tr, int64_t done);

@@ -4,7 +4,8 @@
  * timesteps, noise and flips are keyed by the sample's place in the global
  * batch, dropout through dx_set_rng_share. After the backward pass the
  * ranks agree (one small all-gather): on whether any of them failed, on
- * whether a stop signal arrived, and on the global loss; then they gather
+ * whether a stop signal arrived, and on the global loss (after the last of
+ * the train.accumulate passes: once per optimiser step); then they gather
  * the per-sample losses, so that the importance sampler and the metrics see
  * the whole batch, and average the gradients. Every rank then holds the same
  * gradients and takes the same optimiser, clipping, EMA and LR steps; rank 0
@@ -26,22 +27,24 @@ dx_status dx_trainer_ranks_open(trainer *tr) {
   if (!tr->words) return snprintf(tr->err, tr->errlen, "out of memory"), DX_ERR_NOMEM;
   tr->rank = dx_comm_rank(tr->comm);
   tr->ranks = dx_comm_size(tr->comm);
-  tr->n = tr->N, tr->first = 0;
+  tr->n = tr->m = tr->N, tr->first = 0;
   return DX_OK;
 }
 
 dx_status dx_trainer_ranks_setup(trainer *tr) {
-  if (tr->N % tr->ranks != 0)
+  int64_t batch = tr->N / tr->k; /* train.batch: one forward pass over the ranks */
+  if (batch % tr->ranks != 0)
     return snprintf(tr->err, tr->errlen,
                     "train.batch = %" PRId64
                     " cannot be split evenly over %d ranks; make it a multiple of %d",
-                    tr->N, tr->ranks, tr->ranks),
+                    batch, tr->ranks, tr->ranks),
            DX_ERR_CONFIG;
   tr->n = tr->N / tr->ranks;
+  tr->m = tr->n / tr->k;
   tr->first = tr->rank * tr->n;
   tr->mine = malloc((size_t)tr->n * sizeof *tr->mine);
   if (!tr->mine) return snprintf(tr->err, tr->errlen, "out of memory"), DX_ERR_NOMEM;
-  dx_set_rng_share(tr->ctx, tr->first, tr->n, tr->N);
+  dx_set_rng_share(tr->ctx, tr->first, tr->m, tr->N);
   tr->sync = dx_grad_sync_create(tr->comm, tr->ctx, tr->params->items, tr->params->n, BUCKET_BYTES,
                                  tr->err, tr->errlen);
   if (!tr->sync) return DX_ERR_NOMEM;

@@ -105,8 +105,10 @@ static dx_status make_optimiser(trainer *tr) {
 }
 
 static dx_status host_buffers(trainer *tr) {
-  int64_t n = tr->N = tr->e->train.batch;
-  tr->x_host = malloc((size_t)(n * tr->C * tr->H * tr->W) * sizeof *tr->x_host);
+  tr->k = tr->e->train.accumulate > 1 ? tr->e->train.accumulate : 1;
+  int64_t n = tr->N = tr->e->train.batch * tr->k;
+  /* One micro-batch of images at a time: at most train.batch of them. */
+  tr->x_host = malloc((size_t)(tr->e->train.batch * tr->C * tr->H * tr->W) * sizeof *tr->x_host);
   tr->idx = malloc((size_t)n * sizeof *tr->idx);
   tr->t = malloc((size_t)n * sizeof *tr->t);
   tr->w = malloc((size_t)n * sizeof *tr->w);

@@ -335,6 +335,18 @@ START_TEST(two_runs_on_two_ranks_are_bit_identical) {
 }
 END_TEST
 
+/* Accumulation on ranks: 2 ranks, each summing 2 micro-batches of 1 image,
+ * take the steps of one process at batch 4 (train.batch is the images of
+ * one forward pass over all ranks, so the optimiser step sees batch x
+ * accumulate); the gradient is averaged over the ranks once per step. */
+START_TEST(accumulation_on_two_ranks_is_the_big_batch) {
+  assert_ok(train(0, "one.db", "checkpoint.every=20"));
+  assert_ok(train(2, "acc.db", "checkpoint.every=20 train.batch=2 train.accumulate=2"));
+  same_losses("acc.db", "one.db", LOSS_REL);
+  same_weights("acc.db", "one.db", WEIGHT_REL);
+}
+END_TEST
+
 /* Runs CMD (its stderr read through the pipe, its stdout dropped) in a
  * shell that first says its pid, which CMD's exec keeps: *pid is CMD's. */
 static FILE *spawn(const char *cmd, pid_t *pid) {
@@ -500,6 +512,7 @@ int main(void) {
   tcase_add_test(tc, without_a_launcher_one_rank);
   tcase_add_test(tc, two_ranks_train_as_one_process);
   tcase_add_test(tc, two_runs_on_two_ranks_are_bit_identical);
+  tcase_add_test(tc, accumulation_on_two_ranks_is_the_big_batch);
   tcase_add_test(tc, checkpoints_resume_on_another_number_of_ranks);
   tcase_add_test(tc, a_killed_rank_fails_the_run);
   suite_add_tcase(s, tc);
