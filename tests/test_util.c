@@ -1,6 +1,8 @@
 /* core/util: the error formatter and source positions, whole-file reading
  * (plain and gzip, the gzip side written by zlib itself), the JSON escaper
- * read back by the JSON reader, and the suggestion's edit distance. */
+ * read back by the JSON reader, the suggestion's edit distance, and the CPU
+ * count (affinity mask, cgroup quotas in fake cgroup trees). */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,8 @@
 #include <zlib.h>
 
 #include "dx_test.h"
+#include "dxt_files.h"
+#include "util/cpus.h"
 #include "util/err.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -124,6 +128,97 @@ START_TEST(suggest_counts_edits) {
 }
 END_TEST
 
+/* A fake /proc/self/mountinfo and /proc/self/cgroup in dir; mountinfo is a
+ * format whose %1$s is dir, where the fake cgroup trees are mounted. */
+static void fake_cgroup(const char *dir, const char *mountinfo, const char *cgroup) {
+  char p[512], mi[1024];
+  snprintf(mi, sizeof mi, mountinfo, dir);
+  snprintf(p, sizeof p, "%s/mountinfo", dir);
+  dxt_spit(p, mi);
+  snprintf(p, sizeof p, "%s/cgroup", dir);
+  dxt_spit(p, cgroup);
+}
+
+static double limit_in(const char *dir) {
+  char m[512], c[512];
+  snprintf(m, sizeof m, "%s/mountinfo", dir);
+  snprintf(c, sizeof c, "%s/cgroup", dir);
+  return dx_cgroup_cpu_limit(m, c);
+}
+
+static void put(const char *dir, const char *file, const char *text) {
+  char p[512], cmd[600];
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", p);
+  ck_assert_int_eq(system(cmd), 0);
+  dxt_spit(p, text);
+}
+
+START_TEST(cgroup_v2_quota_binds_from_an_ancestor) {
+  char dir[] = "/tmp/dx_cpusXXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  fake_cgroup(dir,
+              "24 1 0:22 / /proc rw - proc proc rw\n"
+              "30 23 0:27 / %1$s/fs rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+              "0::/user.slice/job\n");
+  ck_assert_double_eq(limit_in(dir), 0); /* no cpu.max anywhere: no quota */
+  put(dir, "fs/user.slice/job/cpu.max", "max 100000\n");
+  ck_assert_double_eq(limit_in(dir), 0); /* "max": none */
+  put(dir, "fs/user.slice/cpu.max", "150000 100000\n");
+  ck_assert_double_eq_tol(limit_in(dir), 1.5, 1e-12); /* the parent's binds */
+  put(dir, "fs/user.slice/job/cpu.max", "50000 100000\n");
+  ck_assert_double_eq_tol(limit_in(dir), 0.5, 1e-12); /* the tighter one */
+  dxt_rmtree(dir);
+}
+END_TEST
+
+START_TEST(cgroup_v1_quota_in_a_container) {
+  char dir[] = "/tmp/dx_cpusXXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  /* The cpu controller shares a hierarchy with cpuacct; the container sees
+   * its own cgroup (/docker/abc) mounted as the top. */
+  fake_cgroup(dir,
+              "31 23 0:28 / %1$s/mem rw - cgroup cgroup rw,memory\n"
+              "32 23 0:29 /docker/abc %1$s/cpu rw - cgroup cgroup rw,cpu,cpuacct\n",
+              "5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n");
+  put(dir, "cpu/cpu.cfs_quota_us", "-1\n");
+  put(dir, "cpu/cpu.cfs_period_us", "100000\n");
+  ck_assert_double_eq(limit_in(dir), 0); /* -1: none */
+  put(dir, "cpu/cpu.cfs_quota_us", "250000\n");
+  ck_assert_double_eq_tol(limit_in(dir), 2.5, 1e-12);
+  /* Without a cgroup namespace the path is the host's and the mount's root
+   * does not match it: the mount point's own files still count. */
+  fake_cgroup(dir, "32 23 0:29 / %1$s/cpu rw - cgroup cgroup rw,cpuacct,cpu\n",
+              "4:cpuacct,cpu:/docker/abc\n");
+  ck_assert_double_eq_tol(limit_in(dir), 2.5, 1e-12);
+  /* A cpuacct-only hierarchy is not the cpu controller's. */
+  fake_cgroup(dir, "33 23 0:30 / %1$s/cpu rw - cgroup cgroup rw,cpuacct\n", "3:cpuacct:/\n");
+  ck_assert_double_eq(limit_in(dir), 0);
+  dxt_rmtree(dir);
+}
+END_TEST
+
+/* What taskset does: the usable CPUs follow the affinity mask. */
+START_TEST(cpus_follow_the_affinity_mask) {
+  cpu_set_t all, one;
+  ck_assert_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &all))
+    first++;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+  ck_assert_int_eq(dx_cpus_usable(), 1);
+  ck_assert_int_eq(sched_setaffinity(0, sizeof all, &all), 0);
+  int n = dx_cpus_usable();
+  ck_assert_int_ge(n, 1);
+  ck_assert_int_le(n, CPU_COUNT(&all));
+  /* Run under `taskset -c 0` by ctest (test util_taskset), the count is 1. */
+  const char *want = getenv("DXT_WANT_CPUS");
+  if (want) ck_assert_int_eq(n, atoi(want));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("util");
   TCase *tc = tcase_create("util");
@@ -131,6 +226,9 @@ int main(void) {
   DXT_ADD(tc, file_read_plain_and_gzip);
   DXT_ADD(tc, json_string_round_trip);
   DXT_ADD(tc, suggest_counts_edits);
+  DXT_ADD(tc, cgroup_v2_quota_binds_from_an_ancestor);
+  DXT_ADD(tc, cgroup_v1_quota_in_a_container);
+  DXT_ADD(tc, cpus_follow_the_affinity_mask);
   suite_add_tcase(s, tc);
   return dxt_run(s);
 }

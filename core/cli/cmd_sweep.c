@@ -10,6 +10,7 @@
 
 #include "cli/run.h"
 #include "cli/sweep.h"
+#include "util/cpus.h"
 
 static int main_sweep(int argc, char **argv);
 
@@ -30,7 +31,8 @@ const dx_cli_command dx_cli_sweep = {
     "that fails is recorded and the others go on.\n"
     "\n"
     "  --jobs N    runs at once, each a process of its own with 1/N of the\n"
-    "              cores (DDPMX_THREADS, or every core, divided); default 1\n"
+    "              cores (DDPMX_THREADS, or every core it may use, divided);\n"
+    "              default 1\n"
     "  --name NAME the sweep's name (default: the experiment's, with -sweep)\n"
     "  --db PATH   results database (default " DX_CLI_DEFAULT_DB ")\n"
     "  --dry-run   check every run and list them; record nothing\n"
@@ -132,8 +134,7 @@ static int cores(void) {
   const char *s = getenv("DDPMX_THREADS");
   int64_t n = 0;
   if (s && dx_cli_parse_count(s, &n) && n > 0 && n < 4096) return (int)n;
-  long c = sysconf(_SC_NPROCESSORS_ONLN);
-  return c > 0 ? (int)c : 1;
+  return dx_cpus_usable();
 }
 
 static int summary_row(dx_store *st, const dx_sweep_job *j, dx_table *t, int64_t sweep_id,

@@ -98,7 +98,8 @@ static const dx_key_spec keys[] = {
     {VALUE("train.ema.every", INT, "1", "[1, inf)", train.ema.every, "steps between EMA updates")},
     {VALUE("train.ema.start", INT, "0", "[0, inf)", train.ema.start,
            "step of the first EMA update")},
-    {VALUE("train.threads", INT, "0", "[0, inf)", train.threads, "CPU threads; 0 uses every core")},
+    {VALUE("train.threads", INT, "0", "[0, inf)", train.threads,
+           "CPU threads; 0 uses every core the process may use (affinity, cgroup quota)")},
     {VALUE("train.cond_drop", FLOAT, "0", "[0, 1]", train.cond_drop,
            "probability of replacing a sample's class by 'no class' (classifier-free guidance)")},
 

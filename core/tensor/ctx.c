@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tensor/internal.h"
+#include "util/cpus.h"
 #include "util/err.h"
 
 #define DEFAULT_ARENA_BYTES ((size_t)64 << 20)
@@ -37,8 +37,7 @@ static int threads_from_env(void) {
     long v = strtol(s, &end, 10);
     if (*end == '\0' && v > 0 && v <= 4096) return (int)v;
   }
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
+  return dx_cpus_usable();
 }
 
 dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen) {

@@ -33,7 +33,8 @@ typedef struct dx_device {
 
 typedef struct dx_ctx_opts {
   dx_device device;
-  /* 0: $DDPMX_THREADS, else every core. Applied when the context is created
+  /* 0: $DDPMX_THREADS, else every CPU the process may use (its affinity
+   * mask, capped by a cgroup CPU quota). Applied when the context is created
    * to OpenMP (for the creating thread) and to OpenBLAS, whose settings are
    * process-wide: contexts used from one thread share the last setting. */
   int threads;
