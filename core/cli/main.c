@@ -1,7 +1,9 @@
 /* ddpmx: the host binary. Everything but argument handling and printing
  * lives in libddpmx; this file picks the sub-command. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -23,6 +25,26 @@ static void usage(FILE *f) {
   fprintf(f, "\nExit codes and examples: docs/cli.md\n");
 }
 
+/* A waiting OpenMP thread (at a barrier, or for the next parallel region)
+ * spins before it sleeps: by default up to 300000 pause instructions,
+ * milliseconds on recent x86 cores, after every one of the ~550 parallel
+ * regions of a quickstart training step.
+ * Alone on the machine that is time no one else wanted; beside another run
+ * or a build it takes the cores their threads were waiting for (a 10-step
+ * quickstart run at load average 20 used 42 CPU-s, and 7 passive:
+ * bench/README.md). libgomp reads its settings once, when it is loaded,
+ * before main; so a command that computes sets OMP_WAIT_POLICY=passive and
+ * starts itself again, once, unless the user chose a policy or a spin
+ * count. If the exec fails the command runs on with the runtime's default. */
+static void passive_openmp(const char *command, char **argv) {
+  static const char *const computing[] = {"run", "resume", "sample", "eval", "sweep"};
+  bool computes = false;
+  for (size_t i = 0; i < sizeof computing / sizeof computing[0]; i++)
+    computes |= strcmp(command, computing[i]) == 0;
+  if (!computes || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) == 0) execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -36,6 +58,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return DX_EXIT_OK;
   }
+  passive_openmp(argv[1], argv);
   dx_cli_ignore_file_size_signal();
   for (size_t i = 0; i < N_COMMANDS; i++)
     if (strcmp(argv[1], commands[i]->name) == 0) return commands[i]->main(argc - 1, argv + 1);
