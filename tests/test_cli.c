@@ -783,7 +783,7 @@ static const struct {
     {"tests/modules/fake_cuda.so", "2", NULL, "device=cuda:2",
      "device cuda:2: cuda:2 is out of range: there are 2 CUDA devices (cuda:0 to cuda:1)"},
     {"tests/modules/fake_cuda.so", "1", "999", "device=cuda",
-     "fake_cuda.so returned a backend table of ABI 999, but libddpmx uses ABI 1: rebuild ddpmx"},
+     "fake_cuda.so returned a backend table of ABI 999, but libddpmx uses ABI 2: rebuild ddpmx"},
 };
 
 START_TEST(device_errors_fail_the_run) {

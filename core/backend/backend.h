@@ -154,6 +154,18 @@ struct dx_backend {
   void (*group_norm_bwd)(dx_backend *be, const dx_tensor *x, const dx_tensor *gamma,
                          const dx_tensor *mean, const dx_tensor *rstd, int groups,
                          const dx_tensor *dy, dx_tensor *dx, dx_tensor *dgamma, dx_tensor *dbeta);
+  /* y = SiLU(GN(x) (1 + s) + b) with (s, b) = film (N, 2C) split in halves,
+   * or no FiLM when film is NULL: the ResNet block's norm, conditioning and
+   * activation in one pass. mean, rstd as group_norm_fwd's. Optional: when
+   * NULL the core composes the op from group norm, mul, add and SiLU. */
+  void (*group_norm_silu_fwd)(dx_backend *be, const dx_tensor *x, const dx_tensor *gamma,
+                              const dx_tensor *beta, const dx_tensor *film, int groups, double eps,
+                              dx_tensor *y, dx_tensor *mean, dx_tensor *rstd);
+  /* ws: 2*N*C float64 values of workspace */
+  void (*group_norm_silu_bwd)(dx_backend *be, const dx_tensor *x, const dx_tensor *gamma,
+                              const dx_tensor *beta, const dx_tensor *film, const dx_tensor *mean,
+                              const dx_tensor *rstd, int groups, const dx_tensor *dy, dx_tensor *ws,
+                              dx_tensor *dx, dx_tensor *dgamma, dx_tensor *dbeta, dx_tensor *dfilm);
   void (*softmax_fwd)(dx_backend *be, const dx_tensor *x, dx_tensor *y, int axis);
   void (*softmax_bwd)(dx_backend *be, const dx_tensor *y, const dx_tensor *dy, dx_tensor *dx,
                       int axis);
@@ -192,7 +204,7 @@ struct dx_backend {
  * built against another version is refused before any of its slots is
  * called (core/backend/module.h). Bump it whenever a slot is added,
  * removed, reordered or changes meaning. */
-#define DX_BACKEND_ABI 1
+#define DX_BACKEND_ABI 2
 
 /* The CPU backend (core/backend/cpu/backend.c); freed through be->destroy. */
 dx_backend *dx_cpu_backend_create(void);

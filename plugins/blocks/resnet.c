@@ -84,18 +84,16 @@ static dx_tensor *conv3x3(dx_ctx *ctx, const resnet *r, const conv *c, dx_tensor
   return dx_conv2d(ctx, x, w, c->b, 1, 1, 1);
 }
 
+/* Each GroupNorm -> (FiLM) -> SiLU is one fused op, dx_group_norm_silu;
+ * the FiLM takes the Linear layer's (N, 2C) output as it is, scales first. */
 static dx_tensor *forward(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *temb, bool training) {
   resnet *r = state;
-  dx_tensor *ss = dx_linear(ctx, dx_silu(ctx, temb), r->mlp_w, r->mlp_b);
-  int64_t shape[4] = {x->shape[0], 2 * r->out_ch, 1, 1};
-  dx_tensor *scale_shift[2];
-  if (dx_chunk(ctx, dx_reshape(ctx, ss, 4, shape), 2, scale_shift) != DX_OK) return NULL;
-  dx_tensor *h =
-      dx_group_norm(ctx, conv3x3(ctx, r, &r->proj1, x), r->groups, r->norm1_w, r->norm1_b, 1e-5);
-  h = dx_add(ctx, dx_mul(ctx, h, dx_add_scalar(ctx, scale_shift[0], 1.0)), scale_shift[1]);
-  h = dx_dropout(ctx, dx_silu(ctx, h), r->dropout, training);
-  h = dx_group_norm(ctx, conv3x3(ctx, r, &r->proj2, h), r->groups, r->norm2_w, r->norm2_b, 1e-5);
-  h = dx_silu(ctx, h);
+  dx_tensor *film = dx_linear(ctx, dx_silu(ctx, temb), r->mlp_w, r->mlp_b);
+  dx_tensor *h = dx_group_norm_silu(ctx, conv3x3(ctx, r, &r->proj1, x), r->groups, r->norm1_w,
+                                    r->norm1_b, 1e-5, film);
+  h = dx_dropout(ctx, h, r->dropout, training);
+  h = dx_group_norm_silu(ctx, conv3x3(ctx, r, &r->proj2, h), r->groups, r->norm2_w, r->norm2_b,
+                         1e-5, NULL);
   dx_tensor *skip = r->res.w ? dx_conv2d(ctx, x, r->res.w, r->res.b, 1, 0, 1) : x;
   return dx_add(ctx, h, skip);
 }

@@ -162,6 +162,12 @@ DX_API dx_tensor *dx_mean_axes(dx_ctx *ctx, dx_tensor *x, unsigned axes);
  * gamma, beta (C) or NULL. As torch.nn.GroupNorm (biased variance). */
 DX_API dx_tensor *dx_group_norm(dx_ctx *ctx, dx_tensor *x, int groups, dx_tensor *gamma,
                                 dx_tensor *beta, double eps);
+/* SiLU(group_norm(x) * (1 + scale) + shift), the FiLM conditioning of a
+ * ResNet block, in one op: one pass over x where the four ops one by one
+ * make four, and no tensors in between. film (N, 2C): the scales, then the shifts, as
+ * a Linear layer gives them; NULL for plain group norm -> SiLU. */
+DX_API dx_tensor *dx_group_norm_silu(dx_ctx *ctx, dx_tensor *x, int groups, dx_tensor *gamma,
+                                     dx_tensor *beta, double eps, dx_tensor *film);
 /* Softmax over one axis (negative counts from the end). */
 DX_API dx_tensor *dx_softmax(dx_ctx *ctx, dx_tensor *x, int axis);
 
