@@ -153,6 +153,37 @@ static const struct {
     {{"plugins", "a", "b"}, "ddpmx plugins: one plugin at a time ('b')"},
 };
 
+/* A command that computes restarts itself with OMP_WAIT_POLICY=passive, so
+ * that libgomp, which reads its settings when it loads, never spins (its
+ * spin count then reads 0); one that only reads the store does not, and a
+ * policy the user set is left alone. libgomp prints its settings, the last
+ * ones last, when OMP_DISPLAY_ENV=verbose. */
+static const char *last_spincount(const char *err) {
+  const char *at = NULL;
+  for (const char *p = strstr(err, "GOMP_SPINCOUNT = "); p; p = strstr(p + 1, "GOMP_SPINCOUNT = "))
+    at = p;
+  ck_assert_msg(at != NULL, "no libgomp settings in:\n%s", err);
+  return at + strlen("GOMP_SPINCOUNT = ");
+}
+
+START_TEST(computing_commands_wait_passively) {
+  unsetenv("OMP_WAIT_POLICY"), unsetenv("GOMP_SPINCOUNT");
+  setenv("OMP_DISPLAY_ENV", "verbose", 1);
+  result r = ddpmx("run", "--help", NULL);
+  ck_assert_int_eq(r.code, 0);
+  ck_assert_msg(strncmp(last_spincount(r.err), "'0'", 3) == 0, "%s", r.err);
+  result_free(&r);
+  r = ddpmx("runs", "--help", NULL);
+  ck_assert_msg(strncmp(last_spincount(r.err), "'0'", 3) != 0, "%s", r.err);
+  result_free(&r);
+  setenv("OMP_WAIT_POLICY", "active", 1);
+  r = ddpmx("run", "--help", NULL);
+  ck_assert_msg(strncmp(last_spincount(r.err), "'0'", 3) != 0, "%s", r.err);
+  result_free(&r);
+  unsetenv("OMP_WAIT_POLICY"), unsetenv("OMP_DISPLAY_ENV");
+}
+END_TEST
+
 START_TEST(usage_error) {
   const char *const *a = usage_errors[_i].args;
   result r = ddpmx(a[0], a[1], a[2], a[3], a[4], NULL);
@@ -824,6 +855,7 @@ int main(void) {
   TCase *tc = tcase_create("cli");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, version_and_help);
+  tcase_add_test(tc, computing_commands_wait_passively);
   tcase_add_loop_test(tc, usage_error, 0, DX_COUNT(usage_errors));
   tcase_add_loop_test(tc, broken_experiment, 0, sizeof broken / sizeof broken[0]);
   tcase_add_test(tc, missing_data_is_caught_before_any_work);
