@@ -59,15 +59,17 @@ run() {
 }
 secs() { awk '{printf "%.1f", $2 - $1}' "$tmp/$1.time"; }
 span() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
-# CPU seconds (user + system) of the children this shell has waited for.
-cpu() { times | awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/);
-                                printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2]}'; }
+# CPU seconds (user + system) of the children this shell has waited for, as
+# the builtin `times` wrote them into file $1 (it must run in this shell, not
+# in a $(...) subshell, which has no children of its own).
+cpu() { awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/);
+                      printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2]}' "$1"; }
 
 cores=$(nproc)
 echo "ddpmx: $("$ddpmx" --version)  ($ddpmx)"
 echo "machine: $cores CPUs usable, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "threads per run: ${DDPMX_THREADS:-every usable CPU}; OMP_WAIT_POLICY=${OMP_WAIT_POLICY-unset}" \
-  "GOMP_SPINCOUNT=${GOMP_SPINCOUNT-unset}"
+  "GOMP_SPINCOUNT=${GOMP_SPINCOUNT-unset} (both unset: ddpmx waits passively)"
 echo "experiment: $exp, train.steps=$steps ${overrides[*]}"
 load0=$(load)
 echo "load average before: $load0"
@@ -78,12 +80,12 @@ fi
 
 run warmup train.steps=2 sample.every=0 checkpoint.every=0
 
-cpu_a=$(cpu)
+times >"$tmp/cpu_a"
 t0=$(now)
 run serial1
 run serial2
 t1=$(now)
-cpu_b=$(cpu)
+times >"$tmp/cpu_b"
 run parallel1 &
 p1=$!
 run parallel2 &
@@ -91,7 +93,10 @@ p2=$!
 wait $p1
 wait $p2
 t2=$(now)
-cpu_c=$(cpu)
+times >"$tmp/cpu_c"
+cpu_a=$(cpu "$tmp/cpu_a")
+cpu_b=$(cpu "$tmp/cpu_b")
+cpu_c=$(cpu "$tmp/cpu_c")
 
 serial=$(span "$t0" "$t1")
 both=$(span "$t1" "$t2")
