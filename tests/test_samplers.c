@@ -22,21 +22,6 @@ static dx_diffusion *schedule(dx_ctx *ctx) {
   return d;
 }
 
-typedef struct opened {
-  dxt_plugin p;
-  dx_sampler s;
-} opened;
-
-static void open_sampler(dx_ctx *ctx, opened *o, const char *name, const char *const *kv, int n) {
-  o->p = dxt_plugin_load(name, DX_KIND_SAMPLER, kv, n);
-  ck_assert_int_eq(dx_sampler_init(ctx, &o->s, o->p.plugin->desc, o->p.params), DX_OK);
-}
-
-static void close_sampler(opened *o) {
-  dx_sampler_release(&o->s);
-  dxt_plugin_free(&o->p);
-}
-
 static dx_tensor *filled(dx_ctx *ctx, double (*f)(int), int64_t c) {
   int64_t shape[4] = {N, c, H, W};
   double v[N * 2 * D];
@@ -52,8 +37,8 @@ static double noise_of(int k) { return sin(2.1 * k + 1) * 1.5; }
 static double var_of(int k) { return sin(0.7 * k) * 0.95; }
 static double big_of(int k) { return k % 2 ? 3.0 : -2.5; }
 
-static double *step_values(dx_ctx *ctx, opened *o, const dx_diffusion *d, int64_t i, dx_predict pr,
-                           double (*pred)(int), double (*noise)(int)) {
+static double *step_values(dx_ctx *ctx, dxt_sampler *o, const dx_diffusion *d, int64_t i,
+                           dx_predict pr, double (*pred)(int), double (*noise)(int)) {
   int64_t t[N] = {i, i};
   dx_sampler_step st = {.d = d, .predict = pr, .i = i, .clip = o->s.cfg.clip, .n = N, .t = t};
   st.x = filled(ctx, xt_of, C);
@@ -82,8 +67,8 @@ START_TEST(ancestral_steps_follow_the_posterior) {
   const char *noclip[1] = {"clip=false"};
   for (int s = 0; s < 3; s++)
     for (int clip = 0; clip < 2; clip++) {
-      opened o;
-      open_sampler(ctx, &o, names[s], noclip, clip ? 0 : 1);
+      dxt_sampler o;
+      dxt_sampler_open(ctx, &o, names[s], noclip, clip ? 0 : 1);
       ck_assert(o.s.cfg.clip == (clip == 1));
       int64_t steps[3] = {0, 1, 17};
       for (int j = 0; j < 3; j++) {
@@ -98,7 +83,7 @@ START_TEST(ancestral_steps_follow_the_posterior) {
         }
         free(y);
       }
-      close_sampler(&o);
+      dxt_sampler_close(&o);
     }
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
@@ -108,8 +93,8 @@ END_TEST
 START_TEST(learned_range_spans_beta_tilde_to_beta) {
   dx_ctx *ctx = dxt_ctx(1);
   dx_diffusion *d = schedule(ctx);
-  opened o;
-  open_sampler(ctx, &o, "learned_range", NULL, 0);
+  dxt_sampler o;
+  dxt_sampler_open(ctx, &o, "learned_range", NULL, 0);
   ck_assert(o.s.cfg.learns_variance);
   int64_t t[N] = {5, 20};
   for (int end = -1; end <= 1; end += 2) {
@@ -126,7 +111,7 @@ START_TEST(learned_range_spans_beta_tilde_to_beta) {
   /* Without variance channels it says what the model must output. */
   ck_assert_ptr_null(o.s.ops->log_variance(ctx, o.s.state, d, t, N, NULL, DX_F64));
   ck_assert_ptr_nonnull(strstr(dx_error_message(ctx), "2C channels"));
-  close_sampler(&o);
+  dxt_sampler_close(&o);
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
 }
@@ -138,9 +123,9 @@ START_TEST(ddim_at_eta_one_is_the_beta_tilde_step) {
   dx_ctx *ctx = dxt_ctx(1);
   dx_diffusion *d = schedule(ctx);
   const char *kv[2] = {"eta=1", "steps=0"};
-  opened dd, bt;
-  open_sampler(ctx, &dd, "ddim", kv, 2);
-  open_sampler(ctx, &bt, "beta_tilde", NULL, 0);
+  dxt_sampler dd, bt;
+  dxt_sampler_open(ctx, &dd, "ddim", kv, 2);
+  dxt_sampler_open(ctx, &bt, "beta_tilde", NULL, 0);
   for (int64_t i = 0; i < T; i += 7) {
     dx_predict preds[3] = {DX_PREDICT_EPS, DX_PREDICT_X0, DX_PREDICT_V};
     for (int p = 0; p < 3; p++) {
@@ -151,7 +136,7 @@ START_TEST(ddim_at_eta_one_is_the_beta_tilde_step) {
       free(a), free(b);
     }
   }
-  close_sampler(&dd), close_sampler(&bt);
+  dxt_sampler_close(&dd), dxt_sampler_close(&bt);
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
 }
@@ -162,8 +147,8 @@ START_TEST(ddim_at_eta_zero_is_deterministic) {
   dx_ctx *ctx = dxt_ctx(1);
   dx_diffusion *d = schedule(ctx);
   const char *kv[2] = {"eta=0", "clip=false"};
-  opened o;
-  open_sampler(ctx, &o, "ddim", kv, 2);
+  dxt_sampler o;
+  dxt_sampler_open(ctx, &o, "ddim", kv, 2);
   ck_assert_int_eq(o.s.cfg.steps, 50);
   int64_t i = 12;
   double *y = step_values(ctx, &o, d, i, DX_PREDICT_EPS, pred_of, noise_of);
@@ -175,7 +160,7 @@ START_TEST(ddim_at_eta_zero_is_deterministic) {
     ck_assert_double_eq(y[k], z[k]);
   }
   free(y), free(z);
-  close_sampler(&o);
+  dxt_sampler_close(&o);
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
 }
@@ -186,8 +171,8 @@ START_TEST(last_step_adds_no_noise_and_clips) {
   dx_diffusion *d = schedule(ctx);
   const char *names[4] = {"beta", "beta_tilde", "ddim", "dpmpp_2m"};
   for (int s = 0; s < 4; s++) {
-    opened o;
-    open_sampler(ctx, &o, names[s], NULL, 0);
+    dxt_sampler o;
+    dxt_sampler_open(ctx, &o, names[s], NULL, 0);
     ck_assert(o.s.cfg.clip); /* on by default, as improved-diffusion samples */
     double *a = step_values(ctx, &o, d, 0, DX_PREDICT_X0, big_of, noise_of);
     double *b = step_values(ctx, &o, d, 0, DX_PREDICT_X0, big_of, big_of);
@@ -197,7 +182,7 @@ START_TEST(last_step_adds_no_noise_and_clips) {
       ck_assert_double_eq_tol(a[k], k % 2 ? 1.0 : -1.0, 1e-12);
     }
     free(a), free(b);
-    close_sampler(&o);
+    dxt_sampler_close(&o);
   }
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
@@ -237,8 +222,8 @@ static double host_dpmpp(int64_t i, double x, double x0, const double *x0_prev) 
 }
 
 /* The plugin's step from x (host values) at index i with the analytic model. */
-static double *dpmpp_step(dx_ctx *ctx, opened *o, const dx_diffusion *d, int64_t i, dx_predict pr,
-                          const double *x, double (*noise)(int)) {
+static double *dpmpp_step(dx_ctx *ctx, dxt_sampler *o, const dx_diffusion *d, int64_t i,
+                          dx_predict pr, const double *x, double (*noise)(int)) {
   int64_t t[N] = {i, i}, shape[4] = {N, C, H, W};
   double p[N * D];
   for (int k = 0; k < N * D; k++)
@@ -267,8 +252,8 @@ START_TEST(dpmpp_2m_steps_follow_the_paper) {
   dx_predict preds[3] = {DX_PREDICT_EPS, DX_PREDICT_X0, DX_PREDICT_V};
   for (int p = 0; p < 3; p++) {
     dx_predict pr = preds[p];
-    opened o;
-    open_sampler(ctx, &o, "dpmpp_2m", kv, 1);
+    dxt_sampler o;
+    dxt_sampler_open(ctx, &o, "dpmpp_2m", kv, 1);
     ck_assert_int_eq(o.s.cfg.steps, 20);
     double x[N * D], x0[N * D], prev[N * D];
     for (int k = 0; k < N * D; k++)
@@ -289,45 +274,30 @@ START_TEST(dpmpp_2m_steps_follow_the_paper) {
         prev[k] = x0[k], x[k] = y[k];
       free(y);
     }
-    close_sampler(&o);
+    dxt_sampler_close(&o);
   }
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
 }
 END_TEST
 
-typedef struct counter {
-  int calls;
-  double last_t;
-} counter;
-
-/* A model that shrinks x_t a little and records the timesteps it sees. */
-static dx_tensor *shrink_model(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t) {
-  counter *c = user;
-  double tv[4];
-  dx_tensor_read(ctx, t, tv, DX_F64);
-  c->calls++;
-  c->last_t = tv[0];
-  return dx_scale(ctx, x_t, 0.3);
-}
-
 START_TEST(sampling_is_seeded_and_respaced) {
   dx_ctx *ctx = dxt_ctx(1);
   dx_diffusion *d = schedule(ctx);
   const char *kv[1] = {"steps=7"};
-  opened o;
-  open_sampler(ctx, &o, "beta_tilde", kv, 1);
+  dxt_sampler o;
+  dxt_sampler_open(ctx, &o, "beta_tilde", kv, 1);
   int64_t shape[4] = {3, 1, 4, 4};
   dx_tensor *x1 = dx_tensor_new_persistent(ctx, DX_F32, 4, shape);
   dx_tensor *x2 = dx_tensor_new_persistent(ctx, DX_F32, 4, shape);
-  counter c = {0, -1};
-  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, shrink_model, &c, 42, x1), DX_OK);
+  dxt_counter c = {0, -1, -1};
+  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, dxt_shrink_model, &c, 42, x1), DX_OK);
   ck_assert_int_eq(c.calls, 7);
   ck_assert_double_eq(c.last_t, 0.0);
-  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, shrink_model, &c, 42, x2), DX_OK);
+  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, dxt_shrink_model, &c, 42, x2), DX_OK);
   double *a = dxt_values(ctx, x1), *b = dxt_values(ctx, x2);
   ck_assert_mem_eq(a, b, 48 * sizeof(double));
-  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, shrink_model, &c, 43, x2), DX_OK);
+  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, dxt_shrink_model, &c, 43, x2), DX_OK);
   free(b);
   b = dxt_values(ctx, x2);
   int same = 0;
@@ -338,10 +308,10 @@ START_TEST(sampling_is_seeded_and_respaced) {
   /* x must outlive the loop's arena resets. */
   dx_step_reset(ctx);
   dx_tensor *scratch = dx_tensor_new(ctx, DX_F32, 4, shape);
-  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, shrink_model, &c, 42, scratch),
+  ck_assert_int_eq(dx_sample(ctx, &o.s, d, DX_PREDICT_EPS, dxt_shrink_model, &c, 42, scratch),
                    DX_ERR_INVALID);
   dx_tensor_free(ctx, x1), dx_tensor_free(ctx, x2);
-  close_sampler(&o);
+  dxt_sampler_close(&o);
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
 }

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli/stored_run.h"
-#include "store/grid.h"
 #include "train/trainer.h"
 
 static int main_sample(int argc, char **argv);
@@ -158,20 +157,9 @@ static int plan_classes(sample_args *a, const dx_stored_run *r, class_plan *cp) 
   return DX_EXIT_OK;
 }
 
-/* The other sampler, with its default parameters. */
-static int other_sampler(const sample_args *a, const dx_stored_run *r, dx_plugin **p,
-                         dx_params **pp) {
-  char err[DX_ERRMSG_MAX];
-  dx_status st =
-      dx_plugin_load(r->plugins.path, a->sampler, DX_KIND_SAMPLER, "--sampler", p, err, sizeof err);
-  if (st == DX_OK && (st = dx_params_create((*p)->desc, NULL, pp, err, sizeof err)) != DX_OK)
-    dx_plugin_close(*p), *p = NULL;
-  return st == DX_OK ? DX_EXIT_OK : dx_cli_fail(&dx_cli_sample, st, "%s", err);
-}
-
 static int store_grid(const sample_args *a, const class_plan *cp, dx_store *st,
                       const dx_stored_run *r, const float *x, const int64_t *shape) {
-  char tag[128], err[DX_ERRMSG_MAX];
+  char tag[128];
   const char *sampler =
       a->sampler ? a->sampler
                  : dx_run_plugins_get(&r->plugins, "diffusion.sampler", -1)->plugin->desc->name;
@@ -180,20 +168,7 @@ static int store_grid(const sample_args *a, const class_plan *cp, dx_store *st,
   if (r->e->model.classes > 0)
     snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "-w%g", cp->labels ? cp->w : 0.0);
   if (a->tag) snprintf(tag, sizeof tag, "%s", a->tag);
-  if (dx_store_add_grid(st, r->id, r->checkpoint.step, tag, x, shape[0], shape[1], shape[2],
-                        shape[3], a->nrow))
-    return dx_cli_fail(&dx_cli_sample, DX_ERR_DB, "%s", dx_store_errmsg(st));
-  printf("stored grid '%s' of run %" PRId64 " at step %" PRId64 "\n", tag, r->id,
-         r->checkpoint.step);
-  if (!a->out) return DX_EXIT_OK;
-  dx_image img;
-  dx_status s =
-      dx_grid_make(x, shape[0], shape[1], shape[2], shape[3], a->nrow, &img, err, sizeof err);
-  if (s == DX_OK) s = dx_png_write_file(&img, a->out, err, sizeof err);
-  if (s == DX_OK) dx_image_free(&img);
-  if (s != DX_OK) return dx_cli_fail(&dx_cli_sample, s, "%s", err);
-  printf("wrote %s: %" PRId64 " images\n", a->out, shape[0]);
-  return DX_EXIT_OK;
+  return dx_cli_save_grid(&dx_cli_sample, st, r, tag, x, shape, a->nrow, a->out);
 }
 
 static int sample(sample_args *a, dx_store *st, dx_stored_run *r) {
@@ -205,7 +180,7 @@ static int sample(sample_args *a, dx_store *st, dx_stored_run *r) {
   if (rc != DX_EXIT_OK) return rc;
   dx_plugin *p = NULL;
   dx_params *pp = NULL;
-  rc = a->sampler ? other_sampler(a, r, &p, &pp) : DX_EXIT_OK;
+  rc = a->sampler ? dx_cli_load_sampler(&dx_cli_sample, r, a->sampler, &p, &pp) : DX_EXIT_OK;
   if (rc != DX_EXIT_OK) return free(cp.labels), rc;
   dx_infer_opts o = {.checkpoint = r->checkpoint.path,
                      .sampler = p ? p->desc : NULL,

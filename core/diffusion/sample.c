@@ -23,6 +23,7 @@ void dx_sampler_release(dx_sampler *s) {
 void dx_sampler_read_common(const dx_params *p, dx_sampler_config *cfg) {
   cfg->steps = dx_params_int(p, "steps");
   cfg->clip = dx_params_bool(p, "clip");
+  cfg->threshold = dx_params_float(p, "threshold"); /* 0 (off) for a plugin without it */
 }
 
 dx_status dx_sampler_create_stateless(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg,
@@ -56,9 +57,8 @@ dx_tensor *dx_model_timesteps(dx_ctx *ctx, const dx_diffusion *d, const int64_t 
   return out;
 }
 
-/* The tables to sample with: d itself, or d respaced to the sampler's steps. */
-static const dx_diffusion *sampling_tables(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
-                                           dx_diffusion **owned) {
+const dx_diffusion *dx_sampling_tables(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
+                                       dx_diffusion **owned) {
   *owned = NULL;
   int64_t steps = s->cfg.steps;
   if (steps <= 0 || steps >= d->T) return d;
@@ -145,6 +145,14 @@ static dx_status one_step(dx_ctx *ctx, const dx_sampler *s, dx_sampler_step *st,
   dx_step_reset(ctx);
   dx_tensor *x = st->x;
   if (predict_step(ctx, ls, st) != DX_OK) return dx_status_of(ctx);
+  if (s->cfg.threshold > 0) {
+    /* The sampler gets the thresholded x0 as an x0 prediction, so that every
+     * sampler thresholds without knowing of it. */
+    dx_tensor *x0 = dx_predict_x0(ctx, st->d, st->predict, x, st->t, st->pred, false);
+    st->pred = dx_dynamic_threshold(ctx, x0, s->cfg.threshold);
+    st->predict = DX_PREDICT_X0;
+    if (!st->pred) return dx_status_of(ctx);
+  }
   st->noise = dx_tensor_new_like(ctx, x);
   if (!st->noise || dx_tensor_randn(ctx, st->noise, seed, offset) != DX_OK)
     return dx_status_of(ctx);
@@ -175,6 +183,14 @@ static dx_tensor *call_plain(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor 
   (void)cond;
   const plain_model *p = user;
   return p->fn(ctx, p->user, x_t, t);
+}
+
+dx_status dx_sample_step(dx_ctx *ctx, const dx_sampler *s, dx_sampler_step *st, dx_model_fn model,
+                         void *user, uint64_t seed, uint64_t offset) {
+  plain_model p = {model, user};
+  dx_guidance g = {.model = call_plain, .user = &p};
+  loop_state ls = {.g = &g, .t = (int64_t *)st->t};
+  return one_step(ctx, s, st, &ls, seed, offset);
 }
 
 dx_status dx_sample(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d, dx_predict predict,
@@ -208,30 +224,31 @@ static void loop_close(dx_ctx *ctx, loop_state *ls) {
   dx_tensor_free(ctx, ls->x_self);
 }
 
-dx_status dx_sample_guided(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
-                           dx_predict predict, const dx_guidance *g, uint64_t seed, int64_t first,
-                           int64_t total, dx_tensor *x) {
+static dx_status check_range(dx_ctx *ctx, int64_t first, int64_t total, const dx_tensor *x) {
   if (!x || x->ndim != 4 || !(x->flags & DX_TENSOR_PERSISTENT))
     return dx_set_error(ctx, DX_ERR_INVALID, "dx_sample: x must be a persistent (N,C,H,W) tensor");
   if (first < 0 || first + x->shape[0] > total)
     return dx_set_error(ctx, DX_ERR_INVALID, "dx_sample_range: images [%lld, %lld) of %lld",
                         (long long)first, (long long)(first + x->shape[0]), (long long)total);
-  dx_diffusion *owned;
-  const dx_diffusion *r = sampling_tables(ctx, s, d, &owned);
+  return DX_OK;
+}
+
+/* Every step of r from x (x_t at r's last index) down to the samples. */
+static dx_status guided_loop(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *r,
+                             dx_predict predict, const dx_guidance *g, uint64_t seed, int64_t first,
+                             int64_t total, dx_tensor *x) {
   int64_t n = x->shape[0];
   loop_state ls = {0};
-  dx_status st = r ? loop_open(ctx, &ls, g, first, n) : dx_status_of(ctx);
+  dx_status st = loop_open(ctx, &ls, g, first, n);
   if (st != DX_OK) {
-    if (r) loop_close(ctx, &ls);
-    dx_diffusion_free(owned);
-    return st ? st : dx_set_error(ctx, DX_ERR_NOMEM, "out of memory sampling");
+    loop_close(ctx, &ls);
+    return st;
   }
   bool grad = dx_set_grad_enabled(ctx, false);
   /* Noise is keyed by the image's place in the whole draw: image k's values
-   * sit at k * per in a draw of total * per. */
+   * sit at k * per in a draw of total * per, and step i's draw follows x_T's. */
   uint64_t per = n ? (uint64_t)dx_numel(x) / (uint64_t)n : 0, skip = (uint64_t)first * per;
   uint64_t numel = (uint64_t)total * per;
-  st = dx_tensor_randn(ctx, x, seed, skip);
   for (int64_t i = r->T - 1; i >= 0 && st == DX_OK; i--) {
     for (int64_t k = 0; k < 2 * n; k++)
       ls.t[k] = i;
@@ -242,6 +259,29 @@ dx_status dx_sample_guided(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion 
   dx_step_reset(ctx);
   dx_set_grad_enabled(ctx, grad);
   loop_close(ctx, &ls);
+  return st;
+}
+
+dx_status dx_sample_guided(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
+                           dx_predict predict, const dx_guidance *g, uint64_t seed, int64_t first,
+                           int64_t total, dx_tensor *x) {
+  if (check_range(ctx, first, total, x) != DX_OK) return dx_status_of(ctx);
+  dx_diffusion *owned;
+  const dx_diffusion *r = dx_sampling_tables(ctx, s, d, &owned);
+  if (!r) return dx_status_of(ctx);
+  uint64_t per = (uint64_t)dx_numel(x) / (uint64_t)x->shape[0];
+  /* x_T: image k's values sit at k * per in a draw of total * per. */
+  dx_status st = dx_tensor_randn(ctx, x, seed, (uint64_t)first * per);
+  if (st == DX_OK) st = guided_loop(ctx, s, r, predict, g, seed, first, total, x);
   dx_diffusion_free(owned);
   return st;
+}
+
+dx_status dx_sample_loop(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *r,
+                         dx_predict predict, dx_model_fn model, void *user, uint64_t seed,
+                         int64_t first, int64_t total, dx_tensor *x) {
+  if (check_range(ctx, first, total, x) != DX_OK) return dx_status_of(ctx);
+  plain_model p = {model, user};
+  dx_guidance g = {.model = call_plain, .user = &p};
+  return guided_loop(ctx, s, r, predict, &g, seed, first, total, x);
 }

@@ -5,9 +5,8 @@
 #include "train/trainer_internal.h"
 #include "util/err.h"
 
-/* Builds the run's model and state from the checkpoint. */
-static dx_status open_run(trainer *tr, dx_train_env *env, dx_experiment *e,
-                          const dx_run_plugins *rp, const dx_infer_opts *o, bool test_data) {
+dx_status dx_infer_open(trainer *tr, dx_train_env *env, dx_experiment *e, const dx_run_plugins *rp,
+                        const dx_infer_opts *o, bool test_data) {
   *env = (dx_train_env){.plugins = rp, .resume_from = o->checkpoint, .test_data = test_data};
   tr->e = e, tr->env = env;
   int64_t step = 0;
@@ -28,12 +27,17 @@ static dx_status open_run(trainer *tr, dx_train_env *env, dx_experiment *e,
   return DX_OK;
 }
 
+void dx_infer_overrides(const dx_infer_opts *o, dx_sampler *s) {
+  if (o->steps > 0) s->cfg.steps = o->steps;
+  if (o->threshold > 0) s->cfg.threshold = o->threshold;
+}
+
 dx_status dx_infer_sample(dx_experiment *e, const dx_run_plugins *rp, const dx_infer_opts *o,
                           float **images, int64_t shape[4], char *err, size_t errlen) {
   trainer tr = {.err = err, .errlen = errlen};
   dx_train_env env;
   *images = NULL;
-  dx_status st = open_run(&tr, &env, e, rp, o, false);
+  dx_status st = dx_infer_open(&tr, &env, e, rp, o, false);
   if (st == DX_OK) {
     shape[0] = o->n, shape[1] = tr.C, shape[2] = tr.H, shape[3] = tr.W;
     *images = malloc((size_t)(o->n * tr.C * tr.H * tr.W) * sizeof **images);
@@ -42,7 +46,7 @@ dx_status dx_infer_sample(dx_experiment *e, const dx_run_plugins *rp, const dx_i
   }
   if (st == DX_OK) {
     dx_sampler s = tr.sampler;
-    if (o->steps > 0) s.cfg.steps = o->steps;
+    dx_infer_overrides(o, &s);
     st = dx_trainer_draw_classes(&tr, &s, o->n, o->seed, o->labels, o->guidance, *images);
   }
   if (st != DX_OK) free(*images), *images = NULL;
@@ -54,7 +58,7 @@ dx_status dx_infer_bpd(dx_experiment *e, const dx_run_plugins *rp, const dx_infe
                        double *total, double *prior, double *decoder, char *err, size_t errlen) {
   trainer tr = {.err = err, .errlen = errlen};
   dx_train_env env;
-  dx_status st = open_run(&tr, &env, e, rp, o, true);
+  dx_status st = dx_infer_open(&tr, &env, e, rp, o, true);
   double v[3] = {0};
   if (st == DX_OK) st = dx_trainer_bpd(&tr, o->n, o->batch > 0 ? o->batch : 64, v);
   *total = v[0], *prior = v[1], *decoder = v[2];

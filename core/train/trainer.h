@@ -42,9 +42,10 @@ typedef struct dx_infer_opts {
   const char *checkpoint;        /* required */
   const dx_plugin_desc *sampler; /* another sampler, or NULL for the run's */
   const dx_params *sampler_params;
-  int64_t steps; /* > 0: sample with this many respaced steps */
-  int64_t n;     /* images to sample, or to evaluate */
-  int64_t batch; /* bits/dim: images per forward pass */
+  int64_t steps;    /* > 0: sample with this many respaced steps */
+  double threshold; /* > 0: dynamic thresholding at this quantile (the sampler's otherwise) */
+  int64_t n;        /* images to sample, or to evaluate */
+  int64_t batch;    /* bits/dim: images per forward pass */
   uint64_t seed;
   /* A class-conditional run (model.classes > 0): the class of each of the
    * n images, or NULL for no class; guidance is the weight w of

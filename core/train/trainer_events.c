@@ -59,7 +59,7 @@ dx_status dx_trainer_report(trainer *tr, int64_t done) {
   return st;
 }
 
-static dx_tensor *model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t) {
+dx_tensor *dx_trainer_model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t) {
   trainer *tr = user;
   return dx_unet_forward(ctx, tr->net, x_t, t, false);
 }
@@ -174,8 +174,9 @@ static dx_status bpd_chunk(trainer *tr, int64_t first, int64_t n, dx_bpd_result 
   if (st == DX_OK) st = dx_dataset_batch(tr->test, idx, n, &tf, host, tr->err, tr->errlen);
   if (st == DX_OK) {
     dx_tensor_write(tr->ctx, x0, host, DX_F32);
-    st = dx_bits_per_dim(tr->ctx, &tr->sampler, tr->d, tr->e->diffusion.predict, model_fn, tr, x0,
-                         stream_seed((uint64_t)tr->e->seed, STREAM_EVAL), r);
+    st =
+        dx_bits_per_dim(tr->ctx, &tr->sampler, tr->d, tr->e->diffusion.predict, dx_trainer_model_fn,
+                        tr, x0, stream_seed((uint64_t)tr->e->seed, STREAM_EVAL), r);
     if (st != DX_OK) st = ctx_fail(tr, "bits/dim");
   } else if (st == DX_ERR_NOMEM) {
     snprintf(tr->err, tr->errlen, "out of memory evaluating bits/dim");

@@ -151,7 +151,15 @@ dx_status dx_trainer_labels(trainer *tr, int64_t step, int64_t first, int64_t n)
  * (*failed says whether it failed). */
 dx_tensor *dx_trainer_self_cond(trainer *tr, int64_t step, int64_t first, dx_tensor *x_t,
                                 dx_tensor *tt, bool *failed);
+/* infer.c: the run's model and state from o->checkpoint, and o's sampler
+ * in place of the run's when it names one; test_data opens the test split. */
+dx_status dx_infer_open(trainer *tr, dx_train_env *env, dx_experiment *e, const dx_run_plugins *rp,
+                        const dx_infer_opts *o, bool test_data);
+/* o's --steps and --threshold over the sampler's own. */
+void dx_infer_overrides(const dx_infer_opts *o, dx_sampler *s);
 /* trainer_events.c: what happens every so many steps */
+/* The model as the sampling loop calls it (user is the trainer). */
+dx_tensor *dx_trainer_model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t);
 dx_status dx_trainer_report(trainer *tr, int64_t done);
 dx_status dx_trainer_sample(trainer *tr, int64_t done);
 dx_status dx_trainer_evaluate(trainer *tr, int64_t done);

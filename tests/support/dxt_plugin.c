@@ -1,5 +1,7 @@
 #include "dxt_plugin.h"
 
+#include "dx_test.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,4 +51,23 @@ void dxt_plugin_check_docs(const char *name, dx_plugin_kind kind) {
     ck_assert_msg(d->params[i].help && *d->params[i].help, "%s: parameter %s has no help", name,
                   d->params[i].name);
   dxt_plugin_free(&p);
+}
+
+void dxt_sampler_open(dx_ctx *ctx, dxt_sampler *o, const char *name, const char *const *kv, int n) {
+  o->p = dxt_plugin_load(name, DX_KIND_SAMPLER, kv, n);
+  ck_assert_int_eq(dx_sampler_init(ctx, &o->s, o->p.plugin->desc, o->p.params), DX_OK);
+}
+
+void dxt_sampler_close(dxt_sampler *o) {
+  dx_sampler_release(&o->s);
+  dxt_plugin_free(&o->p);
+}
+
+dx_tensor *dxt_shrink_model(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t) {
+  dxt_counter *c = user;
+  double *tv = dxt_values(ctx, t);
+  if (c->calls++ == 0) c->first_t = tv[0];
+  c->last_t = tv[0];
+  free(tv);
+  return dx_scale(ctx, x_t, 0.3);
 }

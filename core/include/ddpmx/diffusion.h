@@ -104,6 +104,11 @@ DX_API dx_tensor *dx_predict_target(dx_ctx *ctx, const dx_diffusion *d, dx_predi
 /* The model's x0 from its prediction; clipped to [-1, 1] when clip. */
 DX_API dx_tensor *dx_predict_x0(dx_ctx *ctx, const dx_diffusion *d, dx_predict predict,
                                 dx_tensor *x_t, const int64_t *t, dx_tensor *pred, bool clip);
+/* Dynamic thresholding (Saharia et al. 2022 sec. 2.3): for each sample of
+ * x0 (N,C,H,W), s = max(the p-quantile of |x0|, 1), taken with linear
+ * interpolation as torch.quantile does, and x0 <- clip(x0, -s, s) / s.
+ * p in (0, 1]. Not differentiable through s (the quantile is taken on the host). */
+DX_API dx_tensor *dx_dynamic_threshold(dx_ctx *ctx, dx_tensor *x0, double p);
 /* Posterior mean of q(x_{t-1} | x_t, x0) = coef1 x0 + coef2 x_t (Ho et al.
  * 2020 eq. 7); its log variance is log_beta_tilde_clipped[t]. */
 DX_API dx_tensor *dx_posterior_mean(dx_ctx *ctx, const dx_diffusion *d, dx_tensor *x0,

@@ -24,6 +24,8 @@ typedef struct dx_sampler_config {
   int64_t steps;        /* steps to sample with; 0 or >= T: all T */
   bool clip;            /* clip the model's x0 to [-1, 1] (sampling and bits/dim) */
   bool learns_variance; /* the model outputs 2C channels: prediction, then variance */
+  double threshold;     /* > 0: dynamic thresholding of x0 at this quantile (the host applies
+                           it before each step; dx_dynamic_threshold) */
 } dx_sampler_config;
 
 /* One reverse step, as the host hands it to the sampler. */
@@ -75,8 +77,10 @@ DX_API void dx_sampler_release(dx_sampler *s);
    "[0, inf)",                                                                                     \
    "steps",                                                                                        \
    "sample on this many evenly spaced steps (beta recomputed from abar); 0 uses all T"},           \
-  {                                                                                                \
-    "clip", DX_PARAM_BOOL, "true", NULL, NULL, "clip the predicted x0 to [-1, 1]"                  \
+      {"clip", DX_PARAM_BOOL, "true", NULL, NULL, "clip the predicted x0 to [-1, 1]"}, {           \
+    "threshold", DX_PARAM_FLOAT, "0", "[0, 1]", NULL,                                              \
+        "dynamic thresholding (Saharia et al. 2022): per image, s = max(this quantile of |x0|, "   \
+        "1), x0 clipped to [-s, s] and divided by s; 0 is off"                                     \
   }
 
 /* Reads DX_SAMPLER_COMMON_PARAMS into cfg. */
@@ -107,6 +111,13 @@ DX_API dx_status dx_sample(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion 
 DX_API dx_status dx_sample_range(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
                                  dx_predict predict, dx_model_fn model, void *user, uint64_t seed,
                                  int64_t first, int64_t total, dx_tensor *x);
+/* The loop of dx_sample_range on tables r as given (already respaced; the
+ * sampler's steps are not looked at), starting from x, which holds x_t at
+ * r's last index instead of fresh noise: SDEdit, interpolation and the
+ * round trip of an inversion start there. Step noise as dx_sample_range's. */
+DX_API dx_status dx_sample_loop(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *r,
+                                dx_predict predict, dx_model_fn model, void *user, uint64_t seed,
+                                int64_t first, int64_t total, dx_tensor *x);
 
 /* Classifier-free guidance (Ho & Salimans 2021) and self-conditioning (Chen
  * et al. 2022) around any sampler plugin. */
