@@ -258,7 +258,8 @@ static double round_trip(dx_ctx *ctx, const dx_diffusion *d, int steps, dx_model
   dxt_sampler o;
   dxt_sampler_open(ctx, &o, "ddim", kvs, 1);
   dx_tensor *x = persistent(ctx, 1, 1, 1, P, img), *xT = persistent(ctx, 1, 1, 1, P, NULL);
-  ck_assert_int_eq(dx_ddim_round_trip(ctx, &o.s, d, DX_PREDICT_EPS, model, user, x, xT), DX_OK);
+  ck_assert_int_eq(dx_ddim_round_trip(ctx, &o.s, d, DX_PREDICT_EPS, model, user, d->T - 1, x, xT),
+                   DX_OK);
   double *y = dxt_values(ctx, x), *z = dxt_values(ctx, xT), sq = 0, zz = 0;
   for (int64_t k = 0; k < P; k++)
     sq += (y[k] - img[k]) * (y[k] - img[k]), zz += z[k] * z[k];
@@ -398,11 +399,16 @@ START_TEST(each_command_stores_its_grid) {
   check_grid("inpaint.png", 4, 4);
   const char *invert[] = {"invert", "tiny", "--image", "test:2", "-o", "invert.png", NULL};
   o = ok(invert);
-  HAS(o.out, "invert: round trip over 20 DDIM steps: rms error ");
+  HAS(o.out, "invert: round trip to t = 20 over 20 DDIM steps: rms error ");
   dxt_out_free(&o);
   check_grid("invert.png", 3, 3);
+  /* Halfway: ddim's 50 steps are all 20, so 10 of them. */
+  const char *half[] = {"invert", "tiny", "--image", "test:2", "--t", "10", "--tag", "half", NULL};
+  o = ok(half);
+  HAS(o.out, "invert: round trip to t = 10 over 10 DDIM steps: rms error ");
+  dxt_out_free(&o);
   char *tags = stored();
-  ck_assert_str_eq(tags, "edit:4 inpaint:4 interpolate:5 invert:3");
+  ck_assert_str_eq(tags, "edit:4 half:3 inpaint:4 interpolate:5 invert:3");
   free(tags);
 }
 END_TEST

@@ -55,12 +55,13 @@ int64_t dx_repaint_evaluations(int64_t steps, int64_t jump_length, int64_t jumps
  * No clipping. A DDIM sampler at eta = 0 without clipping brings it back. */
 dx_status dx_ddim_invert(dx_ctx *ctx, const dx_diffusion *r, dx_predict predict, dx_model_fn model,
                          void *user, dx_tensor *x);
-/* The round trip on s's respaced steps: x (the image) is inverted into
- * x_T (persistent, like x), then sampled back into x with s, which should
- * be DDIM at eta = 0; clipping and thresholding are turned off both ways so
- * that the two directions mirror each other. */
+/* The round trip from the image to step top (an index of d) and back on
+ * dx_steps_upto of s's steps: x (the image) is inverted into x_T
+ * (persistent, like x; x at top), then sampled back into x with s, which
+ * should be DDIM at eta = 0; clipping and thresholding are turned off both
+ * ways so that the two directions mirror each other. */
 dx_status dx_ddim_round_trip(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
-                             dx_predict predict, dx_model_fn model, void *user, dx_tensor *x,
-                             dx_tensor *x_T);
+                             dx_predict predict, dx_model_fn model, void *user, int64_t top,
+                             dx_tensor *x, dx_tensor *x_T);
 
 #endif

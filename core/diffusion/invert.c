@@ -48,19 +48,21 @@ dx_status dx_ddim_invert(dx_ctx *ctx, const dx_diffusion *r, dx_predict predict,
 }
 
 dx_status dx_ddim_round_trip(dx_ctx *ctx, const dx_sampler *s, const dx_diffusion *d,
-                             dx_predict predict, dx_model_fn model, void *user, dx_tensor *x,
-                             dx_tensor *x_T) {
+                             dx_predict predict, dx_model_fn model, void *user, int64_t top,
+                             dx_tensor *x, dx_tensor *x_T) {
   if (!x_T || !x || !dx_same_shape(x, x_T) || !(x_T->flags & DX_TENSOR_PERSISTENT))
     return dx_set_error(ctx, DX_ERR_INVALID, "x_T must be a persistent tensor shaped like x");
+  if (top < 0 || top >= d->T)
+    return dx_set_error(ctx, DX_ERR_INVALID, "cannot invert to step %lld of %lld", (long long)top,
+                        (long long)d->T);
   dx_sampler plain = *s;
   plain.cfg.clip = false, plain.cfg.threshold = 0;
-  dx_diffusion *owned;
-  const dx_diffusion *r = dx_sampling_tables(ctx, &plain, d, &owned);
+  dx_diffusion *r = dx_diffusion_respace_upto(ctx, d, top, dx_steps_upto(s, d, top));
   if (!r) return dx_status_of(ctx);
   dx_status st = dx_ddim_invert(ctx, r, predict, model, user, x);
   if (st == DX_OK) st = dx_tensor_copy(ctx, x_T, x);
   /* eta = 0 draws no noise: the seed does not matter. */
   if (st == DX_OK) st = dx_sample_loop(ctx, &plain, r, predict, model, user, 0, 0, x->shape[0], x);
-  dx_diffusion_free(owned);
+  dx_diffusion_free(r);
   return st;
 }

@@ -172,12 +172,14 @@ static dx_status inpaint(job *j, float *g, const float *keep) {
 
 static dx_status invert(job *j, float *g) {
   trainer *tr = j->tr;
+  int64_t i = 0;
+  dx_status st = step_index(j, j->o->t > 0 ? j->o->t : tr->d->T, &i);
+  if (st != DX_OK) return st;
   dx_tensor *x = copies(j, g, 1), *xT = copies(j, g, 1);
-  dx_status st = DX_OK;
-  j->res->steps = j->s.cfg.steps > 0 && j->s.cfg.steps < tr->d->T ? j->s.cfg.steps : tr->d->T;
+  j->res->steps = dx_steps_upto(&j->s, tr->d, i);
   if (!x || !xT ||
       dx_ddim_round_trip(tr->ctx, &j->s, tr->d, tr->e->diffusion.predict, dx_trainer_model_fn, tr,
-                         x, xT) != DX_OK ||
+                         i, x, xT) != DX_OK ||
       dx_tensor_read(tr->ctx, xT, g + j->D, DX_F32) != DX_OK ||
       dx_tensor_read(tr->ctx, x, g + 2 * j->D, DX_F32) != DX_OK)
     st = ctx_fail(tr, "invert");
