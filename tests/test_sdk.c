@@ -51,20 +51,6 @@ static void setup(void) {
 
 static void teardown(void) { dxt_rmtree(work); }
 
-/* One IDX file: magic 0x08 0x0N, then big-endian dims, then `payload` bytes. */
-static void write_idx(const char *path, int ndims, const uint32_t *dims, size_t payload) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_ptr_nonnull(f);
-  uint8_t head[16] = {0, 0, 8, (uint8_t)ndims};
-  for (int d = 0; d < ndims; d++)
-    for (int k = 0; k < 4; k++)
-      head[4 + 4 * d + k] = (uint8_t)(dims[d] >> (24 - 8 * k));
-  ck_assert_uint_eq(fwrite(head, 1, 4 + 4 * (size_t)ndims, f), 4 + 4 * (size_t)ndims);
-  for (size_t i = 0; i < payload; i++)
-    fputc((int)((i * 7) % 10), f);
-  ck_assert_int_eq(fclose(f), 0);
-}
-
 /* A tiny Fashion-MNIST-shaped set in work/fmnist, so that the doc's
  * experiment (which uses the default dataset) passes its checks on a machine
  * without the dataset-fashion-mnist package. Returns the data.path override. */
@@ -75,11 +61,11 @@ static const char *tiny_fashion_mnist(void) {
   ck_assert_int_eq(mkdir(dir, 0755), 0);
   const char *split[2] = {"train", "t10k"};
   for (int s = 0; s < 2; s++) {
-    uint32_t images[3] = {4, 28, 28}, labels[1] = {4};
+    unsigned images[3] = {4, 28, 28}, labels[1] = {4};
     snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, split[s]);
-    write_idx(path, 3, images, 4 * 28 * 28);
+    dxt_write_idx(path, 3, images, NULL, 4 * 28 * 28);
     snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, split[s]);
-    write_idx(path, 1, labels, 4);
+    dxt_write_idx(path, 1, labels, NULL, 4);
   }
   snprintf(arg, sizeof arg, "data.path=%s", dir);
   return arg;

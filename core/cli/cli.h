@@ -32,7 +32,8 @@ typedef struct dx_cli_command {
 } dx_cli_command;
 
 extern const dx_cli_command dx_cli_run, dx_cli_resume, dx_cli_sample, dx_cli_eval, dx_cli_runs,
-    dx_cli_show, dx_cli_export, dx_cli_plugins, dx_cli_sweep, dx_cli_compare, dx_cli_report;
+    dx_cli_show, dx_cli_export, dx_cli_plugins, dx_cli_sweep, dx_cli_compare, dx_cli_report,
+    dx_cli_features;
 /* Image to image (cli/i2i.h). */
 extern const dx_cli_command dx_cli_interpolate, dx_cli_inpaint, dx_cli_edit, dx_cli_invert;
 

@@ -12,9 +12,10 @@
 #endif
 
 static const dx_cli_command *const commands[] = {
-    &dx_cli_run,    &dx_cli_resume,      &dx_cli_sample,  &dx_cli_eval,  &dx_cli_runs,
-    &dx_cli_show,   &dx_cli_export,      &dx_cli_plugins, &dx_cli_sweep, &dx_cli_compare,
-    &dx_cli_report, &dx_cli_interpolate, &dx_cli_inpaint, &dx_cli_edit,  &dx_cli_invert};
+    &dx_cli_run,     &dx_cli_resume,  &dx_cli_sample, &dx_cli_eval,
+    &dx_cli_runs,    &dx_cli_show,    &dx_cli_export, &dx_cli_plugins,
+    &dx_cli_sweep,   &dx_cli_compare, &dx_cli_report, &dx_cli_interpolate,
+    &dx_cli_inpaint, &dx_cli_edit,    &dx_cli_invert, &dx_cli_features};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f) {

@@ -47,7 +47,15 @@ dx_status dx_infer_sample(dx_experiment *e, const dx_run_plugins *rp, const dx_i
   if (st == DX_OK) {
     dx_sampler s = tr.sampler;
     dx_infer_overrides(o, &s);
-    st = dx_trainer_draw_classes(&tr, &s, o->n, o->seed, o->labels, o->guidance, *images);
+    if (o->steps_used)
+      *o->steps_used =
+          s.cfg.steps > 0 && s.cfg.steps < e->diffusion.T ? s.cfg.steps : e->diffusion.T;
+    int64_t chunk = o->batch > 0 ? o->batch : o->n, D = tr.C * tr.H * tr.W;
+    for (int64_t first = 0; first < o->n && st == DX_OK; first += chunk) {
+      int64_t m = o->n - first < chunk ? o->n - first : chunk;
+      st = dx_trainer_draw_range(&tr, &s, first, m, o->n, o->seed, o->labels, o->guidance,
+                                 *images + first * D);
+    }
   }
   if (st != DX_OK) free(*images), *images = NULL;
   dx_trainer_teardown(&tr);

@@ -45,18 +45,20 @@ typedef struct dx_infer_opts {
   int64_t steps;    /* > 0: sample with this many respaced steps */
   double threshold; /* > 0: dynamic thresholding at this quantile (the sampler's otherwise) */
   int64_t n;        /* images to sample, or to evaluate */
-  int64_t batch;    /* bits/dim: images per forward pass */
+  int64_t batch;    /* images per forward pass (sampling: 0 draws all n at once) */
   uint64_t seed;
   /* A class-conditional run (model.classes > 0): the class of each of the
    * n images, or NULL for no class; guidance is the weight w of
    * classifier-free guidance, eps = (1 + w) eps(x, c) - w eps(x, no class). */
   const int64_t *labels;
   double guidance;
+  int64_t *steps_used; /* if not NULL: receives the steps sampled with */
 } dx_infer_opts;
 
 /* Samples o->n images with the checkpoint's EMA weights (of classes
  * o->labels, guided by o->guidance, when given). *images (n, C, H, W)
- * floats in [-1, 1] is malloc'ed; shape receives (n, C, H, W). */
+ * floats in [-1, 1] is malloc'ed; shape receives (n, C, H, W). Drawn in
+ * chunks of o->batch, the images are the same as in one draw of n. */
 dx_status dx_infer_sample(dx_experiment *e, const dx_run_plugins *rp, const dx_infer_opts *o,
                           float **images, int64_t shape[4], char *err, size_t errlen);
 /* Bits/dim of the first o->n test images under the checkpoint's EMA

@@ -126,6 +126,12 @@ static int64_t *grid_labels(const dx_experiment *e) {
   return labels;
 }
 
+dx_status dx_trainer_draw_range(trainer *tr, const dx_sampler *s, int64_t first, int64_t n,
+                                int64_t total, uint64_t seed, const int64_t *labels, double w,
+                                float *host) {
+  return draw_range(tr, s, first, n, total, seed, labels, w, host);
+}
+
 /* The grid: each rank draws its share of the images (the same values as one
  * process would), and the shares are gathered in rank order. */
 dx_status dx_trainer_sample(trainer *tr, int64_t done) {

@@ -170,6 +170,12 @@ dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t 
  * class), guided with weight w (dx_guidance). */
 dx_status dx_trainer_draw_classes(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed,
                                   const int64_t *labels, double w, float *host);
+/* Images [first, first + n) of a draw of `total` into host (n images): the
+ * same values as those images of one draw of total (labels: the classes
+ * of all total images, or NULL). */
+dx_status dx_trainer_draw_range(trainer *tr, const dx_sampler *s, int64_t first, int64_t n,
+                                int64_t total, uint64_t seed, const int64_t *labels, double w,
+                                float *host);
 /* Mean bits/dim of the first `images` test images, in chunks of `batch`:
  * out[0] total, out[1] prior, out[2] decoder. EMA weights. */
 dx_status dx_trainer_bpd(trainer *tr, int64_t images, int64_t batch, double out[3]);

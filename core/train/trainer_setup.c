@@ -10,6 +10,7 @@
 #include "train/checkpoint.h"
 #include "train/trainer_internal.h"
 #include "util/err.h"
+#include "util/file.h"
 
 static dx_status make_schedule(trainer *tr) {
   const dx_bound_plugin *b = slot(tr, "diffusion.schedule", -1);
@@ -124,19 +125,7 @@ static dx_status host_buffers(trainer *tr) {
 
 /* mkdir -p */
 static dx_status make_dirs(trainer *tr, const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1;; p++) {
-    if (*p != '/' && *p) continue;
-    char c = *p;
-    *p = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-      return dx_errf(tr->err, tr->errlen, DX_ERR_IO, NULL, "%s: cannot create the folder: %s", buf,
-                     strerror(errno));
-    if (!c) break;
-    *p = c;
-  }
-  return DX_OK;
+  return dx_make_dirs(path, tr->err, tr->errlen);
 }
 
 /* A checkpoint being written when its process died leaves

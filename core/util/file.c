@@ -1,8 +1,10 @@
 #include "util/file.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "util/err.h"
@@ -77,5 +79,22 @@ dx_status dx_file_read_upto(const char *path, size_t cap_bytes, uint8_t **buf, s
   if (!*buf && !(*buf = malloc(1)))
     return dx_errf(err, errlen, DX_ERR_NOMEM, DX_AT(path), "out of memory reading it");
   (*buf)[*len] = '\0';
+  return DX_OK;
+}
+
+dx_status dx_make_dirs(const char *path, char *err, size_t errlen) {
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    return dx_errf(err, errlen, DX_ERR_INVALID, NULL, "folder name too long: %.80s...", path);
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && *p) continue;
+    char c = *p;
+    *p = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+      return dx_errf(err, errlen, DX_ERR_IO, NULL, "%s: cannot create the folder: %s", buf,
+                     strerror(errno));
+    if (!c) break;
+    *p = c;
+  }
   return DX_OK;
 }

@@ -26,4 +26,8 @@ dx_status dx_file_read(const char *path, uint8_t **buf, size_t *len, char *err, 
 dx_status dx_file_read_upto(const char *path, size_t cap, uint8_t **buf, size_t *len, char *err,
                             size_t errlen);
 
+/* Makes the folder path and any missing parents (mkdir -p); DX_ERR_IO
+ * naming the folder that could not be made. */
+dx_status dx_make_dirs(const char *path, char *err, size_t errlen);
+
 #endif

@@ -17,6 +17,20 @@ char *dxt_slurp(const char *path) {
   return (char *)buf;
 }
 
+void dxt_write_idx(const char *path, int ndims, const unsigned *dims, const unsigned char *bytes,
+                   size_t n) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  unsigned char head[16] = {0, 0, 8, (unsigned char)ndims};
+  for (int d = 0; d < ndims; d++)
+    for (int k = 0; k < 4; k++)
+      head[4 + 4 * d + k] = (unsigned char)(dims[d] >> (24 - 8 * k));
+  ck_assert_uint_eq(fwrite(head, 1, 4 + 4 * (size_t)ndims, f), 4 + 4 * (size_t)ndims);
+  for (size_t i = 0; i < n; i++)
+    fputc(bytes ? bytes[i] : (int)((i * 7) % 10), f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
 void dxt_spit(const char *path, const char *text) {
   FILE *f = fopen(path, "wb");
   ck_assert_msg(f != NULL, "cannot write %s", path);
