@@ -688,7 +688,8 @@ START_TEST(flattened_rows) {
                                         dropout, classes self_condition */
   int diffusion = 9; /* T predict schedule.plugin loss (2) sampler (2) timesteps offset_noise */
   int train = 15;    /* 12 keys + ema's 3 */
-  int rest = 1 + 6 + 3 + 2; /* log, sample (with classes and guidance), eval, checkpoint */
+  int rest = 1 + 6 + 3 + 3 + 2; /* log, sample (with classes and guidance), eval, eval.fid,
+                                   checkpoint */
   ck_assert_int_eq(r->n, top + data + model + diffusion + train + rest);
   for (int i = 0; i < r->n; i++)
     for (int j = i + 1; j < r->n; j++)

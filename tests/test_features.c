@@ -235,12 +235,18 @@ START_TEST(cli_trains_shows_and_scores) {
   /* a tiny diffusion run on the same data, scored: printed and stored */
   char data_arg[PATH_MAX + 16];
   snprintf(data_arg, sizeof data_arg, "data.path=%s", data);
+  char feat_arg[PATH_MAX + 32];
+  snprintf(feat_arg, sizeof feat_arg, "eval.fid.features=%s", netdir);
   const char *run_argv[] = {"run",
                             tiny_yaml,
                             "data.dataset=fashion-mnist",
                             data_arg,
                             "checkpoint.every=4",
                             "sample.every=0",
+                            "eval.fid.every=4",
+                            "eval.fid.samples=10",
+                            "eval.batch=4",
+                            feat_arg,
                             NULL};
   o = dxt_cli(run_argv);
   ck_assert_msg(o.code == 0, "%s", o.err);
@@ -260,12 +266,15 @@ START_TEST(cli_trains_shows_and_scores) {
                                       "OR name LIKE 'kid%' ORDER BY name",
                                       -1, &q, NULL),
                    SQLITE_OK);
+  /* eval.fid during the run (T = 20 steps, 10 samples), then ddpmx eval's */
   const char *want[3] = {"fid", "kid", "kid_spread"};
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < 6; k++) {
     char name[128];
-    snprintf(name, sizeof name, "%s/beta_tilde-5/n20/fashion-mnist_%.8s", want[k], in.sha256);
+    snprintf(name, sizeof name, "%s/beta_tilde-%s/fashion-mnist_%.8s", want[k / 2],
+             k % 2 ? "5/n20" : "20/n10", in.sha256);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
     ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), name);
+    ck_assert(sqlite3_column_type(q, 1) == SQLITE_FLOAT);
   }
   ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
   sqlite3_finalize(q);

@@ -94,6 +94,10 @@ typedef struct dx_exp_sample {
 } dx_exp_sample;
 typedef struct dx_exp_eval {
   int64_t every, images, batch; /* every 0: never */
+  struct {
+    int64_t every, samples; /* every 0: never */
+    char *features;         /* the feature networks' folder */
+  } fid;
 } dx_exp_eval;
 typedef struct dx_exp_checkpoint {
   int64_t every; /* 0: never */

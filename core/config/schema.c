@@ -125,6 +125,14 @@ static const dx_key_spec keys[] = {
     {VALUE("eval.images", INT, "256", "[1, inf)", eval.images, "test images per evaluation")},
     {VALUE("eval.batch", INT, "64", "[1, inf)", eval.batch, "images per evaluation batch")},
 
+    SECTION("eval.fid", "FID and KID of samples during training (docs/generation.md)"),
+    {VALUE("eval.fid.every", INT, "0", "[0, inf)", eval.fid.every,
+           "steps between scores; 0 never scores")},
+    {VALUE("eval.fid.samples", INT, "1000", "[2, inf)", eval.fid.samples,
+           "samples per score, drawn in chunks of eval.batch")},
+    {VALUE("eval.fid.features", STRING, "results/features", NULL, eval.fid.features,
+           "folder of the feature networks (ddpmx features train)")},
+
     SECTION("checkpoint", "checkpoints to resume from"),
     {VALUE("checkpoint.every", INT, "1000", "[0, inf)", checkpoint.every,
            "steps between checkpoints; 0 only at the end")},

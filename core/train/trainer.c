@@ -181,6 +181,8 @@ static dx_status loop(trainer *tr, int64_t start) {
       st = dx_trainer_sample(tr, done);
     if (st == DX_OK && e->eval.every > 0 && due(e->eval.every, done, steps) && !stop)
       st = dx_trainer_evaluate(tr, done);
+    if (st == DX_OK && e->eval.fid.every > 0 && due(e->eval.fid.every, done, steps) && !stop)
+      st = dx_trainer_fid(tr, done);
     if (st == DX_OK && (due(e->checkpoint.every, done, steps) || stop))
       st = dx_trainer_checkpoint(tr, done);
     /* What rank 0 alone did (metrics, checkpoint) may have failed: the others
@@ -202,6 +204,7 @@ dx_status dx_train(dx_experiment *e, const dx_train_env *env, char *err, size_t 
   err[0] = '\0';
   int64_t start = 0;
   dx_status st = dx_trainer_setup(&tr, &start);
+  if (st == DX_OK) st = dx_trainer_fid_setup(&tr);
   if (st == DX_OK) st = loop(&tr, start);
   /* Nothing the device did may fail unseen, even after the last read. */
   if (st == DX_OK && dx_synchronize(tr.ctx) != DX_OK) st = ctx_fail(&tr, "device");
@@ -210,6 +213,7 @@ dx_status dx_train(dx_experiment *e, const dx_train_env *env, char *err, size_t 
     snprintf(err, errlen, "writing metrics: %s", dx_store_errmsg(env->store));
     st = fl;
   }
+  dx_trainer_fid_teardown(&tr);
   dx_trainer_teardown(&tr);
   return st;
 }

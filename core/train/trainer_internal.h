@@ -24,7 +24,8 @@ enum {
   STREAM_ORDER,
   STREAM_COND_DROP, /* which samples train with no class */
   STREAM_SELF_COND, /* which steps self-condition */
-  STREAM_OFFSET     /* offset noise */
+  STREAM_OFFSET,    /* offset noise */
+  STREAM_FID        /* eval.fid's samples */
 };
 
 static inline uint64_t stream_seed(uint64_t seed, uint64_t stream) {
@@ -99,6 +100,11 @@ typedef struct trainer {
   struct dx_grad_sync *sync;
   bool stop_agreed;
   double ar_reported; /* all-reduce seconds at the last report */
+  /* eval.fid (trainer_fid.c), on rank 0: the feature network and the test
+   * split's features. */
+  struct dx_features *fid_net;
+  float *fid_ref;
+  int64_t fid_ref_n;
   char *err;
   size_t errlen;
 } trainer;
@@ -164,6 +170,11 @@ dx_status dx_trainer_report(trainer *tr, int64_t done);
 dx_status dx_trainer_sample(trainer *tr, int64_t done);
 dx_status dx_trainer_evaluate(trainer *tr, int64_t done);
 dx_status dx_trainer_checkpoint(trainer *tr, int64_t done);
+/* trainer_fid.c: eval.fid's feature network and reference features
+ * (setup), a score every eval.fid.every steps, and the memory back. */
+dx_status dx_trainer_fid_setup(trainer *tr);
+dx_status dx_trainer_fid(trainer *tr, int64_t done);
+void dx_trainer_fid_teardown(trainer *tr);
 /* n samples with the EMA weights and sampler s into host (n*C*H*W floats). */
 dx_status dx_trainer_draw(trainer *tr, const dx_sampler *s, int64_t n, uint64_t seed, float *host);
 /* The same for a conditional model: image k of class labels[k] (NULL: no
