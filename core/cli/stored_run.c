@@ -56,13 +56,3 @@ void dx_cli_stored_run_free(dx_stored_run *r) {
   dx_experiment_free(r->e);
   memset(r, 0, sizeof *r);
 }
-
-int dx_cli_load_sampler(const dx_cli_command *c, const dx_stored_run *r, const char *name,
-                        dx_plugin **p, dx_params **pp) {
-  char err[DX_ERRMSG_MAX];
-  dx_status st =
-      dx_plugin_load(r->plugins.path, name, DX_KIND_SAMPLER, "--sampler", p, err, sizeof err);
-  if (st == DX_OK && (st = dx_params_create((*p)->desc, NULL, pp, err, sizeof err)) != DX_OK)
-    dx_plugin_close(*p), *p = NULL;
-  return st == DX_OK ? DX_EXIT_OK : dx_cli_fail(c, st, "%s", err);
-}

@@ -21,10 +21,6 @@ typedef struct dx_stored_run {
  * (after printing why) or DX_EXIT_OK. */
 int dx_cli_load_run(const dx_cli_command *c, dx_store *st, const char *ref, dx_stored_run *out);
 void dx_cli_stored_run_free(dx_stored_run *r);
-/* Sampler plugin `name` on the run's plugin path, with its default
- * parameters (--sampler of sample and eval). Returns an exit code. */
-int dx_cli_load_sampler(const dx_cli_command *c, const dx_stored_run *r, const char *name,
-                        dx_plugin **p, dx_params **pp);
 /* A recorded experiment (JSON) loaded back, as resume does. */
 dx_status dx_cli_experiment_from_json(const char *json, dx_experiment **e, char *err,
                                       size_t errlen);
