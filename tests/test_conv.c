@@ -34,6 +34,14 @@ static const conv_case cases[] = {
     {"banded 3x3", 2, 16, 40, 30, 4, 3, 3, 1, 1, 1, true, 2},
     {"banded, batch 1", 1, 16, 30, 40, 3, 3, 3, 1, 1, 1, true, 2},
     {"banded, groups 2, stride 2", 3, 16, 50, 48, 4, 3, 3, 2, 1, 2, true, 2},
+    /* float32 stride-1 convolutions on a CPU with AVX-512 take the implicit
+     * GEMM (conv_implicit.c): output channels beyond one tile (7) and one
+     * vector (16), groups of images with a short last group, a 7x7 kernel
+     * with 49 taps, no padding. */
+    {"17 out channels, 5 images", 5, 6, 3, 4, 17, 3, 3, 1, 1, 1, true, 2},
+    {"7x7 pad 3, 1 in channel", 3, 1, 9, 10, 9, 7, 7, 1, 3, 1, true, 2},
+    {"70 out channels, pad 0", 2, 3, 6, 5, 70, 3, 3, 1, 0, 1, false, 2},
+    {"40 channels, 7 images", 7, 40, 5, 6, 40, 3, 3, 1, 1, 1, true, 2},
 };
 
 static int64_t out_size(int64_t in, int64_t k, int stride, int pad) {

@@ -16,7 +16,8 @@
  * run one after another and BLAS spreads each product over the threads. A
  * 1x1 convolution with stride 1 and no padding is already a product: it reads
  * x in place, with no im2col. Depthwise convolutions have their own loops
- * (conv_depthwise.c). */
+ * (conv_depthwise.c); float32 stride-1 convolutions on a CPU with AVX-512
+ * an implicit GEMM (conv_implicit.c). */
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -68,6 +69,7 @@ static int64_t slot_count(const plan *pl) { return pl->per_image ? pl->threads :
 
 static size_t cpu_conv2d_workspace(dx_backend *be, const dx_conv2d_desc *d) {
   if (dx_conv_is_depthwise(d)) return dx_conv_depthwise_workspace(d);
+  if (dx_conv_implicit_ok(d)) return dx_conv_implicit_workspace(d);
   plan pl;
   plan_of(d, &pl);
   return (size_t)slot_count(&pl) * (pl.col_bytes + pl.dw_bytes);
@@ -238,6 +240,10 @@ static void cpu_conv2d_fwd(dx_backend *be, const dx_conv2d_desc *d, const dx_ten
     dx_conv_depthwise_fwd(d, x, w, b, y);
     return;
   }
+  if (dx_conv_implicit_ok(d)) {
+    dx_conv_implicit_fwd(d, x->data, w->data, b ? b->data : NULL, y->data, ws);
+    return;
+  }
   plan pl;
   plan_of(d, &pl);
   operands o = {.in = x->data,
@@ -274,6 +280,10 @@ static void cpu_conv2d_bwd_data(dx_backend *be, const dx_conv2d_desc *d, const d
                                 const dx_tensor *w, dx_tensor *dx, void *ws) {
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_bwd_data(d, dy, w, dx);
+    return;
+  }
+  if (dx_conv_implicit_ok(d)) {
+    dx_conv_implicit_bwd_data(d, dy->data, w->data, dx->data, ws);
     return;
   }
   plan pl;
@@ -353,6 +363,10 @@ static void cpu_conv2d_bwd_filter(dx_backend *be, const dx_conv2d_desc *d, const
   if (!dw) return;
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_bwd_filter(d, x, dy, dw, ws);
+    return;
+  }
+  if (dx_conv_implicit_ok(d)) {
+    dx_conv_implicit_bwd_filter(d, x->data, dy->data, dw->data, ws);
     return;
   }
   plan pl;
