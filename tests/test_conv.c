@@ -42,6 +42,8 @@ static const conv_case cases[] = {
     {"7x7 pad 3, 1 in channel", 3, 1, 9, 10, 9, 7, 7, 1, 3, 1, true, 2},
     {"70 out channels, pad 0", 2, 3, 6, 5, 70, 3, 3, 1, 0, 1, false, 2},
     {"40 channels, 7 images", 7, 40, 5, 6, 40, 3, 3, 1, 1, 1, true, 2},
+    {"depthwise 7x7, 9 images", 9, 3, 5, 4, 3, 7, 7, 1, 3, 3, true, 2},
+    {"depthwise 3x3 pad 0", 3, 5, 6, 7, 5, 3, 3, 1, 0, 5, false, 2},
 };
 
 static int64_t out_size(int64_t in, int64_t k, int stride, int pad) {

@@ -68,6 +68,7 @@ static void plan_of(const dx_conv2d_desc *d, plan *pl) {
 static int64_t slot_count(const plan *pl) { return pl->per_image ? pl->threads : 1; }
 
 static size_t cpu_conv2d_workspace(dx_backend *be, const dx_conv2d_desc *d) {
+  if (dx_conv_depthwise_implicit_ok(d)) return dx_conv_depthwise_implicit_workspace(d);
   if (dx_conv_is_depthwise(d)) return dx_conv_depthwise_workspace(d);
   if (dx_conv_implicit_ok(d)) return dx_conv_implicit_workspace(d);
   plan pl;
@@ -236,6 +237,10 @@ static void fwd_band(const plan *pl, const char *x, const char *w, const void *b
 /* x (N,Ci,H,W), w (Co,Ci/groups,kh,kw), b (Co) or NULL -> y (N,Co,Ho,Wo) */
 static void cpu_conv2d_fwd(dx_backend *be, const dx_conv2d_desc *d, const dx_tensor *x,
                            const dx_tensor *w, const dx_tensor *b, dx_tensor *y, void *ws) {
+  if (dx_conv_depthwise_implicit_ok(d)) {
+    dx_conv_depthwise_implicit_fwd(d, x->data, w->data, b ? b->data : NULL, y->data, ws);
+    return;
+  }
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_fwd(d, x, w, b, y);
     return;
@@ -278,6 +283,10 @@ static void bwd_data_band(const plan *pl, const char *dy, const char *w, const v
 /* dy (N,Co,Ho,Wo), w (Co,Ci/groups,kh,kw) -> dx (N,Ci,H,W) += */
 static void cpu_conv2d_bwd_data(dx_backend *be, const dx_conv2d_desc *d, const dx_tensor *dy,
                                 const dx_tensor *w, dx_tensor *dx, void *ws) {
+  if (dx_conv_depthwise_implicit_ok(d)) {
+    dx_conv_depthwise_implicit_bwd_data(d, dy->data, w->data, dx->data, ws);
+    return;
+  }
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_bwd_data(d, dy, w, dx);
     return;
@@ -361,6 +370,10 @@ static void cpu_conv2d_bwd_filter(dx_backend *be, const dx_conv2d_desc *d, const
                                   const dx_tensor *dy, dx_tensor *dw, dx_tensor *db, void *ws) {
   if (db) dx_conv_bias_grad(d, dy, db);
   if (!dw) return;
+  if (dx_conv_depthwise_implicit_ok(d)) {
+    dx_conv_depthwise_implicit_bwd_filter(d, x->data, dy->data, dw->data, ws);
+    return;
+  }
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_bwd_filter(d, x, dy, dw, ws);
     return;

@@ -47,6 +47,16 @@ void dx_conv_implicit_bwd_data(const dx_conv2d_desc *d, const float *dy, const f
 void dx_conv_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
                                  float *dw, void *ws);
 
+/* The same for depthwise float32 stride-1 convolutions (ConvNeXt's 7x7). */
+bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d);
+size_t dx_conv_depthwise_implicit_workspace(const dx_conv2d_desc *d);
+void dx_conv_depthwise_implicit_fwd(const dx_conv2d_desc *d, const float *x, const float *w,
+                                    const float *b, float *y, void *ws);
+void dx_conv_depthwise_implicit_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w,
+                                         float *dx, void *ws);
+void dx_conv_depthwise_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
+                                           float *dw, void *ws);
+
 /* dst[i*ds] += a * src[i*ss], i < n (conv.c) */
 void dx_conv_axpy(dx_dtype dt, void *dst, int64_t ds, double a, const void *src, int64_t ss,
                   int64_t n);

@@ -5,7 +5,9 @@
  * plane, so the kernels walk a plane one filter tap at a time: an axpy over
  * each output row, which vectorises, on a plane that stays in L1 cache.
  * Planes (image, channel) are independent and are shared among threads; the
- * filter gradient is summed per channel, so threads there take channels. */
+ * filter gradient is summed per channel, so threads there take channels.
+ * On a CPU with AVX-512, float32 stride-1 depthwise convolutions go to
+ * vector kernels instead (conv_implicit.c); these loops serve the rest. */
 #include <omp.h>
 #include <string.h>
 

@@ -193,15 +193,16 @@ static void fill_dyt(const geo *e, const float *dy, int64_t i0, int64_t m, float
   }
 }
 
-/* out (K, qpad) -> y (N,K,Ho,Wo) images [i0, i0+m): y = out + b[k]
+/* out (K, qpad) -> y (N,K,Ho,Wo) images [i0, i0+m), ystep floats apart
+ * (K*Ho*Wo but for depthwise planes): y = out + b[k]
  * (forward, b may be NULL) or y += out (backward-data). */
 static void store_out(const geo *e, const float *out, int64_t i0, int64_t m, float *y,
-                      const float *b, bool add) {
+                      int64_t ystep, const float *b, bool add) {
   int64_t p = e->ho * e->wo;
   for (int64_t j = 0; j < m; j++)
     for (int64_t k = 0; k < e->k; k++) {
       const float *o = out + k * e->qpad + j * e->s * e->wo;
-      float *dst = y + ((i0 + j) * e->k + k) * p;
+      float *dst = y + (i0 + j) * ystep + k * p;
       if (add)
         for (int64_t q = 0; q < p; q++)
           dst[q] += o[q];
@@ -239,15 +240,17 @@ static INLINE AVX512 __mmask16 lanes(int64_t o0, int64_t end) {
   return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }
 
-/* x (N,C,H,W) images [i0, i0+m) -> src (kw, C, rows, Wo): copy kj holds
+/* x (N,C,H,W) images [i0, i0+m), xstep floats apart (C*H*W but for
+ * depthwise planes) -> src (kw, C, rows, Wo): copy kj holds
  * row r = j*s + ph + ih of image j shifted so that column ow reads input
  * column ow + kj - pw, zero outside; rows j*s .. j*s+ph-1 and the ph rows
  * after the last image are zero. Rows are a few dozen floats, so each is
  * written with masked vector loads and stores: a memcpy and two memsets per
  * row cost as much as the product itself. */
-static AVX512 void fill_src(const geo *e, const float *x, int64_t i0, int64_t m, float *src) {
+static AVX512 void fill_src(const geo *e, const float *x, int64_t xstep, int64_t i0, int64_t m,
+                            float *src) {
   int64_t wo = e->wo, plane = plane_of(e);
-  size_t img = (size_t)(e->c * e->h * e->w);
+  size_t img = (size_t)xstep;
   for (int64_t kj = 0; kj < e->kw; kj++) {
     int64_t lo, hi;
     dx_conv_valid_range(e->w, wo, kj, 1, (int)e->pw, &lo, &hi);
@@ -322,13 +325,19 @@ typedef void (*fwd_fn)(const fwd_args *a);
 #define FWD(m, v)                                                                                  \
   static AVX512 void fwd_##m##_##v(const fwd_args *a) { fwd_tile(m, v, a); }
 #define FWD_ROW(m) FWD(m, 1) FWD(m, 2) FWD(m, 3) FWD(m, 4)
+// clang-format off
 FWD_ROW(1)
 FWD_ROW(2)
-FWD_ROW(3) FWD_ROW(4) FWD_ROW(5) FWD_ROW(6) FWD_ROW(7)
+FWD_ROW(3)
+FWD_ROW(4)
+FWD_ROW(5)
+FWD_ROW(6)
+FWD_ROW(7)
 #define FWD_REF(m)                                                                                 \
   { fwd_##m##_1, fwd_##m##_2, fwd_##m##_3, fwd_##m##_4 }
-    static const fwd_fn fwd_tiles[MR][NV] = {FWD_REF(1), FWD_REF(2), FWD_REF(3), FWD_REF(4),
-                                             FWD_REF(5), FWD_REF(6), FWD_REF(7)};
+static const fwd_fn fwd_tiles[MR][NV] = {FWD_REF(1), FWD_REF(2), FWD_REF(3), FWD_REF(4),
+                                         FWD_REF(5), FWD_REF(6), FWD_REF(7)};
+// clang-format on
 
 /* out (K, qpad) [:, 0:q) = wp src for one group of images. */
 static void fwd_group(const geo *e, const float *wp, const float *src, int64_t q, float *out) {
@@ -401,25 +410,24 @@ static INLINE AVX512 void bww_tile(int nv, int nj, const bww_args *a) {
 static int rows_for(int nv) { return nv == 1 ? 24 : nv == 2 ? 12 : nv == 3 ? 8 : 6; }
 
 typedef void (*bww_fn)(const bww_args *a);
+// clang-format off
 #define BWW(v, j)                                                                                  \
   static AVX512 void bww_##v##_##j(const bww_args *a) { bww_tile(v, j, a); }
-#define BWW_ROW(v)                                                                                 \
-  BWW(v, 1)                                                                                        \
-  BWW(v, 2)                                                                                        \
-  BWW(v, 3) BWW(v, 4) BWW(v, 5) BWW(v, 6) BWW(v, 7) BWW(v, 8) BWW(v, 9) BWW(v, 10) BWW(v, 11)      \
-      BWW(v, 12) BWW(v, 13) BWW(v, 14) BWW(v, 15) BWW(v, 16) BWW(v, 17) BWW(v, 18) BWW(v, 19)      \
-          BWW(v, 20) BWW(v, 21) BWW(v, 22) BWW(v, 23) BWW(v, 24)
+#define BWW_ROW(v) \
+  BWW(v, 1) BWW(v, 2) BWW(v, 3) BWW(v, 4) BWW(v, 5) BWW(v, 6) BWW(v, 7) BWW(v, 8) \
+  BWW(v, 9) BWW(v, 10) BWW(v, 11) BWW(v, 12) BWW(v, 13) BWW(v, 14) BWW(v, 15) BWW(v, 16) \
+  BWW(v, 17) BWW(v, 18) BWW(v, 19) BWW(v, 20) BWW(v, 21) BWW(v, 22) BWW(v, 23) BWW(v, 24)
 BWW_ROW(1)
 BWW_ROW(2)
-BWW_ROW(3) BWW_ROW(4)
-#define BWW_REF(v)                                                                                 \
-  {                                                                                                \
-    bww_##v##_1, bww_##v##_2, bww_##v##_3, bww_##v##_4, bww_##v##_5, bww_##v##_6, bww_##v##_7,     \
-        bww_##v##_8, bww_##v##_9, bww_##v##_10, bww_##v##_11, bww_##v##_12, bww_##v##_13,          \
-        bww_##v##_14, bww_##v##_15, bww_##v##_16, bww_##v##_17, bww_##v##_18, bww_##v##_19,        \
-        bww_##v##_20, bww_##v##_21, bww_##v##_22, bww_##v##_23, bww_##v##_24                       \
-  }
-    static const bww_fn bww_tiles[NVW][NJ] = {BWW_REF(1), BWW_REF(2), BWW_REF(3), BWW_REF(4)};
+BWW_ROW(3)
+BWW_ROW(4)
+#define BWW_REF(v) \
+  {bww_##v##_1, bww_##v##_2, bww_##v##_3, bww_##v##_4, bww_##v##_5, bww_##v##_6, \
+   bww_##v##_7, bww_##v##_8, bww_##v##_9, bww_##v##_10, bww_##v##_11, bww_##v##_12, \
+   bww_##v##_13, bww_##v##_14, bww_##v##_15, bww_##v##_16, bww_##v##_17, bww_##v##_18, \
+   bww_##v##_19, bww_##v##_20, bww_##v##_21, bww_##v##_22, bww_##v##_23, bww_##v##_24}
+static const bww_fn bww_tiles[NVW][NJ] = {BWW_REF(1), BWW_REF(2), BWW_REF(3), BWW_REF(4)};
+// clang-format on
 
 /* dwt (C*taps, kpad) += src (C*taps, q) dyt (q, kpad) for one group. */
 static void bww_group(const geo *e, const float *dyt, const float *src, int64_t q, float *dwt) {
@@ -455,9 +463,9 @@ static void fwd_images(const geo *e, const slots *s, void *ws, const float *wp, 
   int t = omp_get_thread_num();
   int64_t m = images_in(e, gi);
   float *src = slot_src(s, ws, t), *out = slot_out(s, ws, t);
-  fill_src(e, in, gi * e->g, m, src);
+  fill_src(e, in, e->c * e->h * e->w, gi * e->g, m, src);
   fwd_group(e, wp, src, q_of(e, m), out);
-  store_out(e, out, gi * e->g, m, y, b, add);
+  store_out(e, out, gi * e->g, m, y, e->k * e->ho * e->wo, b, add);
 }
 
 static void fwd_pass(const geo *e, const slots *s, void *ws, const float *in, const float *b,
@@ -494,7 +502,7 @@ static void bww_images(const geo *e, const slots *s, void *ws, const float *x, c
   int t = omp_get_thread_num();
   int64_t m = images_in(e, gi);
   float *src = slot_src(s, ws, t), *dyt = slot_out(s, ws, t);
-  fill_src(e, x, gi * e->g, m, src);
+  fill_src(e, x, e->c * e->h * e->w, gi * e->g, m, src);
   fill_dyt(e, dy, gi * e->g, m, dyt);
   bww_group(e, dyt, src, q_of(e, m), slot_dw(s, ws, t));
 }
@@ -521,6 +529,240 @@ void dx_conv_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const 
       dw[k * rows + j] += dwt[j * kp + k];
 }
 
+/* --- depthwise: one filter per channel (ConvNeXt's 7x7) ---------------------------
+ *
+ * The same layout one channel at a time: a thread owns channels and walks
+ * the batch in groups of images, building the channel's kw shifted planes
+ * for a group (they stay in cache), and each output vector is a sum of one
+ * vector per tap scaled by that tap, broadcast. Backward-data is the
+ * forward pass of dy with the flipped filter; backward-filter sums dy times
+ * each tap's plane, up to NTD taps at a time in registers, across lanes
+ * once per group. The threads own channels, so each filter's gradient is
+ * summed by one thread in a fixed order. */
+
+#define NVD 8  /* output vectors per depthwise tile */
+#define NTD 24 /* taps per depthwise backward-filter tile */
+
+static void dw_geo(const dx_conv2d_desc *d, bool backward, geo *e) {
+  if (backward)
+    geo_of(e, d->n, 1, d->ho, d->wo, 1, d->kh, d->kw, d->kh - 1 - d->pad, d->kw - 1 - d->pad, 1,
+           Q_TARGET);
+  else
+    geo_of(e, d->n, 1, d->h, d->w, 1, d->kh, d->kw, d->pad, d->pad, 1, Q_TARGET);
+}
+
+bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d) {
+  return d->dtype == DX_F32 && dx_conv_is_depthwise(d) && d->stride == 1 && d->pad < d->kh &&
+         d->pad < d->kw && d->kh * d->kw <= MAX_TAPS && __builtin_cpu_supports("avx512f");
+}
+
+/* Per thread: one channel's shifted planes, then one output (or dy) plane. */
+static size_t dw_src_bytes(const dx_conv2d_desc *d) {
+  geo f, b;
+  dw_geo(d, false, &f);
+  dw_geo(d, true, &b);
+  return max_size(src_bytes(&f), src_bytes(&b));
+}
+static size_t dw_slot(const dx_conv2d_desc *d) {
+  geo f, b;
+  dw_geo(d, false, &f);
+  dw_geo(d, true, &b);
+  return dw_src_bytes(d) + max_size(out_bytes(&f), out_bytes(&b));
+}
+static float *dw_mine_src(const dx_conv2d_desc *d, void *ws) {
+  return (float *)((char *)ws + (size_t)omp_get_thread_num() * dw_slot(d));
+}
+static float *dw_mine_out(const dx_conv2d_desc *d, void *ws) {
+  return (float *)((char *)dw_mine_src(d, ws) + dw_src_bytes(d));
+}
+
+size_t dx_conv_depthwise_implicit_workspace(const dx_conv2d_desc *d) {
+  return (size_t)omp_get_max_threads() * dw_slot(d);
+}
+
+/* out (16 nv) = sum over taps t of w[t] src[off[t] ...] */
+static INLINE AVX512 void dwf_tile(int nv, const float *src, const int64_t *off, const float *w,
+                                   int64_t taps, float *out, __mmask16 last) {
+  __m512 acc[NVD] = {{0}};
+  for (int64_t t = 0; t < taps; t++) {
+    __m512 wv = _mm512_set1_ps(w[t]);
+    const float *sp = src + off[t];
+#pragma GCC unroll 8
+    for (int v = 0; v < nv - 1; v++)
+      acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(sp + 16 * v), acc[v]);
+    acc[nv - 1] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(last, sp + 16 * (nv - 1)), acc[nv - 1]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < nv - 1; v++)
+    _mm512_storeu_ps(out + 16 * v, acc[v]);
+  _mm512_mask_storeu_ps(out + 16 * (nv - 1), last, acc[nv - 1]);
+}
+
+typedef void (*dwf_fn)(const float *src, const int64_t *off, const float *w, int64_t taps,
+                       float *out, __mmask16 last);
+#define DWF(v)                                                                                     \
+  static AVX512 void dwf_##v(const float *src, const int64_t *off, const float *w, int64_t taps,   \
+                             float *out, __mmask16 last) {                                         \
+    dwf_tile(v, src, off, w, taps, out, last);                                                     \
+  }
+// clang-format off
+DWF(1)
+DWF(2)
+DWF(3)
+DWF(4)
+DWF(5)
+DWF(6)
+DWF(7)
+DWF(8) static const dwf_fn dwf_tiles[NVD] = {dwf_1, dwf_2, dwf_3, dwf_4,
+                                                           dwf_5, dwf_6, dwf_7, dwf_8};
+// clang-format on
+
+/* dw[t] += sum_q dyc[q] src[off[t] + q], t < nt */
+static INLINE AVX512 void dwb_tile(int nt, const float *dyc, const float *src, const int64_t *off,
+                                   int64_t q, float *dw) {
+  __m512 acc[NTD] = {{0}};
+  for (int64_t q0 = 0; q0 < q; q0 += 16) {
+    __mmask16 m = lanes(q0, q);
+    __m512 dv = _mm512_maskz_loadu_ps(m, dyc + q0);
+#pragma GCC unroll 24
+    for (int t = 0; t < nt; t++)
+      acc[t] = _mm512_fmadd_ps(dv, _mm512_maskz_loadu_ps(m, src + off[t] + q0), acc[t]);
+  }
+#pragma GCC unroll 24
+  for (int t = 0; t < nt; t++)
+    dw[t] += _mm512_reduce_add_ps(acc[t]);
+}
+
+typedef void (*dwb_fn)(const float *dyc, const float *src, const int64_t *off, int64_t q,
+                       float *dw);
+#define DWB(t)                                                                                     \
+  static AVX512 void dwb_##t(const float *dyc, const float *src, const int64_t *off, int64_t q,    \
+                             float *dw) {                                                          \
+    dwb_tile(t, dyc, src, off, q, dw);                                                             \
+  }
+// clang-format off
+DWB(1)
+DWB(2)
+DWB(3)
+DWB(4)
+DWB(5)
+DWB(6)
+DWB(7)
+DWB(8)
+DWB(9)
+DWB(10)
+DWB(11)
+DWB(12)
+DWB(13)
+DWB(14)
+DWB(15)
+DWB(16)
+DWB(17)
+DWB(18)
+DWB(19)
+DWB(20)
+DWB(21)
+DWB(22)
+DWB(23)
+DWB(24)
+static const dwb_fn dwb_tiles[NTD] = {
+    dwb_1,  dwb_2,  dwb_3,  dwb_4,  dwb_5,  dwb_6,  dwb_7,  dwb_8,
+    dwb_9,  dwb_10, dwb_11, dwb_12, dwb_13, dwb_14, dwb_15, dwb_16,
+    dwb_17, dwb_18, dwb_19, dwb_20, dwb_21, dwb_22, dwb_23, dwb_24};
+// clang-format on
+
+static void tap_offsets(const geo *e, int64_t *offs) {
+  for (int64_t t = 0; t < taps_of(e); t++)
+    offs[t] = tap_offset(e, t);
+}
+
+/* One channel through the forward product, every image: in (N,C,H,W)
+ * channel c -> out plane y (N,C,Ho,Wo) channel c, = conv + b[c] or (add) +=.
+ * wc: the channel's taps. */
+static void dw_channel(const geo *e, int64_t cs, const float *in, const float *wc, const float *b,
+                       float *y, bool add, float *src, float *out) {
+  int64_t taps = taps_of(e), offs[MAX_TAPS];
+  tap_offsets(e, offs);
+  for (int64_t gi = 0; gi < groups_of(e); gi++) {
+    int64_t m = images_in(e, gi), q = q_of(e, m);
+    fill_src(e, in, cs * e->h * e->w, gi * e->g, m, src);
+    for (int64_t q0 = 0; q0 < q; q0 += 16 * NVD) {
+      int64_t len = q - q0 < 16 * NVD ? q - q0 : 16 * NVD;
+      int nv = (int)((len + 15) / 16);
+      dwf_tiles[nv - 1](src + q0, offs, wc, taps, out + q0, lanes(16 * (nv - 1), len));
+    }
+    store_out(e, out, gi * e->g, m, y, cs * e->ho * e->wo, b, add);
+  }
+}
+
+/* x (N,C,H,W), w (C,1,kh,kw), b (C) or NULL -> y (N,C,Ho,Wo) */
+void dx_conv_depthwise_implicit_fwd(const dx_conv2d_desc *d, const float *x, const float *w,
+                                    const float *b, float *y, void *ws) {
+  geo e;
+  dw_geo(d, false, &e);
+  int64_t taps = taps_of(&e), hw = d->h * d->w, p = d->ho * d->wo;
+  DX_PAR_IF(d->ci > 1, "omp parallel for schedule(static)",
+            for (int64_t c = 0; c < d->ci; c++)
+                dw_channel(&e, d->ci, x + c * hw, w + c * taps, b ? b + c : NULL, y + c * p, false,
+                           dw_mine_src(d, ws), dw_mine_out(d, ws)););
+}
+
+/* dy (N,C,Ho,Wo), w (C,1,kh,kw) -> dx (N,C,H,W) += */
+void dx_conv_depthwise_implicit_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w,
+                                         float *dx, void *ws) {
+  geo e;
+  dw_geo(d, true, &e);
+  int64_t taps = taps_of(&e), hw = d->h * d->w, p = d->ho * d->wo;
+  DX_PAR_IF(
+      d->ci > 1, "omp parallel for schedule(static)", for (int64_t c = 0; c < d->ci; c++) {
+        float flip[MAX_TAPS];
+        for (int64_t t = 0; t < taps; t++)
+          flip[t] = w[c * taps + taps - 1 - t];
+        dw_channel(&e, d->ci, dy + c * p, flip, NULL, dx + c * hw, true, dw_mine_src(d, ws),
+                   dw_mine_out(d, ws));
+      });
+}
+
+/* dy (N,C,Ho,Wo) channel c, images [i0, i0+m) -> dyc in the group's layout,
+ * zero on the garbage rows between images. */
+static void fill_dy_plane(const geo *e, const float *dy, int64_t step, int64_t i0, int64_t m,
+                          float *dyc) {
+  int64_t p = e->ho * e->wo;
+  for (int64_t j = 0; j < m; j++) {
+    float *seg = dyc + j * e->s * e->wo;
+    memcpy(seg, dy + (i0 + j) * step, (size_t)p * sizeof(float));
+    if (j + 1 < m) memset(seg + p, 0, (size_t)((e->s - e->ho) * e->wo) * sizeof(float));
+  }
+}
+
+/* One channel's filter gradient over every image: dwc (taps) += */
+static void dw_filter_channel(const geo *e, int64_t cs, const float *x, const float *dy, float *dwc,
+                              float *src, float *dyc) {
+  int64_t taps = taps_of(e), offs[MAX_TAPS];
+  tap_offsets(e, offs);
+  for (int64_t gi = 0; gi < groups_of(e); gi++) {
+    int64_t m = images_in(e, gi), q = q_of(e, m);
+    fill_src(e, x, cs * e->h * e->w, gi * e->g, m, src);
+    fill_dy_plane(e, dy, cs * e->ho * e->wo, gi * e->g, m, dyc);
+    for (int64_t t0 = 0, nt; t0 < taps; t0 += nt) {
+      nt = taps - t0 < NTD ? taps - t0 : NTD;
+      dwb_tiles[nt - 1](dyc, src, offs + t0, q, dwc + t0);
+    }
+  }
+}
+
+/* x (N,C,H,W), dy (N,C,Ho,Wo) -> dw (C,1,kh,kw) += */
+void dx_conv_depthwise_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
+                                           float *dw, void *ws) {
+  geo e;
+  dw_geo(d, false, &e);
+  int64_t taps = taps_of(&e), hw = d->h * d->w, p = d->ho * d->wo;
+  DX_PAR_IF(d->ci > 1, "omp parallel for schedule(static)",
+            for (int64_t c = 0; c < d->ci; c++)
+                dw_filter_channel(&e, d->ci, x + c * hw, dy + c * p, dw + c * taps,
+                                  dw_mine_src(d, ws), dw_mine_out(d, ws)););
+}
+
 #else /* no AVX-512 kernels on this target: dx_conv_implicit_ok() says no */
 
 void dx_conv_implicit_fwd(const dx_conv2d_desc *d, const float *x, const float *w, const float *b,
@@ -529,4 +771,12 @@ void dx_conv_implicit_bwd_data(const dx_conv2d_desc *d, const float *dy, const f
                                void *ws) {}
 void dx_conv_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
                                  float *dw, void *ws) {}
+bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d) { return false; }
+size_t dx_conv_depthwise_implicit_workspace(const dx_conv2d_desc *d) { return 0; }
+void dx_conv_depthwise_implicit_fwd(const dx_conv2d_desc *d, const float *x, const float *w,
+                                    const float *b, float *y, void *ws) {}
+void dx_conv_depthwise_implicit_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w,
+                                         float *dx, void *ws) {}
+void dx_conv_depthwise_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
+                                           float *dw, void *ws) {}
 #endif
