@@ -222,24 +222,46 @@ dx_param_list *dx_unet_params(dx_unet *net) { return &net->params; }
 
 /* --- forward ------------------------------------------------------------------- */
 
-static dx_tensor *run(dx_ctx *ctx, const inst *b, dx_tensor *x, dx_tensor *temb, bool training) {
-  if (!b->ops || !x) return x;
-  return b->ops->forward(ctx, b->state, x, temb, training);
-}
-
-static dx_tensor *apply(dx_ctx *ctx, const conv *c, dx_tensor *x) {
-  return dx_conv2d(ctx, x, c->w, c->b, 1, c->pad, 1);
-}
+/* Each step of the pass below runs in a scope (dx_scope_begin): without the
+ * tape, what a block made inside itself is given back when it returns, so
+ * sampling and evaluation hold the skips and one block's work at a time. */
 
 static dx_tensor *cat2(dx_ctx *ctx, dx_tensor *a, dx_tensor *b) {
   dx_tensor *xs[2] = {a, b};
   return a && b ? dx_concat(ctx, xs, 2) : NULL;
 }
 
+/* Block b on x, or on x concatenated with skip when skip is given. */
+static dx_tensor *run_cat(dx_ctx *ctx, const inst *b, dx_tensor *x, dx_tensor *skip,
+                          dx_tensor *temb, bool training) {
+  if (!b->ops || !x) return x;
+  dx_scope_begin(ctx);
+  if (skip) x = cat2(ctx, x, skip);
+  return dx_scope_end(ctx, x ? b->ops->forward(ctx, b->state, x, temb, training) : NULL);
+}
+
+static dx_tensor *run(dx_ctx *ctx, const inst *b, dx_tensor *x, dx_tensor *temb, bool training) {
+  return run_cat(ctx, b, x, NULL, temb, training);
+}
+
+/* Convolution c on x, after a pixel-unshuffle (r < 0) or a nearest
+ * upsampling (r > 0) by |r| when r is not 0. */
+static dx_tensor *apply_resampled(dx_ctx *ctx, const conv *c, dx_tensor *x, int r) {
+  dx_scope_begin(ctx);
+  if (r < 0) x = dx_pixel_unshuffle(ctx, x, -r);
+  if (r > 0) x = dx_upsample_nearest(ctx, x, r);
+  return dx_scope_end(ctx, dx_conv2d(ctx, x, c->w, c->b, 1, c->pad, 1));
+}
+
+static dx_tensor *apply(dx_ctx *ctx, const conv *c, dx_tensor *x) {
+  return apply_resampled(ctx, c, x, 0);
+}
+
 static dx_tensor *time_mlp(dx_ctx *ctx, dx_unet *net, dx_tensor *t) {
+  dx_scope_begin(ctx);
   dx_tensor *e = dx_time_embedding(ctx, t, (int)net->cfg.dim);
   e = dx_gelu(ctx, dx_linear(ctx, e, net->t1_w, net->t1_b), DX_GELU_ERF);
-  return dx_linear(ctx, e, net->t2_w, net->t2_b);
+  return dx_scope_end(ctx, dx_linear(ctx, e, net->t2_w, net->t2_b));
 }
 
 /* The rows of classes_emb for labels (NULL: "no class"): one-hot (N, K+1)
@@ -301,22 +323,29 @@ dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
   int top = 0;
   x = apply(ctx, &net->init_conv, stem_input(ctx, net, x, x_self));
   dx_tensor *stem = x, *te = time_cond(ctx, net, t, labels);
+  /* The outer scopes below keep one tensor of a chain of blocks, so that the
+   * links between them (b2's output, a level's own) are given back too. */
   for (int i = 0; i < n; i++) {
     level *d = &net->down[i];
     x = skips[top++] = run(ctx, &d->b1, x, te, training);
-    x = run(ctx, &d->attn, run(ctx, &d->b2, x, te, training), te, training);
+    dx_scope_begin(ctx);
+    x = dx_scope_end(ctx, run(ctx, &d->attn, run(ctx, &d->b2, x, te, training), te, training));
     skips[top++] = x;
-    x = apply(ctx, &d->move, d->resample ? dx_pixel_unshuffle(ctx, x, 2) : x);
+    x = apply_resampled(ctx, &d->move, x, d->resample ? -2 : 0);
   }
+  dx_scope_begin(ctx);
   x = run(ctx, &net->mid1, x, te, training);
   x = run(ctx, &net->mid2, run(ctx, &net->mid_attn, x, te, training), te, training);
+  x = dx_scope_end(ctx, x);
   for (int j = 0; j < n; j++) {
     level *u = &net->up[j];
-    x = run(ctx, &u->b1, cat2(ctx, x, skips[--top]), te, training);
-    x = run(ctx, &u->b2, cat2(ctx, x, skips[--top]), te, training);
+    dx_scope_begin(ctx);
+    x = run_cat(ctx, &u->b1, x, skips[--top], te, training);
+    x = run_cat(ctx, &u->b2, x, skips[--top], te, training);
     x = run(ctx, &u->attn, x, te, training);
-    x = apply(ctx, &u->move, u->resample ? dx_upsample_nearest(ctx, x, 2) : x);
+    x = dx_scope_end(ctx, apply_resampled(ctx, &u->move, x, u->resample ? 2 : 0));
   }
-  x = run(ctx, &net->final_block, cat2(ctx, x, stem), te, training);
-  return apply(ctx, &net->final_conv, x);
+  dx_scope_begin(ctx);
+  x = run_cat(ctx, &net->final_block, x, stem, te, training);
+  return dx_scope_end(ctx, apply(ctx, &net->final_conv, x));
 }

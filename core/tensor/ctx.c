@@ -143,9 +143,58 @@ uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count) {
 
 void dx_step_reset(dx_ctx *ctx) {
   ctx->tape = NULL;
+  ctx->n_scopes = 0;
   ctx->spare_grads = NULL;
   dx_arena_reset(&ctx->meta);
   dx_arena_reset(&ctx->data);
+}
+
+/* --- scopes ------------------------------------------------------------------ */
+
+void dx_scope_begin(dx_ctx *ctx) {
+  int i = ctx->n_scopes++;
+  if (i >= DX_SCOPE_MAX) return; /* deeper scopes fold into this one */
+  ctx->scopes[i].mark = dx_arena_mark_of(&ctx->data);
+  ctx->scopes[i].active = !ctx->grad_enabled;
+}
+
+typedef struct move_ctx {
+  dx_ctx *ctx;
+  dx_dtype dtype;
+} move_ctx;
+
+/* dst lies below src and the two may overlap: copy in pieces no longer than
+ * the distance between them, low to high, so that no piece overwrites
+ * values still to be read. */
+static void move_down(void *dst, const void *src, size_t n, void *user) {
+  move_ctx *m = user;
+  const char *s = src, *d = dst;
+  size_t es = dx_dtype_size(m->dtype);
+  size_t piece = s > d && s < d + n ? (size_t)(s - d) : n;
+  for (size_t off = 0; off < n; off += piece) {
+    size_t len = n - off < piece ? n - off : piece;
+    dx_tensor to = {.ndim = 1,
+                    .shape = {(int64_t)(len / es)},
+                    .dtype = m->dtype,
+                    .device = m->ctx->device,
+                    .data = (char *)dst + off};
+    dx_tensor from = to;
+    from.data = (char *)src + off;
+    m->ctx->be->copy(m->ctx->be, &to, &from);
+  }
+}
+
+dx_tensor *dx_scope_end(dx_ctx *ctx, dx_tensor *keep) {
+  if (ctx->n_scopes == 0) return keep; /* unbalanced; nothing to give back */
+  int i = --ctx->n_scopes;
+  if (i >= DX_SCOPE_MAX || !ctx->scopes[i].active) return keep;
+  bool arena_data = keep && !(keep->flags & DX_TENSOR_PERSISTENT);
+  size_t bytes = arena_data ? (size_t)dx_numel(keep) * dx_dtype_size(keep->dtype) : 0;
+  move_ctx m = {ctx, keep ? keep->dtype : DX_F32};
+  void *at = dx_arena_pop(&ctx->data, ctx->scopes[i].mark, arena_data ? keep->data : NULL, bytes,
+                          move_down, &m);
+  if (arena_data) keep->data = at;
+  return keep;
 }
 
 dx_arena_stats dx_arena_stats_of(const dx_ctx *ctx) {

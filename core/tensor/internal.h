@@ -60,6 +60,18 @@ typedef struct dx_arena {
 void dx_arena_init(dx_arena *a, dx_backend *be, size_t initial);
 void *dx_arena_alloc(dx_arena *a, size_t bytes);
 void dx_arena_reset(dx_arena *a);
+
+/* Where the arena stands; dx_arena_pop hands back everything allocated after
+ * it (freeing chunks made since), except the `bytes` at `keep`, which `move`
+ * copies down to the mark (regions may overlap) unless keep lies below the
+ * mark. Returns keep's new address. Stack order: marks popped newest first. */
+typedef struct dx_arena_mark {
+  dx_arena_chunk *chunk;
+  size_t off, used;
+} dx_arena_mark;
+dx_arena_mark dx_arena_mark_of(const dx_arena *a);
+void *dx_arena_pop(dx_arena *a, dx_arena_mark m, void *keep, size_t bytes,
+                   void (*move)(void *dst, const void *src, size_t n, void *user), void *user);
 void dx_arena_release(dx_arena *a);
 
 typedef struct dx_persistent dx_persistent; /* list of persistent tensors */
@@ -70,6 +82,8 @@ typedef struct dx_spare_grad {
   dx_tensor *t;
   struct dx_spare_grad *next;
 } dx_spare_grad;
+
+#define DX_SCOPE_MAX 32
 
 struct dx_ctx {
   dx_backend *be;
@@ -82,6 +96,11 @@ struct dx_ctx {
   void *scratch;              /* one kernel's workspace, reused (dx_scratch) */
   size_t scratch_bytes;
   bool grad_enabled;
+  int n_scopes; /* dx_scope_begin depth; marks kept for the first DX_SCOPE_MAX */
+  struct {
+    dx_arena_mark mark;
+    bool active; /* grad mode was off at the begin */
+  } scopes[DX_SCOPE_MAX];
   uint64_t seed, rng_offset;
   uint64_t rng_first, rng_n, rng_total; /* dx_set_rng_share */
   dx_persistent *persistent;

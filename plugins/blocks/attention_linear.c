@@ -43,23 +43,39 @@ static dx_status create(dx_module *m, const dx_params *p, const dx_block_shape *
   return dx_status_of(ctx);
 }
 
+/* One of q, k, v (part 0, 1, 2 of qkv) as (b, heads, d, n). */
+static dx_tensor *head_view(dx_ctx *ctx, const linattn *a, dx_tensor *qkv, int part) {
+  int64_t hid = a->heads * a->dim_head;
+  int64_t heads[4] = {qkv->shape[0], a->heads, a->dim_head, qkv->shape[2] * qkv->shape[3]};
+  return dx_reshape(ctx, dx_slice_channels(ctx, qkv, part * hid, hid), 4, heads);
+}
+
+/* The scopes (dx_scope_begin) matter without the tape: q, k and v are each as
+ * large as the block's input times heads * dim_head / channels, so the
+ * context is made first and each stage is given back once used. */
 static dx_tensor *forward(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *temb, bool training) {
   (void)temb, (void)training;
   linattn *a = state;
   int64_t b = x->shape[0], h = x->shape[2], w = x->shape[3];
+  dx_scope_begin(ctx);
+  dx_scope_begin(ctx);
   dx_tensor *qkv =
-      dx_conv2d(ctx, dx_group_norm(ctx, x, 1, a->norm_w, a->norm_b, 1e-5), a->qkv_w, NULL, 1, 0, 1);
-  dx_tensor *part[3];
-  if (dx_chunk(ctx, qkv, 3, part) != DX_OK) return NULL;
-  int64_t heads[4] = {b, a->heads, a->dim_head, h * w};
-  dx_tensor *q = dx_softmax(ctx, dx_reshape(ctx, part[0], 4, heads), -2);
-  q = dx_scale(ctx, q, 1.0 / sqrt((double)a->dim_head));
-  dx_tensor *k = dx_softmax(ctx, dx_reshape(ctx, part[1], 4, heads), -1);
-  dx_tensor *v = dx_reshape(ctx, part[2], 4, heads);
-  dx_tensor *context = dx_matmul(ctx, k, v, false, true); /* (b, heads, d, d) */
-  dx_tensor *o = dx_matmul(ctx, context, q, true, false); /* (b, heads, d, n) */
+      dx_scope_end(ctx, dx_conv2d(ctx, dx_group_norm(ctx, x, 1, a->norm_w, a->norm_b, 1e-5),
+                                  a->qkv_w, NULL, 1, 0, 1));
+  if (!qkv) return dx_scope_end(ctx, NULL);
+  dx_scope_begin(ctx);
+  dx_scope_begin(ctx);
+  dx_tensor *k = dx_scope_end(ctx, dx_softmax(ctx, head_view(ctx, a, qkv, 1), -1));
+  dx_tensor *v = head_view(ctx, a, qkv, 2);
+  dx_tensor *context = dx_scope_end(ctx, dx_matmul(ctx, k, v, false, true)); /* (b, heads, d, d) */
+  dx_scope_begin(ctx);
+  dx_scope_begin(ctx);
+  dx_scope_begin(ctx);
+  dx_tensor *q = dx_scope_end(ctx, dx_softmax(ctx, head_view(ctx, a, qkv, 0), -2));
+  q = dx_scope_end(ctx, dx_scale(ctx, q, 1.0 / sqrt((double)a->dim_head)));
+  dx_tensor *o = dx_scope_end(ctx, dx_matmul(ctx, context, q, true, false)); /* (b, heads, d, n) */
   int64_t image[4] = {b, a->heads * a->dim_head, h, w};
-  o = dx_conv2d(ctx, dx_reshape(ctx, o, 4, image), a->out_w, a->out_b, 1, 0, 1);
+  o = dx_scope_end(ctx, dx_conv2d(ctx, dx_reshape(ctx, o, 4, image), a->out_w, a->out_b, 1, 0, 1));
   return dx_add(ctx, dx_group_norm(ctx, o, 1, a->out_norm_w, a->out_norm_b, 1e-5), x);
 }
 

@@ -105,6 +105,21 @@ DX_API dx_status dx_backward_seed(dx_ctx *ctx, dx_tensor *y, const dx_tensor *dy
 /* Zeroes a persistent tensor's gradient. */
 DX_API dx_status dx_zero_grad(dx_ctx *ctx, dx_tensor *param);
 
+/* --- scopes ---------------------------------------------------------------- */
+
+/* Scopes: the memory of a forward pass without the tape. Without a tape no
+ * op reads an activation once the code that made it has moved on, but the
+ * arena cannot tell when that is; a scope says it. dx_scope_end gives back
+ * every activation made since the matching dx_scope_begin except `keep`,
+ * whose data moves down to where the scope began (keep->data changes), and
+ * returns keep. Other tensors made inside the scope must not be used after
+ * its end. So a pass wrapped in scopes, layer by layer, peaks at its widest
+ * layer, not at the whole network. While grad mode is on both calls do
+ * nothing: the tape holds what backward reads. Scopes nest; every begin
+ * needs its end, also on an error path (keep may be NULL). */
+DX_API void dx_scope_begin(dx_ctx *ctx);
+DX_API dx_tensor *dx_scope_end(dx_ctx *ctx, dx_tensor *keep);
+
 /* --- linear algebra --------------------------------------------------------- */
 
 /* x (N,Ci,H,W), w (Co,Ci/groups,kh,kw), b (Co) or NULL -> (N,Co,Ho,Wo). */
