@@ -32,20 +32,28 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
   return n;
 }
 
-/* A dead gradient buffer of exactly t's size, reshaped to t, or NULL. */
+/* The smallest dead gradient buffer that holds t, reshaped to t and zeroed,
+ * or NULL. Sizes differ from op to op, so an exact match would leave most
+ * buffers unused and make new ones. */
 static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t) {
   size_t bytes = (size_t)dx_numel(t) * dx_dtype_size(t->dtype);
+  dx_spare_grad **best = NULL;
   for (dx_spare_grad **p = &ctx->spare_grads; *p; p = &(*p)->next) {
-    dx_tensor *g = (*p)->t;
-    if (g->dtype != t->dtype || (size_t)dx_numel(g) * dx_dtype_size(g->dtype) != bytes) continue;
-    *p = (*p)->next;
-    g->ndim = t->ndim;
-    for (int i = 0; i < t->ndim; i++)
-      g->shape[i] = t->shape[i];
-    ctx->be->fill(ctx->be, g, 0.0);
-    return g;
+    if ((*p)->t->dtype != t->dtype || (*p)->bytes < bytes) continue;
+    if (!best || (*p)->bytes < (*best)->bytes) best = p;
+    if ((*p)->bytes == bytes) break;
   }
-  return NULL;
+  if (!best) return NULL;
+  dx_spare_grad *s = *best;
+  *best = s->next;
+  dx_tensor *g = s->t;
+  g->ndim = t->ndim;
+  for (int i = 0; i < t->ndim; i++)
+    g->shape[i] = t->shape[i];
+  ctx->be->fill(ctx->be, g, 0.0);
+  s->next = ctx->lent_grads; /* remembers the buffer's full size */
+  ctx->lent_grads = s;
+  return g;
 }
 
 dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t) {
@@ -61,9 +69,20 @@ dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t) {
  * can serve a gradient still to come. Without this a step would hold a
  * gradient for every activation at once, as well as the activations. */
 static void release_grad(dx_ctx *ctx, dx_tensor *out) {
-  dx_spare_grad *s = dx_arena_alloc(&ctx->meta, sizeof *s);
-  if (!s || (out->flags & DX_TENSOR_PERSISTENT)) return; /* keeping it is always safe */
-  s->t = out->grad;
+  if (out->flags & DX_TENSOR_PERSISTENT) return; /* keeping it is always safe */
+  dx_spare_grad *s = NULL;
+  for (dx_spare_grad **p = &ctx->lent_grads; *p; p = &(*p)->next)
+    if ((*p)->t == out->grad) {
+      s = *p;
+      *p = s->next;
+      break;
+    }
+  if (!s) {
+    s = dx_arena_alloc(&ctx->meta, sizeof *s);
+    if (!s) return;
+    s->t = out->grad;
+    s->bytes = (size_t)dx_numel(out->grad) * dx_dtype_size(out->grad->dtype);
+  }
   s->next = ctx->spare_grads;
   ctx->spare_grads = s;
   out->grad = NULL;

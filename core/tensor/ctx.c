@@ -145,6 +145,7 @@ void dx_step_reset(dx_ctx *ctx) {
   ctx->tape = NULL;
   ctx->n_scopes = 0;
   ctx->spare_grads = NULL;
+  ctx->lent_grads = NULL;
   dx_arena_reset(&ctx->meta);
   dx_arena_reset(&ctx->data);
 }

@@ -80,6 +80,7 @@ typedef struct dx_persistent dx_persistent; /* list of persistent tensors */
  * and handed to the next gradient of the same size (autograd.c). */
 typedef struct dx_spare_grad {
   dx_tensor *t;
+  size_t bytes; /* the buffer's size, which t's shape may now understate */
   struct dx_spare_grad *next;
 } dx_spare_grad;
 
@@ -93,6 +94,7 @@ struct dx_ctx {
   dx_arena data; /* tensor data, scratch: backend memory */
   dx_node *tape;
   dx_spare_grad *spare_grads; /* reset with the arena */
+  dx_spare_grad *lent_grads;  /* spares handed out again, with their sizes */
   void *scratch;              /* one kernel's workspace, reused (dx_scratch) */
   size_t scratch_bytes;
   bool grad_enabled;
