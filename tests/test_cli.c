@@ -349,6 +349,30 @@ START_TEST(run_then_runs_show_export) {
 }
 END_TEST
 
+/* ddpmx sample in passes of --batch images draws the images of one pass. */
+START_TEST(sample_in_passes_gives_the_same_images) {
+  result r = ddpmx("run", fixture("tiny.yaml"), data_path(), NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  result_free(&r);
+  r = ddpmx("sample", "tiny", "--n", "5", "--steps", "3", "-o", "one.png", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  ck_assert_ptr_null(strstr(r.err, "images 1-"));
+  result_free(&r);
+  r = ddpmx("sample", "tiny", "--n", "5", "--steps", "3", "--batch", "2", "-o", "split.png", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  HAS(r.err, "images 1-2 of 5\n");
+  HAS(r.err, "images 5-5 of 5\n");
+  result_free(&r);
+  char *a = dxt_slurp("one.png"), *b = dxt_slurp("split.png");
+  struct stat sa, sb;
+  ck_assert_int_eq(stat("one.png", &sa), 0);
+  ck_assert_int_eq(stat("split.png", &sb), 0);
+  ck_assert_int_eq(sa.st_size, sb.st_size);
+  ck_assert_mem_eq(a, b, (size_t)sa.st_size);
+  free(a), free(b);
+}
+END_TEST
+
 START_TEST(failed_run_is_recorded) {
   /* Missing data is caught before training starts: exit 3, and the run is
    * recorded FAILED with the reason. */
@@ -862,6 +886,7 @@ int main(void) {
   tcase_add_test(tc, override_names_its_place);
   tcase_add_test(tc, dry_run_prints_the_resolved_experiment);
   tcase_add_test(tc, run_then_runs_show_export);
+  tcase_add_test(tc, sample_in_passes_gives_the_same_images);
   tcase_add_test(tc, failed_run_is_recorded);
   tcase_add_test(tc, runs_without_database);
   tcase_add_test(tc, signal_ends_run_killed);

@@ -1,4 +1,4 @@
-/* `ddpmx sample RUN [--sampler NAME] [--steps N] [--n N] [--seed S] [-o FILE.png]`:
+/* `ddpmx sample RUN [--sampler NAME] [--steps N] [--n N] [--batch N] [--seed S] [-o FILE.png]`:
  * draws a grid from a trained run's latest checkpoint (EMA weights) and
  * stores it with the run under a tag of its own. A class-conditional run
  * draws one row per class, or the class asked for, with guidance. */
@@ -16,8 +16,8 @@ static int main_sample(int argc, char **argv);
 
 const dx_cli_command dx_cli_sample = {
     "sample", "draw samples from a trained run's latest checkpoint",
-    "usage: ddpmx sample RUN [--sampler NAME] [--steps N] [--n N] [--seed S] [--nrow N]\n"
-    "                   [--class K | --classes all|K,K,...] [--guidance W]\n"
+    "usage: ddpmx sample RUN [--sampler NAME] [--steps N] [--n N] [--batch N] [--seed S]\n"
+    "                   [--nrow N] [--class K | --classes all|K,K,...] [--guidance W]\n"
     "                   [-o FILE.png] [--tag T] [--db PATH]\n"
     "\n"
     "Loads run RUN (an id or a name) from its latest checkpoint and samples\n"
@@ -27,6 +27,8 @@ const dx_cli_command dx_cli_sample = {
     "  --sampler NAME  another sampler plugin (its default parameters), e.g. ddim\n"
     "  --steps N       sample with N respaced steps (default: the sampler's)\n"
     "  --n N           how many images (default 64)\n"
+    "  --batch N       images per forward pass (default 256); the images are the\n"
+    "                  same whatever the batch\n"
     "  --seed S        the noise's seed (default 0): same seed, same images\n"
     "  --nrow N        images per row of the grid (default 8)\n"
     "  --class K       a class-conditional run: every image of class K (none: no class)\n"
@@ -43,7 +45,7 @@ const dx_cli_command dx_cli_sample = {
 
 typedef struct sample_args {
   const char *db, *ref, *sampler, *out, *tag, *klass, *classes, *guidance;
-  int64_t steps, n, seed, nrow;
+  int64_t steps, n, batch, seed, nrow;
   bool n_given;
 } sample_args;
 
@@ -59,6 +61,8 @@ static int option(int argc, char **argv, int *i, sample_args *a) {
   if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--steps", false, &a->steps)) != 0)
     return r;
   if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--n", false, &a->n)) != 0) return r;
+  if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--batch", true, &a->batch)) != 0)
+    return r;
   if ((r = dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--nrow", false, &a->nrow)) != 0)
     return r;
   return dx_cli_count_option(&dx_cli_sample, argc, argv, i, "--seed", false, &a->seed);
@@ -171,6 +175,14 @@ static int store_grid(const sample_args *a, const class_plan *cp, dx_store *st,
   return dx_cli_save_grid(&dx_cli_sample, st, r, tag, x, shape, a->nrow, a->out);
 }
 
+/* One line per pass when there is more than one. */
+static void pass_progress(void *user, int64_t first, int64_t n, int64_t total) {
+  (void)user;
+  if (n < total)
+    fprintf(stderr, "ddpmx sample: images %" PRId64 "-%" PRId64 " of %" PRId64 "\n", first + 1,
+            first + n, total);
+}
+
 static int sample(sample_args *a, dx_store *st, dx_stored_run *r) {
   if (!r->has_checkpoint)
     return dx_cli_fail(&dx_cli_sample, DX_ERR_INVALID,
@@ -187,9 +199,11 @@ static int sample(sample_args *a, dx_store *st, dx_stored_run *r) {
                      .sampler_params = pp,
                      .steps = a->steps,
                      .n = a->n,
+                     .batch = a->batch,
                      .seed = (uint64_t)a->seed,
                      .labels = cp.labels,
-                     .guidance = cp.w};
+                     .guidance = cp.w,
+                     .progress = pass_progress};
   float *x = NULL;
   int64_t shape[4];
   char err[DX_ERRMSG_MAX];

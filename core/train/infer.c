@@ -50,9 +50,12 @@ dx_status dx_infer_sample(dx_experiment *e, const dx_run_plugins *rp, const dx_i
     if (o->steps_used)
       *o->steps_used =
           s.cfg.steps > 0 && s.cfg.steps < e->diffusion.T ? s.cfg.steps : e->diffusion.T;
-    int64_t chunk = o->batch > 0 ? o->batch : o->n, D = tr.C * tr.H * tr.W;
+    /* Passes of at most `batch` images: each image's noise is keyed by its
+     * place in the whole draw, so the images are those of one pass over n. */
+    int64_t chunk = o->batch > 0 ? o->batch : DX_INFER_SAMPLE_BATCH, D = tr.C * tr.H * tr.W;
     for (int64_t first = 0; first < o->n && st == DX_OK; first += chunk) {
       int64_t m = o->n - first < chunk ? o->n - first : chunk;
+      if (o->progress) o->progress(o->progress_user, first, m, o->n);
       st = dx_trainer_draw_range(&tr, &s, first, m, o->n, o->seed, o->labels, o->guidance,
                                  *images + first * D);
     }
