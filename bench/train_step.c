@@ -8,7 +8,10 @@
  *
  *   train_step [--mode train|sample] [--dim 28] [--mults 1,2,4] [--batch 128]
  *              [--size 28] [--steps 5] [--threads N] [--block resnet|convnext]
- *              [--device cpu|cuda|cuda:N]
+ *              [--device cpu|cuda|cuda:N] [--recompute 0|1]
+ *
+ * --recompute 1 trains with activation recomputation per U-Net level
+ * (train.recompute): compare peak_rss_mb and arena_peak_mb with and without.
  *
  * On a GPU every step ends with dx_synchronize, so that the time is the
  * device's, not the time to queue the kernels (the peer calls
@@ -37,6 +40,7 @@ typedef struct opts {
   int n_levels;
   int64_t mults[DX_UNET_MAX_LEVELS];
   dx_device device;
+  bool recompute;
 } opts;
 
 /* "1,2,2,2" -> mults; false when malformed. */
@@ -73,7 +77,7 @@ static double now(void) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-  *o = (opts){"train", "resnet", 28, 128, 28, 5, 0, 3, {1, 2, 4}, {DX_DEVICE_CPU, 0}};
+  *o = (opts){"train", "resnet", 28, 128, 28, 5, 0, 3, {1, 2, 4}, {DX_DEVICE_CPU, 0}, false};
   for (int i = 1; i < argc; i += 2) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
     if (!strcmp(k, "--mode"))
@@ -96,6 +100,8 @@ static int parse(int argc, char **argv, opts *o) {
       o->steps = atoll(v);
     else if (!strcmp(k, "--threads"))
       o->threads = atoi(v);
+    else if (!strcmp(k, "--recompute"))
+      o->recompute = atoi(v) != 0;
     else
       return fprintf(stderr,
                      "train_step: unknown option '%s' (see the comment atop bench/train_step.c)\n",
@@ -130,7 +136,8 @@ static dx_unet *build(dx_ctx *ctx, const opts *o, bound *b) {
                       .out_channels = 1,
                       .dim = o->dim,
                       .n_levels = o->n_levels,
-                      .image_size = o->size};
+                      .image_size = o->size,
+                      .recompute = o->recompute};
   memcpy(c.mults, o->mults, sizeof c.mults);
   c.block = (dx_block_spec){b[0].p->desc, b[0].params};
   for (int i = 0; i < o->n_levels; i++)
@@ -209,9 +216,9 @@ int main(int argc, char **argv) {
   dx_arena_stats as = dx_arena_stats_of(ctx);
   printf("mode=%s device=%s params=%" PRId64
          " threads=%d step_s_median=%.3f step_s_min=%.3f img_per_s=%.1f peak_rss_mb=%.0f "
-         "arena_peak_mb=%.0f\n",
+         "arena_peak_mb=%.0f recompute=%d\n",
          o.mode, dx_ctx_device_name(ctx), dx_param_list_numel(dx_unet_params(net)),
          dx_ctx_threads(ctx), med, times[0], (double)o.batch / med, (double)ru.ru_maxrss / 1024.0,
-         (double)as.peak / 1048576.0);
+         (double)as.peak / 1048576.0, o.recompute);
   return 0;
 }

@@ -687,7 +687,7 @@ START_TEST(flattened_rows) {
   int model = 2 + 2 + 6 + 1 + 1 + 2; /* dim dim_mults, block (2), attention: null null 3 1, mid,
                                         dropout, classes self_condition */
   int diffusion = 9; /* T predict schedule.plugin loss (2) sampler (2) timesteps offset_noise */
-  int train = 15;    /* 12 keys + ema's 3 */
+  int train = 16;    /* 13 keys + ema's 3 */
   int rest = 1 + 6 + 3 + 3 + 2; /* log, sample (with classes and guidance), eval, eval.fid,
                                    checkpoint */
   ck_assert_int_eq(r->n, top + data + model + diffusion + train + rest);

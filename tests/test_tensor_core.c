@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "dx_test.h"
+#include "tensor/checkpoint.h"
 
 START_TEST(arena_reuses_memory_after_warmup) {
   dx_ctx *ctx = dxt_ctx(1);
@@ -121,6 +122,74 @@ START_TEST(random_draws_are_counter_based) {
 }
 END_TEST
 
+/* --- recomputation ------------------------------------------------------------- */
+
+typedef struct seg_user {
+  dx_tensor *w; /* a parameter used inside the segment, not one of its inputs */
+  bool checkpoint;
+} seg_user;
+
+/* in: a, b -> out: dropout(a * b) + w, a (passed through), out[0] again,
+ * tanh(a + b). Dropout draws from the context's stream, which the replay
+ * must take up where the forward pass did. */
+static dx_status seg_fn(dx_ctx *ctx, void *user, dx_tensor *const *in, dx_tensor **out) {
+  const seg_user *u = user;
+  out[0] = dx_add(ctx, dx_dropout(ctx, dx_mul(ctx, in[0], in[1]), 0.3, true), u->w);
+  out[1] = in[0];
+  out[2] = out[0];
+  out[3] = dx_tanh(ctx, dx_add(ctx, in[0], in[1]));
+  return dx_status_of(ctx);
+}
+
+/* in: a, b, w -> out0 + out1 * out2 + dropout(out3): draws after the
+ * segment too, so that the stream must also continue where it would. */
+static dx_tensor *seg_objective(dx_ctx *ctx, dx_tensor **in, void *user) {
+  seg_user *u = user;
+  u->w = in[2];
+  dx_set_seed(ctx, 99);
+  dx_tensor *out[4] = {0};
+  if (u->checkpoint)
+    dx_checkpoint(ctx, seg_fn, u, 2, in, 4, out);
+  else
+    seg_fn(ctx, u, in, out);
+  if (!out[0]) return NULL;
+  dx_tensor *y = dx_add(ctx, out[0], dx_mul(ctx, out[1], out[2]));
+  return dx_add(ctx, y, dx_dropout(ctx, out[3], 0.5, true));
+}
+
+START_TEST(a_checkpointed_segment_has_the_gradients_of_the_plain_one) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[2] = {5, 7};
+  dx_tensor *in[3] = {dxt_param(ctx, DX_F64, 2, shape, -1, 1, 1),
+                      dxt_param(ctx, DX_F64, 2, shape, -1, 1, 2),
+                      dxt_param(ctx, DX_F64, 2, shape, -1, 1, 3)};
+  seg_user u = {.checkpoint = true};
+  dxt_gradcheck(ctx, seg_objective, in, 3, &u, NULL);
+  /* Bit for bit against the segment run plainly, with a loss r . y. */
+  double *g[2][3];
+  for (int k = 0; k < 2; k++) {
+    u.checkpoint = k == 1;
+    dx_step_reset(ctx);
+    for (int i = 0; i < 3; i++)
+      dx_zero_grad(ctx, in[i]);
+    dx_tensor *y = seg_objective(ctx, in, &u);
+    ck_assert_msg(y != NULL, "%s", dx_error_message(ctx));
+    dx_tensor *r = dx_tensor_new_like(ctx, y);
+    dx_tensor_randn(ctx, r, 4, 0);
+    ck_assert_int_eq(dx_backward(ctx, dx_sum(ctx, dx_mul(ctx, y, r))), DX_OK);
+    for (int i = 0; i < 3; i++)
+      g[k][i] = dxt_values(ctx, in[i]->grad);
+  }
+  for (int i = 0; i < 3; i++) {
+    for (int64_t j = 0; j < 35; j++)
+      ck_assert_msg(g[0][i][j] == g[1][i][j], "input %d element %lld: %.17g against %.17g", i,
+                    (long long)j, g[0][i][j], g[1][i][j]);
+    free(g[0][i]), free(g[1][i]);
+  }
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("tensor_core");
   TCase *tc = tcase_create("core");
@@ -130,6 +199,7 @@ int main(void) {
   DXT_ADD(tc, reshape_gradient);
   DXT_ADD(tc, parameters_survive_reset_and_free_cleanly);
   DXT_ADD(tc, random_draws_are_counter_based);
+  DXT_ADD(tc, a_checkpointed_segment_has_the_gradients_of_the_plain_one);
   suite_add_tcase(s, tc);
   return dxt_run(s);
 }

@@ -299,6 +299,18 @@ START_TEST(accumulation_resumes_exactly) {
 }
 END_TEST
 
+/* train.recompute changes where memory goes, not a bit of the run: the
+ * gradients are the plain network's (test_unet), so every metric is. */
+START_TEST(recomputation_trains_the_same_run) {
+  extra[0] = "model.dropout=0.1", extra[1] = NULL;
+  int64_t a, b;
+  ck_assert_int_eq(train("a.db", "ca", 0, false, &a), DX_OK);
+  extra[1] = "train.recompute=true", extra[2] = NULL;
+  ck_assert_int_eq(train("b.db", "cb", 0, false, &b), DX_OK);
+  compare_metrics("a.db", "b.db");
+}
+END_TEST
+
 START_TEST(two_threads_give_the_same_run_twice) {
   /* Thread scheduling must not reach the numbers: no sum whose order
    * depends on which thread finishes first. */
@@ -426,9 +438,11 @@ int main(void) {
   DXT_ADD(tc, two_threads_give_the_same_run_twice);
   DXT_ADD(tc, a_checkpoint_reloads_to_identical_outputs);
   DXT_ADD(tc, a_small_unet_overfits_one_batch);
-  /* CK_RUN_CASE=accumulate runs these alone. */
+  /* CK_RUN_CASE=accumulate (or recompute) runs these alone. */
   TCase *acc = add_case(s, "accumulate");
   DXT_ADD(acc, accumulating_four_batches_of_16_is_one_batch_of_64);
   DXT_ADD(acc, accumulation_resumes_exactly);
+  TCase *rc = add_case(s, "recompute");
+  DXT_ADD(rc, recomputation_trains_the_same_run);
   return dxt_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dx_test.h"
+#include "dxt_plugin.h"
 #include "model/safetensors.h"
 #include "model/unet.h"
 #include "plugin/loader.h"
@@ -173,6 +174,106 @@ START_TEST(init_is_seeded_and_follows_pytorch_bounds) {
 }
 END_TEST
 
+/* --- recomputation ---------------------------------------------------------- */
+
+typedef struct step_result {
+  double *y, *grads; /* the output, then every parameter's gradient in order */
+  int64_t ny, ngrads;
+  size_t peak;          /* the arena's high-water mark over the two steps */
+  uint64_t warm_allocs; /* times the arena grew during the second step */
+} step_result;
+
+/* Two training steps (forward, mean squared error, backward) of a 3-level
+ * U-Net of `block` with dropout where the block has it, in a context of its
+ * own, so that the arena's peak is this network's; the second step's output
+ * and gradients in r. */
+static void train_twice(const char *block, bool recompute, step_result *r) {
+  dx_ctx *ctx = dxt_ctx(1);
+  const char *resnet_kv[2] = {"groups=4", "dropout=0.1"};
+  bool resnet = strcmp(block, "resnet") == 0;
+  dxt_plugin pl[3] = {
+      dxt_plugin_load(block, DX_KIND_BLOCK, resnet ? resnet_kv : NULL, resnet ? 2 : 0),
+      dxt_plugin_load("attention_linear", DX_KIND_BLOCK, NULL, 0),
+      dxt_plugin_load("attention_full", DX_KIND_BLOCK, NULL, 0)};
+  dx_unet_config c = {.in_channels = 1,
+                      .out_channels = 2,
+                      .dim = 8,
+                      .n_levels = 3,
+                      .mults = {1, 2, 4},
+                      .image_size = 16,
+                      .recompute = recompute};
+  c.block = (dx_block_spec){pl[0].plugin->desc, pl[0].params};
+  for (int i = 0; i < 3; i++)
+    c.attention[i] = (dx_block_spec){pl[1].plugin->desc, pl[1].params};
+  c.mid_attention = (dx_block_spec){pl[2].plugin->desc, pl[2].params};
+  dx_unet *net = dx_unet_create(ctx, &c, 5);
+  ck_assert_msg(net != NULL, "%s", dx_error_message(ctx));
+  dx_param_list *ps = dx_unet_params(net);
+  int64_t xs[4] = {4, 1, 16, 16}, ys[4] = {4, 2, 16, 16}, ts[1] = {4};
+  for (int step = 0; step < 2; step++) {
+    dx_step_reset(ctx);
+    uint64_t allocs = dx_arena_stats_of(ctx).sys_allocs;
+    dx_tensor *x = dx_tensor_new(ctx, DX_F32, 4, xs), *t = dx_tensor_new(ctx, DX_F32, 1, ts);
+    dx_tensor *target = dx_tensor_new(ctx, DX_F32, 4, ys);
+    double tv[4] = {3, 250, 611, 999};
+    dx_tensor_randn(ctx, x, 1, 0);
+    dx_tensor_randn(ctx, target, 2, 0);
+    dx_tensor_write(ctx, t, tv, DX_F64);
+    dx_set_seed(ctx, 7 + (uint64_t)step);
+    dx_tensor *y = dx_unet_forward(ctx, net, x, t, true);
+    dx_tensor *loss = dx_mean(ctx, dx_square(ctx, dx_sub(ctx, y, target)));
+    for (int64_t i = 0; i < ps->n; i++)
+      dx_zero_grad(ctx, ps->items[i]);
+    ck_assert_msg(dx_backward(ctx, loss) == DX_OK, "%s", dx_error_message(ctx));
+    if (step == 0) continue;
+    r->warm_allocs = dx_arena_stats_of(ctx).sys_allocs - allocs;
+    r->y = dxt_values(ctx, y), r->ny = dx_numel(y);
+    r->ngrads = dx_param_list_numel(ps);
+    r->grads = malloc((size_t)r->ngrads * sizeof *r->grads);
+    for (int64_t i = 0, at = 0; i < ps->n; at += dx_numel(ps->items[i]), i++) {
+      double *g = dxt_values(ctx, ps->items[i]->grad);
+      memcpy(r->grads + at, g, (size_t)dx_numel(ps->items[i]) * sizeof *g);
+      free(g);
+    }
+  }
+  r->peak = dx_arena_stats_of(ctx).peak;
+  dx_unet_free(net);
+  for (int i = 0; i < 3; i++)
+    dxt_plugin_free(&pl[i]);
+  dx_ctx_free(ctx);
+}
+
+/* Recomputation replays each level's forward pass (dropout masks included,
+ * from the same stream position) and walks the same ops in the same order,
+ * so the gradients are those of the plain network bit for bit; it keeps only
+ * the levels' outputs, so the arena's peak is lower. */
+static void recompute_matches(const char *block) {
+  step_result a = {0}, b = {0};
+  train_twice(block, false, &a);
+  train_twice(block, true, &b);
+  ck_assert_int_eq(a.ny, b.ny);
+  for (int64_t i = 0; i < a.ny; i++)
+    ck_assert_msg(a.y[i] == b.y[i], "output %lld: %.9g against %.9g", (long long)i, a.y[i], b.y[i]);
+  int64_t nonzero = 0;
+  for (int64_t i = 0; i < a.ngrads; i++) {
+    ck_assert_msg(a.grads[i] == b.grads[i], "gradient element %lld: %.9g against %.9g",
+                  (long long)i, a.grads[i], b.grads[i]);
+    nonzero += a.grads[i] != 0;
+  }
+  ck_assert_int_gt(nonzero, a.ngrads / 2);
+  fprintf(stderr, "test_unet: %s: arena peak %.2f MB plain, %.2f MB recomputing\n", block,
+          (double)a.peak / 1048576.0, (double)b.peak / 1048576.0);
+  ck_assert_msg(b.peak < a.peak * 3 / 4, "peak %zu recomputing against %zu", b.peak, a.peak);
+  ck_assert_int_eq(b.warm_allocs, 0); /* rewinding keeps a warm step free of allocations */
+  free(a.y), free(a.grads), free(b.y), free(b.grads);
+}
+
+START_TEST(recomputation_gives_the_same_gradients_resnet) { recompute_matches("resnet"); }
+END_TEST
+
+START_TEST(recomputation_gives_the_same_gradients_convnext) { recompute_matches("convnext"); }
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("unet");
   TCase *tc = tcase_create("unet");
@@ -180,6 +281,8 @@ int main(void) {
   DXT_ADD(tc, init_is_seeded_and_follows_pytorch_bounds);
   DXT_ADD(tc, resnet_unet_matches_pytorch);
   DXT_ADD(tc, convnext_unet_matches_pytorch);
+  DXT_ADD(tc, recomputation_gives_the_same_gradients_resnet);
+  DXT_ADD(tc, recomputation_gives_the_same_gradients_convnext);
   suite_add_tcase(s, tc);
   return dxt_run(s);
 }

@@ -71,6 +71,7 @@ typedef struct dx_exp_ema {
 typedef struct dx_exp_train {
   int64_t steps, batch;
   int64_t accumulate; /* forward passes of `batch` images per optimiser step */
+  bool recompute;     /* recompute each U-Net level's activations in backward */
   dx_optimizer optimizer;
   double lr, betas[2], weight_decay;
   int64_t warmup;

@@ -80,6 +80,8 @@ static const dx_key_spec keys[] = {
            "images per forward pass (per optimiser step unless accumulate > 1)")},
     {VALUE("train.accumulate", INT, "1", "[1, 4096]", train.accumulate,
            "forward passes of train.batch images summed into one optimiser step")},
+    {VALUE("train.recompute", BOOL, "false", NULL, train.recompute,
+           "keep only each U-Net level's outputs and recompute the rest in the backward pass")},
     {VALUE("train.optimizer", CHOICE, "adam", DX_OPTIMIZER_WORDS, train.optimizer,
            "the optimiser")},
     {VALUE("train.lr", FLOAT, "2e-4", "(0, 1]", train.lr, "peak learning rate")},

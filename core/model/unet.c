@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/checkpoint.h"
+
 typedef struct inst {
   const dx_block_ops *ops; /* NULL: identity */
   void *state;
@@ -21,9 +23,20 @@ typedef struct level {
   bool resample; /* pixel-unshuffle (down) or nearest upsample (up) around `move` */
 } level;
 
+/* A segment of the forward pass (a down level, the middle, an up level, the
+ * output head) as dx_checkpoint calls it back, during backward too. */
+typedef struct part {
+  dx_unet *net;
+  int i;
+  bool training;
+} part;
+
+enum { PART_MID = 2 * DX_UNET_MAX_LEVELS, PART_HEAD, N_PARTS };
+
 struct dx_unet {
   dx_ctx *ctx;
   dx_unet_config cfg;
+  part parts[2][N_PARTS]; /* [training]: down levels, up levels, middle, head */
   dx_param_list params;
   uint64_t seed, offset;
   conv init_conv, final_conv;
@@ -194,6 +207,9 @@ dx_unet *dx_unet_create(dx_ctx *ctx, const dx_unet_config *cfg, uint64_t seed) {
   net->ctx = ctx;
   net->cfg = *cfg;
   net->seed = seed;
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < N_PARTS; i++)
+      net->parts[k][i] = (part){net, i % DX_UNET_MAX_LEVELS, k == 1};
   if (build(net) != DX_OK) {
     dx_unet_free(net);
     return NULL;
@@ -300,6 +316,69 @@ static dx_tensor *stem_input(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor 
   return cat2(ctx, x_self, x);
 }
 
+/* in: x, te -> out: the level's two skips and x for the next level. The
+ * scopes around chains of blocks (here and below) keep one tensor of the
+ * chain, so that the links between them are given back too without the tape. */
+static dx_status down_level(dx_ctx *ctx, void *user, dx_tensor *const *in, dx_tensor **out) {
+  const part *p = user;
+  const level *d = &p->net->down[p->i];
+  dx_tensor *te = in[1];
+  out[0] = run(ctx, &d->b1, in[0], te, p->training);
+  dx_scope_begin(ctx);
+  out[1] = dx_scope_end(
+      ctx, run(ctx, &d->attn, run(ctx, &d->b2, out[0], te, p->training), te, p->training));
+  out[2] = apply_resampled(ctx, &d->move, out[1], d->resample ? -2 : 0);
+  return dx_status_of(ctx);
+}
+
+/* in: x, te -> out: x */
+static dx_status middle(dx_ctx *ctx, void *user, dx_tensor *const *in, dx_tensor **out) {
+  const part *p = user;
+  dx_unet *net = p->net;
+  dx_scope_begin(ctx);
+  dx_tensor *x = run(ctx, &net->mid1, in[0], in[1], p->training);
+  x = run(ctx, &net->mid_attn, x, in[1], p->training);
+  out[0] = dx_scope_end(ctx, run(ctx, &net->mid2, x, in[1], p->training));
+  return dx_status_of(ctx);
+}
+
+/* in: x, the level's two skips (last pushed first), te -> out: x */
+static dx_status up_level(dx_ctx *ctx, void *user, dx_tensor *const *in, dx_tensor **out) {
+  const part *p = user;
+  const level *u = &p->net->up[p->i];
+  dx_tensor *te = in[3];
+  dx_scope_begin(ctx);
+  dx_tensor *x = run_cat(ctx, &u->b1, in[0], in[1], te, p->training);
+  x = run_cat(ctx, &u->b2, x, in[2], te, p->training);
+  x = run(ctx, &u->attn, x, te, p->training);
+  out[0] = dx_scope_end(ctx, apply_resampled(ctx, &u->move, x, u->resample ? 2 : 0));
+  return dx_status_of(ctx);
+}
+
+/* in: x, the stem's output, te -> out: the network's output */
+static dx_status head(dx_ctx *ctx, void *user, dx_tensor *const *in, dx_tensor **out) {
+  const part *p = user;
+  dx_scope_begin(ctx);
+  dx_tensor *x = run_cat(ctx, &p->net->final_block, in[0], in[1], in[2], p->training);
+  out[0] = dx_scope_end(ctx, apply(ctx, &p->net->final_conv, x));
+  return dx_status_of(ctx);
+}
+
+/* fn over in, as one checkpointed segment when the network recomputes. */
+static void segment(dx_ctx *ctx, dx_unet *net, dx_segment_fn fn, int which, bool training, int n_in,
+                    dx_tensor *const *in, int n_out, dx_tensor **out) {
+  for (int i = 0; i < n_in; i++)
+    if (!in[i]) { /* out stays NULL */
+      if (dx_status_of(ctx) == DX_OK) dx_set_error(ctx, DX_ERR_INVALID, "U-Net: a NULL tensor");
+      return;
+    }
+  void *p = &net->parts[training][which];
+  if (net->cfg.recompute && training)
+    dx_checkpoint(ctx, fn, p, n_in, in, n_out, out);
+  else
+    fn(ctx, p, in, out);
+}
+
 dx_tensor *dx_unet_forward(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t, bool training) {
   return dx_unet_forward_cond(ctx, net, x, t, NULL, training);
 }
@@ -319,33 +398,24 @@ dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
                         "an x0 estimate given to a model that does not "
                         "self-condition"),
            NULL;
-  dx_tensor *skips[2 * DX_UNET_MAX_LEVELS];
+  dx_tensor *skips[2 * DX_UNET_MAX_LEVELS] = {0};
   int top = 0;
   x = apply(ctx, &net->init_conv, stem_input(ctx, net, x, x_self));
   dx_tensor *stem = x, *te = time_cond(ctx, net, t, labels);
-  /* The outer scopes below keep one tensor of a chain of blocks, so that the
-   * links between them (b2's output, a level's own) are given back too. */
   for (int i = 0; i < n; i++) {
-    level *d = &net->down[i];
-    x = skips[top++] = run(ctx, &d->b1, x, te, training);
-    dx_scope_begin(ctx);
-    x = dx_scope_end(ctx, run(ctx, &d->attn, run(ctx, &d->b2, x, te, training), te, training));
-    skips[top++] = x;
-    x = apply_resampled(ctx, &d->move, x, d->resample ? -2 : 0);
+    dx_tensor *in[2] = {x, te}, *out[3] = {0};
+    segment(ctx, net, down_level, i, training, 2, in, 3, out);
+    skips[top++] = out[0], skips[top++] = out[1], x = out[2];
   }
-  dx_scope_begin(ctx);
-  x = run(ctx, &net->mid1, x, te, training);
-  x = run(ctx, &net->mid2, run(ctx, &net->mid_attn, x, te, training), te, training);
-  x = dx_scope_end(ctx, x);
+  dx_tensor *mid_in[2] = {x, te}, *y = NULL;
+  segment(ctx, net, middle, PART_MID, training, 2, mid_in, 1, &y);
   for (int j = 0; j < n; j++) {
-    level *u = &net->up[j];
-    dx_scope_begin(ctx);
-    x = run_cat(ctx, &u->b1, x, skips[--top], te, training);
-    x = run_cat(ctx, &u->b2, x, skips[--top], te, training);
-    x = run(ctx, &u->attn, x, te, training);
-    x = dx_scope_end(ctx, apply_resampled(ctx, &u->move, x, u->resample ? 2 : 0));
+    dx_tensor *in[4] = {y, skips[top - 1], skips[top - 2], te};
+    top -= 2;
+    y = NULL;
+    segment(ctx, net, up_level, DX_UNET_MAX_LEVELS + j, training, 4, in, 1, &y);
   }
-  dx_scope_begin(ctx);
-  x = run_cat(ctx, &net->final_block, x, stem, te, training);
-  return dx_scope_end(ctx, apply(ctx, &net->final_conv, x));
+  dx_tensor *head_in[3] = {y, stem, te}, *out = NULL;
+  segment(ctx, net, head, PART_HEAD, training, 3, head_in, 1, &out);
+  return out;
 }

@@ -33,6 +33,10 @@ typedef struct dx_unet_config {
   /* The stem also takes an x0 estimate, concatenated before x (Chen et al.
    * 2022's self-conditioning): init_conv has 2 in_channels inputs. */
   bool self_condition;
+  /* Training forward passes keep only each level's outputs and recompute
+   * the rest during backward (tensor/checkpoint.h): less memory, about one
+   * more forward pass of time, the same gradients. */
+  bool recompute;
 } dx_unet_config;
 
 typedef struct dx_unet dx_unet;

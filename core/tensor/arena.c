@@ -1,5 +1,6 @@
 /* The per-step arena: a bump allocator over chunks, popped like a stack at
- * the end of a scope (dx_arena_pop, for dx_scope_end).
+ * the end of a scope (dx_arena_pop, for dx_scope_end) and rewound over a
+ * checkpointed segment's work (dx_arena_rewind).
  *
  * The first steps of training grow it chunk by chunk. A reset that finds more
  * than one chunk replaces them with a single chunk as large as the step's
@@ -153,6 +154,8 @@ void *dx_arena_pop(dx_arena *a, dx_arena_mark m, void *keep, size_t bytes,
 }
 
 void dx_arena_reset(dx_arena *a) {
+  /* A pop may have freed the chunk that held the peak: then the one left is
+   * too small, and is replaced as several chunks are. */
   if (a->chunks && (a->chunks->next || a->chunks->size < a->peak)) {
     /* Consolidate: one chunk big enough for the largest step seen so far. */
     free_chunks(a);
@@ -164,3 +167,9 @@ void dx_arena_reset(dx_arena *a) {
 }
 
 void dx_arena_release(dx_arena *a) { free_chunks(a); }
+
+void dx_arena_rewind(dx_arena *a, dx_arena_mark m) { dx_arena_pop(a, m, NULL, 0, NULL, NULL); }
+
+bool dx_arena_since(const dx_arena *a, dx_arena_mark m, const void *p) {
+  return holder(a, m, p, 1) != NULL;
+}

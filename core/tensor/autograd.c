@@ -88,7 +88,7 @@ static void release_grad(dx_ctx *ctx, dx_tensor *out) {
   out->grad = NULL;
 }
 
-static dx_status walk(dx_ctx *ctx) {
+dx_status dx_tape_walk(dx_ctx *ctx) {
   for (dx_node *n = ctx->tape; n; n = n->prev) {
     if (!n->out->grad) continue; /* nothing downstream used this output */
     n->backward(ctx, n);
@@ -110,7 +110,7 @@ dx_status dx_backward(dx_ctx *ctx, dx_tensor *loss) {
   dx_tensor *g = dx_grad(ctx, loss);
   if (!g) return ctx->status;
   ctx->be->fill(ctx->be, g, 1.0);
-  return walk(ctx);
+  return dx_tape_walk(ctx);
 }
 
 dx_status dx_backward_seed(dx_ctx *ctx, dx_tensor *y, const dx_tensor *dy) {
@@ -122,7 +122,7 @@ dx_status dx_backward_seed(dx_ctx *ctx, dx_tensor *y, const dx_tensor *dy) {
   dx_tensor *g = dx_grad(ctx, y);
   if (!g) return ctx->status;
   ctx->be->axpy(ctx->be, g, 1.0, dy);
-  return walk(ctx);
+  return dx_tape_walk(ctx);
 }
 
 dx_status dx_zero_grad(dx_ctx *ctx, dx_tensor *param) {

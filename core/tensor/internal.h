@@ -61,10 +61,14 @@ void dx_arena_init(dx_arena *a, dx_backend *be, size_t initial);
 void *dx_arena_alloc(dx_arena *a, size_t bytes);
 void dx_arena_reset(dx_arena *a);
 
-/* Where the arena stands; dx_arena_pop hands back everything allocated after
- * it (freeing chunks made since), except the `bytes` at `keep`, which `move`
- * copies down to the mark (regions may overlap) unless keep lies below the
- * mark. Returns keep's new address. Stack order: marks popped newest first. */
+void dx_arena_release(dx_arena *a);
+
+/* A place in the arena to come back to, like a stack: dx_arena_pop hands
+ * back everything allocated after the mark (chunks made since are freed at
+ * once), except the `bytes` at `keep`, which `move` copies down to the mark
+ * (regions may overlap) unless keep lies below the mark; it returns keep's
+ * new address. dx_arena_rewind keeps nothing. Marks are popped newest first
+ * (scopes in ctx.c, checkpointed segments in checkpoint.c, nested). */
 typedef struct dx_arena_mark {
   dx_arena_chunk *chunk;
   size_t off, used;
@@ -72,7 +76,9 @@ typedef struct dx_arena_mark {
 dx_arena_mark dx_arena_mark_of(const dx_arena *a);
 void *dx_arena_pop(dx_arena *a, dx_arena_mark m, void *keep, size_t bytes,
                    void (*move)(void *dst, const void *src, size_t n, void *user), void *user);
-void dx_arena_release(dx_arena *a);
+void dx_arena_rewind(dx_arena *a, dx_arena_mark m);
+/* Whether p was allocated after the mark (and is still there). */
+bool dx_arena_since(const dx_arena *a, dx_arena_mark m, const void *p);
 
 typedef struct dx_persistent dx_persistent; /* list of persistent tensors */
 
@@ -151,6 +157,9 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
 static inline bool dx_wants_grad(const dx_tensor *t) {
   return t && (t->flags & DX_TENSOR_REQUIRES_GRAD);
 }
+
+/* Runs the backward of every node on ctx->tape, newest first (autograd.c). */
+dx_status dx_tape_walk(dx_ctx *ctx);
 
 /* t's gradient buffer, allocated and zeroed on first use (from the arena
  * for activations; parameters own theirs). NULL only on allocation failure,

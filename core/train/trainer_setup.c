@@ -78,7 +78,8 @@ static dx_status make_model(trainer *tr) {
                       .n_levels = (int)m->n_levels,
                       .image_size = tr->H,
                       .classes = m->classes,
-                      .self_condition = m->self_condition};
+                      .self_condition = m->self_condition,
+                      .recompute = tr->e->train.recompute};
   for (int i = 0; i < c.n_levels; i++) {
     c.mults[i] = m->dim_mults[i];
     c.attention[i] = spec_of(slot(tr, "model.attention", i));
