@@ -2,14 +2,12 @@
  * draws a grid from a trained run's latest checkpoint (EMA weights) and
  * stores it with the run under a tag of its own. A class-conditional run
  * draws one row per class, or the class asked for, with guidance. */
-#include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/stored_run.h"
+#include "cli/classes.h"
 #include "train/trainer.h"
 
 static int main_sample(int argc, char **argv);
@@ -84,8 +82,6 @@ static int parse(int argc, char **argv, sample_args *a) {
   if (a->n < 1 || a->n > 1024)
     return dx_cli_usage(&dx_cli_sample, "--n must be between 1 and 1024");
   if (a->nrow < 1) return dx_cli_usage(&dx_cli_sample, "--nrow must be at least 1");
-  if (a->klass && a->classes)
-    return dx_cli_usage(&dx_cli_sample, "--class and --classes: give one of them");
   return DX_EXIT_OK;
 }
 
@@ -96,68 +92,20 @@ typedef struct class_plan {
   double w;
 } class_plan;
 
-/* "all" or "K,K,..." into list (room for DX_EXP_MAX_CLASSES); -1 when malformed. */
-static int64_t class_list(const char *text, int64_t classes, int64_t *list) {
-  if (strcmp(text, "all") == 0) {
-    int64_t m = classes < DX_EXP_MAX_CLASSES ? classes : DX_EXP_MAX_CLASSES;
-    for (int64_t k = 0; k < m; k++)
-      list[k] = k;
-    return m;
-  }
-  int64_t m = 0;
-  for (const char *p = text; *p && m < DX_EXP_MAX_CLASSES; m++) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(p, &end, 10);
-    if (end == p || errno || v < 0 || (*end && *end != ',')) return -1;
-    list[m] = v;
-    p = *end ? end + 1 : end;
-  }
-  return m;
-}
-
+/* A conditional run's images: one row of nrow per class asked for (--n
+ * defaults to a row each), or all of the one class of --class. */
 static int plan_classes(sample_args *a, const dx_stored_run *r, class_plan *cp) {
-  const dx_experiment *e = r->e;
-  int64_t k = e->model.classes, list[DX_EXP_MAX_CLASSES], m = 0;
-  *cp = (class_plan){NULL, e->sample.guidance};
-  char *end = NULL;
-  if (a->guidance) cp->w = strtod(a->guidance, &end);
-  if (a->guidance && (end == a->guidance || *end || !isfinite(cp->w)))
-    return dx_cli_usage(&dx_cli_sample, "--guidance: '%s' is not a number", a->guidance);
-  if (k == 0) {
-    if (a->klass || a->classes || (a->guidance && cp->w != 0))
-      return dx_cli_usage(&dx_cli_sample,
-                          "run %" PRId64 " is not class-conditional "
-                          "(model.classes is 0)",
-                          r->id);
-    return DX_EXIT_OK;
-  }
-  if (a->klass && strcmp(a->klass, "none") == 0) return DX_EXIT_OK;
-  if (a->klass) {
-    if ((m = class_list(a->klass, k, list)) != 1)
-      return dx_cli_usage(&dx_cli_sample,
-                          "--class: '%s' is not a class (0 to %" PRId64 ", or none)", a->klass,
-                          k - 1);
-  } else if (a->classes) {
-    if ((m = class_list(a->classes, k, list)) < 1)
-      return dx_cli_usage(&dx_cli_sample, "--classes: '%s' is not all or a list like 0,3,5",
-                          a->classes);
-  } else {
-    m = e->sample.n_classes ? e->sample.n_classes
-                            : (k < DX_EXP_MAX_CLASSES ? k : DX_EXP_MAX_CLASSES);
-    for (int64_t i = 0; i < m; i++)
-      list[i] = e->sample.n_classes ? e->sample.classes[i] : i;
-  }
-  for (int64_t i = 0; i < m; i++)
-    if (list[i] >= k)
-      return dx_cli_usage(&dx_cli_sample, "class %" PRId64 ": run %" PRId64 " knows 0 to %" PRId64,
-                          list[i], r->id, k - 1);
-  if (!a->klass && !a->n_given) a->n = a->nrow * m;
+  dx_cli_classes cl;
+  *cp = (class_plan){NULL, 0};
+  int rc = dx_cli_plan_classes(&dx_cli_sample, r, a->klass, a->classes, a->guidance, &cl);
+  cp->w = cl.w;
+  if (rc != DX_EXIT_OK || cl.m == 0) return rc;
+  if (!cl.one && !a->n_given) a->n = a->nrow * cl.m;
   if (a->n > 1024) return dx_cli_usage(&dx_cli_sample, "%" PRId64 " images: at most 1024", a->n);
   if (!(cp->labels = malloc((size_t)a->n * sizeof *cp->labels)))
     return dx_cli_fail(&dx_cli_sample, DX_ERR_NOMEM, "out of memory");
   for (int64_t i = 0; i < a->n; i++)
-    cp->labels[i] = a->klass ? list[0] : list[(i / a->nrow) % m];
+    cp->labels[i] = cl.list[cl.one ? 0 : (i / a->nrow) % cl.m];
   return DX_EXIT_OK;
 }
 

@@ -1,8 +1,9 @@
 /* Sample-quality numerics on feature vectors, in float64: the feature
  * statistics, the symmetric eigendecomposition, the Fréchet distance (FID,
- * Heusel et al. 2017) and the kernel inception distance (KID, Bińkowski et
- * al. 2018). Pure numerics: which network made the features is the caller's
- * business (core/train/features.h). */
+ * Heusel et al. 2017), the kernel inception distance (KID, Bińkowski et
+ * al. 2018), and a classifier's confusion counts. Pure numerics: which
+ * network made the features is the caller's business
+ * (core/train/features.h). */
 #ifndef DX_METRICS_METRICS_H
 #define DX_METRICS_METRICS_H
 
@@ -54,5 +55,12 @@ typedef struct dx_kid_opts {
 DX_API dx_status dx_kid(const float *x, int64_t nx, const float *y, int64_t ny, int64_t d,
                         const dx_kid_opts *o, double *kid, double *spread, char *err,
                         size_t errlen);
+
+/* counts (classes, classes): counts[k * classes + j] is how many of the n
+ * samples drawn for class want[i] = k the classifier labelled pred[i] = j,
+ * so row k's diagonal over its sum is class k's accuracy. A class outside
+ * 0..classes-1 is DX_ERR_INVALID. */
+DX_API dx_status dx_confusion(const int64_t *want, const int *pred, int64_t n, int64_t classes,
+                              int64_t *counts, char *err, size_t errlen);
 
 #endif

@@ -96,11 +96,16 @@ dx_status dx_features_score(const dx_features *f, const float *feat, int64_t n, 
                             int64_t ref_n, const dx_kid_opts *ko, dx_fid_score *out, char *err,
                             size_t errlen);
 
-/* The store's metric name of a score (fid, kid, kid_spread, class_acc ...):
+/* The store's metric name of a score (fid, kid, kid_spread, acc ...):
  * "<score>/<sampler>-<steps>/n<N>/<dataset>_<sha8>", e.g.
  * "fid/ddim-50/n1000/fashion-mnist_1a2b3c4d": the samples it was computed on
  * and the feature network, so that no two different scores share a name. */
 void dx_features_metric(const dx_features *f, const char *score, const char *sampler, int64_t steps,
                         int64_t n, char *out, size_t len);
+/* The same for samples of a class-conditional run drawn with classes at
+ * guidance weight w: "<score>/<sampler>-<steps>/w<w>/n<N>/<dataset>_<sha8>"
+ * (w as %g: w2, w0, w1.5), e.g. "acc/ddim-50/w2/n1000/fashion-mnist_1a2b3c4d". */
+void dx_features_metric_guided(const dx_features *f, const char *score, const char *sampler,
+                               int64_t steps, double w, int64_t n, char *out, size_t len);
 
 #endif

@@ -166,10 +166,23 @@ void dx_features_tag(const dx_features *f, char *out, size_t len) {
   snprintf(out, len, "%s_%.8s", f->info.dataset, f->info.sha256);
 }
 
+/* mid: "" or "wW/" for samples drawn with classes. */
+static void metric_name(const dx_features *f, const char *score, const char *sampler, int64_t steps,
+                        const char *mid, int64_t n, char *out, size_t len) {
+  snprintf(out, len, "%s/%s-%" PRId64 "/%sn%" PRId64 "/%s_%.8s", score, sampler, steps, mid, n,
+           f->info.dataset, f->info.sha256);
+}
+
 void dx_features_metric(const dx_features *f, const char *score, const char *sampler, int64_t steps,
                         int64_t n, char *out, size_t len) {
-  snprintf(out, len, "%s/%s-%" PRId64 "/n%" PRId64 "/%s_%.8s", score, sampler, steps, n,
-           f->info.dataset, f->info.sha256);
+  metric_name(f, score, sampler, steps, "", n, out, len);
+}
+
+void dx_features_metric_guided(const dx_features *f, const char *score, const char *sampler,
+                               int64_t steps, double w, int64_t n, char *out, size_t len) {
+  char mid[40];
+  snprintf(mid, sizeof mid, "w%g/", w);
+  metric_name(f, score, sampler, steps, mid, n, out, len);
 }
 
 /* Chunks of images through the network with the tape off. */
