@@ -8,10 +8,14 @@
  *
  *   train_step [--mode train|sample] [--dim 28] [--mults 1,2,4] [--batch 128]
  *              [--size 28] [--steps 5] [--threads N] [--block resnet|convnext]
- *              [--device cpu|cuda|cuda:N] [--recompute 0|1]
+ *              [--device cpu|cuda|cuda:N] [--recompute 0|1] [--tf32 on|off]
+ *              [--cudnn deterministic|fastest]
  *
  * --recompute 1 trains with activation recomputation per U-Net level
  * (train.recompute): compare peak_rss_mb and arena_peak_mb with and without.
+ * --tf32 and --cudnn are an experiment's cuda.tf32 and cuda.deterministic
+ * (docs/experiment.md); the defaults, off and deterministic, are FP32
+ * throughout.
  *
  * On a GPU every step ends with dx_synchronize, so that the time is the
  * device's, not the time to queue the kernels (the peer calls
@@ -41,6 +45,7 @@ typedef struct opts {
   int64_t mults[DX_UNET_MAX_LEVELS];
   dx_device device;
   bool recompute;
+  dx_gpu_opts gpu;
 } opts;
 
 /* "1,2,2,2" -> mults; false when malformed. */
@@ -77,7 +82,7 @@ static double now(void) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-  *o = (opts){"train", "resnet", 28, 128, 28, 5, 0, 3, {1, 2, 4}, {DX_DEVICE_CPU, 0}, false};
+  *o = (opts){"train", "resnet", 28, 128, 28, 5, 0, 3, {1, 2, 4}, {DX_DEVICE_CPU, 0}, false, {0}};
   for (int i = 1; i < argc; i += 2) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
     if (!strcmp(k, "--mode"))
@@ -102,10 +107,15 @@ static int parse(int argc, char **argv, opts *o) {
       o->threads = atoi(v);
     else if (!strcmp(k, "--recompute"))
       o->recompute = atoi(v) != 0;
+    else if (!strcmp(k, "--tf32") && (!strcmp(v, "on") || !strcmp(v, "off")))
+      o->gpu.tf32 = !strcmp(v, "on");
+    else if (!strcmp(k, "--cudnn") && (!strcmp(v, "deterministic") || !strcmp(v, "fastest")))
+      o->gpu.fastest_algorithms = !strcmp(v, "fastest");
     else
       return fprintf(stderr,
-                     "train_step: unknown option '%s' (see the comment atop bench/train_step.c)\n",
-                     k),
+                     "train_step: unknown option or value '%s %s' (see the comment atop "
+                     "bench/train_step.c)\n",
+                     k, v),
              2;
   }
   return strcmp(o->mode, "train") && strcmp(o->mode, "sample") ? 2 : 0;
@@ -191,7 +201,7 @@ int main(int argc, char **argv) {
   opts o;
   char err[512];
   if (parse(argc, argv, &o)) return 2;
-  dx_ctx_opts co = {.device = o.device, .threads = o.threads};
+  dx_ctx_opts co = {.device = o.device, .threads = o.threads, .gpu = o.gpu};
   dx_ctx *ctx = dx_ctx_create(&co, err, sizeof err);
   bound b[3];
   dx_unet *net = ctx ? build(ctx, &o, b) : NULL;

@@ -169,6 +169,32 @@ static void expect_caught(void (*breaker)(dx_backend *b), const char *target, co
   real->destroy(real);
 }
 
+/* Uploads ahead at the latest the contract allows: the values land only at
+ * write_finish (a correct backend); or never (a broken one). */
+static struct {
+  dx_tensor *t;
+  void *src;
+  dx_dtype dt;
+} deferred;
+static void deferred_start(dx_backend *be, dx_tensor *t, const void *src, dx_dtype dt) {
+  (void)be;
+  size_t bytes = (size_t)dx_numel(t) * (dt == DX_F32 ? 4 : 8);
+  free(deferred.src);
+  deferred.src = malloc(bytes);
+  memcpy(deferred.src, src, bytes);
+  deferred.t = t, deferred.dt = dt;
+}
+static void deferred_finish(dx_backend *be, const dx_tensor *t) {
+  if (deferred.t == t) real->write(be, deferred.t, deferred.src, deferred.dt);
+  free(deferred.src);
+  deferred.src = NULL, deferred.t = NULL;
+}
+static void lost_finish(dx_backend *be, const dx_tensor *t) {
+  (void)be, (void)t;
+  free(deferred.src);
+  deferred.src = NULL, deferred.t = NULL;
+}
+
 static void break_binary(dx_backend *b) { b->binary = perturbed_binary; }
 static void break_unary(dx_backend *b) { b->unary = guard_writing_unary; }
 static void break_softmax(dx_backend *b) { b->softmax_fwd = nan_softmax; }
@@ -177,7 +203,37 @@ static void break_permute(dx_backend *b) { b->permute = lazy_permute; }
 static void break_lerp(dx_backend *b) { b->lerp = infinite_lerp; }
 static void break_sync(dx_backend *b) { b->synchronize = failing_sync; }
 
+static void break_upload(dx_backend *b) {
+  b->write_start = deferred_start;
+  b->write_finish = lost_finish;
+}
+
 START_TEST(catches_a_perturbed_slot) { expect_caught(break_binary, "binary add (", "NMSE"); }
+END_TEST
+START_TEST(catches_an_upload_ahead_that_never_lands) {
+  expect_caught(break_upload, "write_start", "NMSE");
+}
+END_TEST
+/* The case does not assume that write_start lands at once. */
+START_TEST(an_upload_ahead_may_land_at_finish) {
+  real = cpu();
+  dx_backend late = *real;
+  late.write_start = deferred_start;
+  late.write_finish = deferred_finish;
+  bops_list l = {0};
+  bops_all_cases(&l);
+  int seen = 0;
+  for (int i = 0; i < l.n; i++) {
+    if (strncmp(l.items[i].name, "write_start", 11) != 0) continue;
+    bops_result r = bops_compare(real, DX_F32, &late, DX_F32, &l.items[i], (uint64_t)i + 1);
+    ck_assert_msg(r.ok, "%s", r.why);
+    ck_assert_double_eq(r.err, 0);
+    seen++;
+  }
+  ck_assert_int_eq(seen, 1);
+  bops_list_free(&l);
+  real->destroy(real);
+}
 END_TEST
 START_TEST(catches_a_guard_write) { expect_caught(break_unary, "unary silu (", "guard"); }
 END_TEST
@@ -544,7 +600,7 @@ static int cuda_main(void) {
   dx_backend *gpu = NULL;
   char err[512] = "";
   dx_device dev = {DX_DEVICE_CUDA, 0};
-  if (dx_backend_open(dev, &gpu, err, sizeof err) != DX_OK || !gpu) {
+  if (dx_backend_open(dev, NULL, &gpu, err, sizeof err) != DX_OK || !gpu) {
     printf("test_backend_ops --cuda: SKIPPED, no GPU: %s\n", err);
     return 77;
   }
@@ -588,6 +644,8 @@ int main(int argc, char **argv) {
   DXT_ADD(tc, cpu_against_itself_agrees_exactly);
   DXT_ADD(tc, float32_against_float64_stays_within_every_tolerance);
   DXT_ADD(tc, catches_a_perturbed_slot);
+  DXT_ADD(tc, catches_an_upload_ahead_that_never_lands);
+  DXT_ADD(tc, an_upload_ahead_may_land_at_finish);
   DXT_ADD(tc, catches_a_guard_write);
   DXT_ADD(tc, catches_a_nan);
   DXT_ADD(tc, catches_a_changed_input);

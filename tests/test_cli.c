@@ -824,6 +824,97 @@ START_TEST(device_auto_takes_the_gpu) {
 }
 END_TEST
 
+/* Every logged loss of run 1 in db, in step order, into v (at most max). */
+static int losses(const char *db, double *v, int max) {
+  sqlite3 *h;
+  sqlite3_stmt *q;
+  ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_prepare_v2(h,
+                                      "SELECT value FROM metrics WHERE run_id = 1 AND name = 'loss'"
+                                      " ORDER BY step",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  int n = 0;
+  while (n < max && sqlite3_step(q) == SQLITE_ROW)
+    v[n++] = sqlite3_column_double(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(h);
+  return n;
+}
+
+/* The fake device's uploads ahead land only when the trainer finishes them
+ * (as a GPU's second stream would): were a batch used before that, the
+ * losses would leave the CPU's. */
+START_TEST(uploads_ahead_give_the_cpu_losses) {
+  use_module("tests/modules/fake_cuda.so");
+  const char *dev[2] = {"device=cpu", "device=cuda"}, *db[2] = {"a.db", "b.db"};
+  double v[2][64];
+  int n[2];
+  for (int k = 0; k < 2; k++) {
+    result r = ddpmx("run", fixture("tiny.yaml"), data_path(), dev[k], "train.steps=6", "--db",
+                     db[k], NULL);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    result_free(&r);
+    n[k] = losses(db[k], v[k], 64);
+  }
+  ck_assert_int_gt(n[0], 2);
+  ck_assert_int_eq(n[0], n[1]);
+  for (int i = 0; i < n[0]; i++)
+    ck_assert_msg(v[0][i] == v[1][i], "step %d: cpu %.17g, fake cuda %.17g", i + 1, v[0][i],
+                  v[1][i]);
+}
+END_TEST
+
+/* The experiment's cuda section reaches the module that opens the device
+ * (the fake one writes what it got after the GPU's name). */
+START_TEST(cuda_settings_reach_the_device) {
+  use_module("tests/modules/fake_cuda.so");
+  result r =
+      ddpmx("run", fixture("tiny.yaml"), data_path(), "device=cuda", "cuda.deterministic=false",
+            "cuda.tf32=true", "cuda.pool_mb=64", "--db", "x.db", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  result_free(&r);
+  shows((const char *[]){"  run.device_name = Fake GPU 0 [fastest tf32 pool 64 MiB]\n"}, 1);
+  r = ddpmx("run", fixture("tiny.yaml"), data_path(), "device=cuda", "cuda.tf32=yes", "--db",
+            "y.db", NULL);
+  ck_assert_int_eq(r.code, 3);
+  HAS(r.err, "<command line>:3:");
+  HAS(r.err, "cuda.tf32");
+  result_free(&r);
+}
+END_TEST
+
+/* The real libddpmx_cuda.so, where it is built: without a GPU, device=cuda
+ * fails the run in one line (exit 6) and auto runs on the CPU; with one,
+ * both run on cuda:0. */
+START_TEST(real_cuda_module) {
+  if (!cuda_module_built()) return; /* device_cuda_without_the_module covers that build */
+  unsetenv("DDPMX_CUDA_MODULE");
+  result r = run_on("device=cuda");
+  bool gpu = r.code == 0;
+  if (gpu) {
+    HAS(r.err, "run 1 FINISHED\n");
+  } else {
+    ck_assert_msg(r.code == 6, "exit %d: %s", r.code, r.err);
+    const char *why = "ddpmx run: run 1 FAILED: device cuda:0: no CUDA device found (";
+    HAS(r.err, why);
+    const char *failed = strstr(r.err, "FAILED: ");
+    ck_assert_msg(strchr(failed, '\n') == strrchr(r.err, '\n'), "more than one line:\n%s", failed);
+  }
+  result_free(&r);
+  shows((const char *[]){gpu ? "  status   FINISHED"
+                             : "  status   FAILED: device cuda:0: no CUDA "
+                               "device found ("},
+        1);
+  r = ddpmx("run", fixture("tiny.yaml"), data_path(), "device=auto", "--db", "y.db", NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  result_free(&r);
+  r = ddpmx("show", "1", "--db=y.db", NULL);
+  HAS(r.out, gpu ? "  run.device = cuda:0\n" : "  run.device = cpu\n");
+  result_free(&r);
+}
+END_TEST
+
 static const struct {
   const char *module, *devices, *abi, *device, *why;
 } device_errors[] = {
@@ -838,7 +929,7 @@ static const struct {
     {"tests/modules/fake_cuda.so", "2", NULL, "device=cuda:2",
      "device cuda:2: cuda:2 is out of range: there are 2 CUDA devices (cuda:0 to cuda:1)"},
     {"tests/modules/fake_cuda.so", "1", "999", "device=cuda",
-     "fake_cuda.so returned a backend table of ABI 999, but libddpmx uses ABI 2: rebuild ddpmx"},
+     "fake_cuda.so returned a backend table of ABI 999, but libddpmx uses ABI 3: rebuild ddpmx"},
 };
 
 START_TEST(device_errors_fail_the_run) {
@@ -900,6 +991,9 @@ int main(void) {
   tcase_add_test(tc, device_cuda_without_the_module);
   tcase_add_loop_test(tc, device_auto_without_a_gpu_runs_on_the_cpu, 0, 3);
   tcase_add_test(tc, device_auto_takes_the_gpu);
+  tcase_add_test(tc, cuda_settings_reach_the_device);
+  tcase_add_test(tc, uploads_ahead_give_the_cpu_losses);
+  tcase_add_test(tc, real_cuda_module);
   tcase_add_loop_test(tc, device_errors_fail_the_run, 0, DX_COUNT(device_errors));
   tcase_add_test(tc, failing_synchronize_fails_the_run);
   suite_add_tcase(s, tc);

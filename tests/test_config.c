@@ -581,7 +581,8 @@ START_TEST(json_parses_and_holds_everything) {
            "assert j[\"data\"][\"flip\"] is True; "
            "assert j[\"description\"] == \"say \\\"hi\\\"\\\\ttab\", j[\"description\"]; "
            "assert \"extends\" not in j; "
-           "assert len(j) == 13, sorted(j)' %s",
+           "assert j[\"cuda\"] == {\"deterministic\": True, \"tf32\": False, \"pool_mb\": 0}; "
+           "assert len(j) == 14, sorted(j)' %s",
            t.path);
   ck_assert_int_eq(system(cmd), 0);
   tmp_remove(&t);
@@ -688,8 +689,8 @@ START_TEST(flattened_rows) {
                                         dropout, classes self_condition */
   int diffusion = 9; /* T predict schedule.plugin loss (2) sampler (2) timesteps offset_noise */
   int train = 16;    /* 13 keys + ema's 3 */
-  int rest = 1 + 6 + 3 + 3 + 2; /* log, sample (with classes and guidance), eval, eval.fid,
-                                   checkpoint */
+  int rest = 1 + 6 + 3 + 3 + 2 + 3; /* log, sample (with classes and guidance), eval, eval.fid,
+                                       checkpoint, cuda */
   ck_assert_int_eq(r->n, top + data + model + diffusion + train + rest);
   for (int i = 0; i < r->n; i++)
     for (int j = i + 1; j < r->n; j++)

@@ -96,6 +96,15 @@ struct dx_backend {
    * between float32 and float64; src/dst are host memory of numel(t) values. */
   void (*write)(dx_backend *be, dx_tensor *t, const void *src, dx_dtype src_dt);
   void (*read)(dx_backend *be, const dx_tensor *t, void *dst, dx_dtype dst_dt);
+  /* An upload that may overlap kernels (the next batch while a step runs):
+   * write_start copies src into t like write (src may be reused as soon as
+   * it returns) but need not wait for the copy; kernels queued after
+   * write_finish(t) see the new values, those queued between the two may
+   * not. The copy itself comes after every kernel queued before
+   * write_start, so t may still be in use by them. Freeing t finishes it.
+   * A synchronous backend leaves both NULL: the core then calls write. */
+  void (*write_start)(dx_backend *be, dx_tensor *t, const void *src, dx_dtype src_dt);
+  void (*write_finish)(dx_backend *be, const dx_tensor *t);
   void (*fill)(dx_backend *be, dx_tensor *t, double v);
   void (*copy)(dx_backend *be, dx_tensor *dst,
                const dx_tensor *src); /* same numel, dtypes may differ */
@@ -204,16 +213,17 @@ struct dx_backend {
  * built against another version is refused before any of its slots is
  * called (core/backend/module.h). Bump it whenever a slot is added,
  * removed, reordered or changes meaning. */
-#define DX_BACKEND_ABI 2
+#define DX_BACKEND_ABI 3
 
 /* The CPU backend (core/backend/cpu/backend.c); freed through be->destroy. */
 dx_backend *dx_cpu_backend_create(void);
 
 /* Opens the backend a device names (core/backend/registry.c): cpu; cuda:N
- * through the CUDA module; DX_DEVICE_AUTO: CUDA when the module loads and
- * reports a device, else the CPU. On failure returns the status
- * (DX_ERR_DEVICE when the device cannot be had) and one line in err. Free
- * with be->destroy(be). */
-dx_status dx_backend_open(dx_device dev, dx_backend **out, char *err, size_t errlen);
+ * through the CUDA module, with the settings gpu (NULL: the defaults);
+ * DX_DEVICE_AUTO: CUDA when the module loads and reports a device, else the
+ * CPU. On failure returns the status (DX_ERR_DEVICE when the device cannot
+ * be had) and one line in err. Free with be->destroy(be). */
+dx_status dx_backend_open(dx_device dev, const dx_gpu_opts *gpu, dx_backend **out, char *err,
+                          size_t errlen);
 
 #endif

@@ -8,7 +8,8 @@
  * checked before anything else:
  *
  *   DX_MODULE_EXPORT dx_status dx_backend_module_create(
- *       int abi, int device_index, dx_backend **out, char *err, size_t errlen);
+ *       int abi, int device_index, dx_backend **out, char *err, size_t errlen,
+ *       const dx_gpu_opts *opts);
  *
  * - abi is the host's DX_BACKEND_ABI. A module built against another value
  *   returns DX_ERR_DEVICE at once, touching nothing, with a line such as
@@ -19,6 +20,10 @@
  *   DX_ERR_NOMEM) with one line in err, e.g. "no CUDA device found
  *   (cudaGetDeviceCount: ...)" or "cuda:3: there are 2 CUDA devices
  *   (cuda:0 to cuda:1)".
+ * - opts (never NULL) holds the experiment's settings for the device
+ *   (determinism, TF32, the pool's size). It comes last, so that a module
+ *   of another ABI, called with fewer arguments, refuses the call before it
+ *   could read it.
  * - device_index == DX_BACKEND_ANY_DEVICE (for `device: auto`): open device
  *   0 when there is one. When there is none, return DX_OK with *out = NULL
  *   and the reason in err; the host then runs on the CPU.
@@ -45,10 +50,11 @@
 #define DX_MODULE_EXPORT __attribute__((visibility("default")))
 
 typedef dx_status (*dx_backend_module_create_fn)(int abi, int device_index, dx_backend **out,
-                                                 char *err, size_t errlen);
+                                                 char *err, size_t errlen, const dx_gpu_opts *opts);
 
 /* Declared for the module's own definition to be checked against. */
 DX_MODULE_EXPORT dx_status dx_backend_module_create(int abi, int device_index, dx_backend **out,
-                                                    char *err, size_t errlen);
+                                                    char *err, size_t errlen,
+                                                    const dx_gpu_opts *opts);
 
 #endif

@@ -50,8 +50,8 @@ static bool locate(char *path, size_t len) {
  * process: the CUDA runtime registers exit handlers and kernels with the
  * driver, and unloading it under them crashes at exit. dlopen counts
  * references, so opening it again costs nothing. */
-static dx_status open_module(const char *what, int index, dx_backend **out, char *err,
-                             size_t errlen) {
+static dx_status open_module(const char *what, int index, const dx_gpu_opts *gpu, dx_backend **out,
+                             char *err, size_t errlen) {
   char path[4096];
   if (!locate(path, sizeof path)) {
     const char *env = getenv("DDPMX_CUDA_MODULE");
@@ -79,7 +79,8 @@ static dx_status open_module(const char *what, int index, dx_backend **out, char
     return DX_ERR_DEVICE;
   }
   char why[DX_ERRMSG_MAX] = "";
-  dx_status st = create(DX_BACKEND_ABI, index, out, why, sizeof why);
+  dx_gpu_opts defaults = {0};
+  dx_status st = create(DX_BACKEND_ABI, index, out, why, sizeof why, gpu ? gpu : &defaults);
   if (st != DX_OK) {
     *out = NULL;
     if (why[0])
@@ -109,7 +110,8 @@ static dx_status open_module(const char *what, int index, dx_backend **out, char
   return DX_OK;
 }
 
-dx_status dx_backend_open(dx_device dev, dx_backend **out, char *err, size_t errlen) {
+dx_status dx_backend_open(dx_device dev, const dx_gpu_opts *gpu, dx_backend **out, char *err,
+                          size_t errlen) {
   *out = NULL;
   char what[32];
   switch (dev.kind) {
@@ -120,11 +122,12 @@ dx_status dx_backend_open(dx_device dev, dx_backend **out, char *err, size_t err
       return DX_ERR_DEVICE;
     }
     snprintf(what, sizeof what, "cuda:%d", dev.index);
-    return open_module(what, dev.index, out, err, errlen);
+    return open_module(what, dev.index, gpu, out, err, errlen);
   case DX_DEVICE_AUTO:
     /* CUDA when the module loads and reports a device; anything else,
      * whatever the reason, means the CPU. */
-    if (open_module("auto", DX_BACKEND_ANY_DEVICE, out, err, errlen) == DX_OK && *out) return DX_OK;
+    if (open_module("auto", DX_BACKEND_ANY_DEVICE, gpu, out, err, errlen) == DX_OK && *out)
+      return DX_OK;
     return open_cpu(out, err, errlen);
   }
   snprintf(err, errlen, "device: unknown kind %d", (int)dev.kind);

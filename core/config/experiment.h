@@ -105,6 +105,13 @@ typedef struct dx_exp_checkpoint {
   char *dir;
 } dx_exp_checkpoint;
 
+/* Settings of the CUDA backend; the CPU ignores them. */
+typedef struct dx_exp_cuda {
+  bool deterministic; /* cuDNN: only algorithms that give the same bits every run */
+  bool tf32;          /* TF32 tensor cores in matrix products and convolutions */
+  int64_t pool_mb;    /* device memory reserved up front; 0: automatic */
+} dx_exp_cuda;
+
 /* A file read while loading: the experiment itself first, then the files it
  * extends, nearest first. Source positions point at these paths. */
 typedef struct dx_exp_source {
@@ -131,6 +138,7 @@ typedef struct dx_experiment {
   dx_exp_sample sample;
   dx_exp_eval eval;
   dx_exp_checkpoint checkpoint;
+  dx_exp_cuda cuda;
 
   const char *path;   /* sources[0].path: the file given to dx_experiment_load */
   const char *source; /* sources[0].text: that file as written */

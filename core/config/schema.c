@@ -140,6 +140,14 @@ static const dx_key_spec keys[] = {
            "steps between checkpoints; 0 only at the end")},
     {VALUE("checkpoint.dir", STRING, "results/checkpoints", NULL, checkpoint.dir,
            "folder for checkpoint files")},
+
+    SECTION("cuda", "settings of the CUDA backend; the CPU ignores them"),
+    {VALUE("cuda.deterministic", BOOL, "true", NULL, cuda.deterministic,
+           "cuDNN uses only algorithms that give the same bits every run")},
+    {VALUE("cuda.tf32", BOOL, "false", NULL, cuda.tf32,
+           "allow TF32 tensor cores in matrix products and convolutions")},
+    {VALUE("cuda.pool_mb", INT, "0", "[0, 16777216]", cuda.pool_mb,
+           "MiB of device memory reserved up front; 0: 8 GiB or half the free memory")},
 };
 
 const dx_key_spec *dx_schema_keys(size_t *n) {

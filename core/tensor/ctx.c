@@ -45,7 +45,7 @@ dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen) {
   if (opts) o = *opts;
   char why[DX_ERRMSG_MAX];
   dx_backend *be;
-  if (dx_backend_open(o.device, &be, why, sizeof why) != DX_OK) {
+  if (dx_backend_open(o.device, &o.gpu, &be, why, sizeof why) != DX_OK) {
     dx_errf(err, errlen, DX_ERR_DEVICE, NULL, "%s", why);
     return NULL;
   }

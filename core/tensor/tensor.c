@@ -191,6 +191,25 @@ dx_status dx_tensor_write(dx_ctx *ctx, dx_tensor *t, const void *src, dx_dtype s
   return DX_OK;
 }
 
+dx_status dx_tensor_write_start(dx_ctx *ctx, dx_tensor *t, const void *src, dx_dtype src_dt) {
+  if (!t || !src) return dx_set_error(ctx, DX_ERR_INVALID, "dx_tensor_write_start: NULL argument");
+  if (!(t->flags & DX_TENSOR_PERSISTENT))
+    return dx_set_error(ctx, DX_ERR_INVALID,
+                        "dx_tensor_write_start: the tensor must be persistent (an arena tensor "
+                        "may be reused before the copy lands)");
+  if (ctx->be->write_start)
+    ctx->be->write_start(ctx->be, t, src, src_dt);
+  else
+    ctx->be->write(ctx->be, t, src, src_dt);
+  return DX_OK;
+}
+
+dx_status dx_tensor_write_finish(dx_ctx *ctx, const dx_tensor *t) {
+  if (!t) return dx_set_error(ctx, DX_ERR_INVALID, "dx_tensor_write_finish: NULL tensor");
+  if (ctx->be->write_finish) ctx->be->write_finish(ctx->be, t);
+  return DX_OK;
+}
+
 dx_status dx_tensor_read(dx_ctx *ctx, const dx_tensor *t, void *dst, dx_dtype dst_dt) {
   if (!t || !dst) return dx_set_error(ctx, DX_ERR_INVALID, "dx_tensor_read: NULL argument");
   ctx->be->read(ctx->be, t, dst, dst_dt);

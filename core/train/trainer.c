@@ -9,18 +9,44 @@
 
 /* --- one step ---------------------------------------------------------------- */
 
-/* The images of micro-batch [first, first + m) of the step's N. */
-static dx_tensor *batch_input(trainer *tr, int64_t step, int64_t first) {
+/* Micro-batch u = step * k + j of the run (images [first + j m, first +
+ * (j + 1) m) of the step's N) into tr->batch[u % 2] by an upload that may
+ * overlap the device's work (dx_tensor_write_start). Its step's order goes
+ * into stage_idx, so tr->idx keeps the running step's (its class labels). */
+static dx_status stage_batch(trainer *tr, int64_t u) {
   dx_experiment *e = tr->e;
+  int64_t step = u / tr->k, first = tr->first + (u % tr->k) * tr->m;
+  dx_tensor **x = &tr->batch[u % 2];
+  if (!*x) {
+    int64_t shape[4] = {tr->m, tr->C, tr->H, tr->W};
+    if (!(*x = dx_tensor_new_persistent(tr->ctx, DX_F32, 4, shape))) return ctx_fail(tr, "batch");
+  }
+  if (tr->stage_step != step + 1) {
+    dx_batch_order_indices(tr->order, step, tr->N, tr->stage_idx);
+    tr->stage_step = step + 1;
+  }
   dx_data_transform tf = {e->data.flip, e->data.pad_pow2,
                           stream_seed((uint64_t)e->seed, STREAM_FLIP), step, first};
-  if (dx_dataset_batch(tr->train, tr->idx + first, tr->m, &tf, tr->x_host, tr->err, tr->errlen) !=
-      DX_OK)
-    return NULL;
-  int64_t shape[4] = {tr->m, tr->C, tr->H, tr->W};
-  dx_tensor *x0 = dx_tensor_new(tr->ctx, DX_F32, 4, shape);
-  if (x0) dx_tensor_write(tr->ctx, x0, tr->x_host, DX_F32);
-  return x0;
+  dx_status st = dx_dataset_batch(tr->train, tr->stage_idx + first, tr->m, &tf, tr->x_host, tr->err,
+                                  tr->errlen);
+  if (st != DX_OK) return st;
+  if (dx_tensor_write_start(tr->ctx, *x, tr->x_host, DX_F32) != DX_OK) return ctx_fail(tr, "batch");
+  tr->staged = u + 1;
+  return DX_OK;
+}
+
+/* The images of micro-batch j of `step`. Each micro-batch stages the next
+ * one (the next step's first after the last) before its own kernels are
+ * queued, so on a GPU that upload runs beside them; a micro-batch's images
+ * depend on (step, j) alone, so staging early changes no number. */
+static dx_status batch_input(trainer *tr, int64_t step, int64_t j, dx_tensor **x0) {
+  int64_t u = step * tr->k + j;
+  dx_status st = tr->staged == u + 1 ? DX_OK : stage_batch(tr, u);
+  if (st != DX_OK) return st;
+  *x0 = tr->batch[u % 2];
+  dx_tensor_write_finish(tr->ctx, *x0);
+  if (u + 1 < tr->e->train.steps * tr->k) st = stage_batch(tr, u + 1);
+  return st;
 }
 
 /* Forward through the loss for micro-batch j; fills *out. This rank's
@@ -32,8 +58,9 @@ static dx_status forward(trainer *tr, int64_t step, int64_t j, dx_loss_output *o
   dx_ctx *ctx = tr->ctx;
   uint64_t seed = (uint64_t)tr->e->seed;
   int64_t first = tr->first + j * tr->m, n = tr->m;
-  dx_tensor *x0 = batch_input(tr, step, first);
-  if (!x0) return dx_status_of(ctx) ? ctx_fail(tr, "batch") : DX_ERR_IO;
+  dx_tensor *x0 = NULL;
+  dx_status st = batch_input(tr, step, j, &x0);
+  if (st != DX_OK) return st;
   const int64_t *t = tr->t + first;
   for (int64_t i = 0; i < n; i++)
     tr->t_host[i] = (double)t[i];

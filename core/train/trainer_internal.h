@@ -82,6 +82,11 @@ typedef struct trainer {
   dx_batch_order *order;
   int64_t C, H, W, N;
   float *x_host;
+  /* persistent: the micro-batch's images and the next one's, in turn */
+  dx_tensor *batch[2];
+  int64_t staged;     /* 1 + the micro-batch (step k + j) on its way; 0: none */
+  int64_t *stage_idx; /* the order of the step it belongs to: */
+  int64_t stage_step; /* 1 + that step; 0: none */
   int64_t *idx, *t;
   int64_t *labels; /* this rank's n class labels, "no class" where dropped */
   double *w, *t_host, *per_sample;

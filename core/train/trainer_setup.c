@@ -112,14 +112,15 @@ static dx_status host_buffers(trainer *tr) {
   /* One micro-batch of images at a time: at most train.batch of them. */
   tr->x_host = malloc((size_t)(tr->e->train.batch * tr->C * tr->H * tr->W) * sizeof *tr->x_host);
   tr->idx = malloc((size_t)n * sizeof *tr->idx);
+  tr->stage_idx = malloc((size_t)n * sizeof *tr->stage_idx);
   tr->t = malloc((size_t)n * sizeof *tr->t);
   tr->w = malloc((size_t)n * sizeof *tr->w);
   tr->t_host = malloc((size_t)n * sizeof *tr->t_host);
   tr->per_sample = malloc((size_t)n * sizeof *tr->per_sample);
   tr->labels = malloc((size_t)n * sizeof *tr->labels);
   tr->json = dx_experiment_to_json(tr->e);
-  if (!tr->x_host || !tr->idx || !tr->t || !tr->w || !tr->t_host || !tr->per_sample ||
-      !tr->labels || !tr->json)
+  if (!tr->x_host || !tr->idx || !tr->stage_idx || !tr->t || !tr->w || !tr->t_host ||
+      !tr->per_sample || !tr->labels || !tr->json)
     return dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory");
   return DX_OK;
 }
@@ -151,7 +152,10 @@ static void remove_stale_temporaries(const char *dir) {
  * now and a GPU's name says more than its number. */
 static dx_status open_device(trainer *tr) {
   char why[DX_ERRMSG_MAX];
-  dx_ctx_opts o = {.device = tr->e->device_v, .threads = (int)tr->e->train.threads};
+  const dx_exp_cuda *cu = &tr->e->cuda;
+  dx_ctx_opts o = {.device = tr->e->device_v,
+                   .threads = (int)tr->e->train.threads,
+                   .gpu = {!cu->deterministic, cu->tf32, (size_t)cu->pool_mb << 20}};
   if (tr->e->device_auto) o.device = (dx_device){DX_DEVICE_AUTO, 0};
   tr->ctx = dx_ctx_create(&o, why, sizeof why);
   if (!tr->ctx) /* only memory can fail on the CPU */
@@ -211,7 +215,7 @@ void dx_trainer_teardown(trainer *tr) {
   if (tr->loss && tr->loss->destroy) tr->loss->destroy(tr->loss_state);
   dx_diffusion_free(tr->d);
   free(tr->x_host), free(tr->idx), free(tr->t), free(tr->w), free(tr->t_host), free(tr->per_sample);
-  free(tr->labels);
+  free(tr->labels), free(tr->stage_idx);
   free(tr->json);
   dx_ctx_free(tr->ctx);
 }

@@ -278,7 +278,47 @@ static void run_time_embedding(dx_backend *be, dx_tensor **t, const bops_case *c
   be->time_embedding(be, t[0], t[1]);
 }
 
+/* Host values of an upload: fixed by the case alone, so both backends get them. */
+static double *upload_values(const dx_tensor *t) {
+  int64_t n = 1;
+  for (int d = 0; d < t->ndim; d++)
+    n *= t->shape[d];
+  double *v = malloc((size_t)n * sizeof *v);
+  for (int64_t i = 0; i < n; i++)
+    v[i] = sin(0.37 * (double)i) + 0.25 * (double)(i % 3);
+  return v;
+}
+static void run_write(dx_backend *be, dx_tensor **t, const bops_case *c) {
+  (void)c;
+  double *v = upload_values(t[0]);
+  be->write(be, t[0], v, DX_F64);
+  free(v);
+}
+/* An upload ahead: a kernel queued before write_start must see the old
+ * values (t1), one queued after write_finish the new ones (t2). Backends
+ * without the slots write synchronously, as the core does for them. */
+static void run_write_ahead(dx_backend *be, dx_tensor **t, const bops_case *c) {
+  (void)c;
+  double *v = upload_values(t[0]);
+  be->copy(be, t[1], t[0]);
+  if (be->write_start)
+    be->write_start(be, t[0], v, DX_F64);
+  else
+    be->write(be, t[0], v, DX_F64);
+  for (size_t i = 0; i < 4; i++) /* src may be reused at once */
+    v[i] = NAN;
+  if (be->write_finish) be->write_finish(be, t[0]);
+  be->copy(be, t[2], t[0]);
+  free(v);
+}
+
 static void memory_cases(bops_list *l) {
+  bops_case *w = add(l, run_write, 1e-14, "write from float64 (3,1,7,5)");
+  ten(w, BOPS_OUT, 0, 0, 4, 3, 1, 7, 5);
+  w = add(l, run_write_ahead, 1e-14, "write_start, write_finish (2,3,5,7)");
+  ten(w, BOPS_ACC, -2, 2, 4, 2, 3, 5, 7);
+  ten(w, BOPS_OUT, 0, 0, 4, 2, 3, 5, 7);
+  ten(w, BOPS_OUT, 0, 0, 4, 2, 3, 5, 7);
   double vals[2] = {0.0, -1.25};
   for (int i = 0; i < 2; i++) {
     bops_case *c = add(l, run_fill, 0, "fill %g (3,5,7)", vals[i]);

@@ -3,15 +3,15 @@
  * error bookkeeping every family uses (module.h describes the contract). */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "backend/cuda/cuda.h"
 #include "backend/module.h"
 
-/* The pool reserved when the backend opens, unless DDPMX_CUDA_POOL_MB says
- * otherwise: enough for the parameters, optimiser state and activations of
- * the CIFAR-10 U-Net at batch 128, capped at half of the free memory so that
- * a second process can still start. Later regions are at least GROW. */
+/* The pool reserved when the backend opens, unless the experiment's
+ * cuda.pool_mb says otherwise: enough for the parameters, optimiser state
+ * and activations of the CIFAR-10 U-Net at batch 128, capped at half of the
+ * free memory so that a second process can still start. Later regions are
+ * at least GROW. */
 #define POOL_FIRST ((size_t)8 << 30)
 #define POOL_GROW ((size_t)1 << 30)
 
@@ -77,6 +77,10 @@ static void cuda_destroy(dx_backend *be) {
       if (c->stage[i].done) cudaEventDestroy(c->stage[i].done);
     }
     if (c->readback.host) cudaFreeHost(c->readback.host);
+    for (int i = 0; i < DX_CUDA_AHEAD; i++) {
+      if (c->ahead[i].buf.host) cudaFreeHost(c->ahead[i].buf.host);
+      if (c->ahead[i].buf.done) cudaEventDestroy(c->ahead[i].buf.done);
+    }
     if (c->queued) cudaEventDestroy(c->queued);
     if (c->stream) cudaStreamDestroy(c->stream);
     if (c->upload) cudaStreamDestroy(c->upload);
@@ -86,15 +90,10 @@ static void cuda_destroy(dx_backend *be) {
   free(be);
 }
 
-/* A yes/no setting from the environment: "1"/"0", else the default. */
-static bool env_flag(const char *name, bool dflt) {
-  const char *v = getenv(name);
-  if (!v || !*v) return dflt;
-  return strcmp(v, "0") != 0;
-}
-
-/* Streams, events, library handles, the pool. */
-static dx_status open_device(dx_backend *be, dx_cuda *c, char *err, size_t errlen) {
+/* Streams, events, library handles, the pool (pool_bytes, 0: POOL_FIRST
+ * or half the free memory). */
+static dx_status open_device(dx_backend *be, dx_cuda *c, size_t pool_bytes, char *err,
+                             size_t errlen) {
   struct cudaDeviceProp prop;
   cudaError_t e = cudaGetDeviceProperties(&prop, c->device);
   if (e == cudaSuccess) e = cudaSetDevice(c->device);
@@ -114,6 +113,9 @@ static dx_status open_device(dx_backend *be, dx_cuda *c, char *err, size_t errle
   for (int i = 0; ok && i < DX_CUDA_STAGES; i++)
     ok = dx_cuda_ok(be, cudaEventCreateWithFlags(&c->stage[i].done, cudaEventDisableTiming),
                     "event");
+  for (int i = 0; ok && i < DX_CUDA_AHEAD; i++)
+    ok = dx_cuda_ok(be, cudaEventCreateWithFlags(&c->ahead[i].buf.done, cudaEventDisableTiming),
+                    "event");
   ok = ok && dx_cuda_blas_ok(be, cublasCreate(&c->blas), "cublasCreate") &&
        dx_cuda_blas_ok(be, cublasSetStream(c->blas, c->stream), "cublasSetStream") &&
        /* FP32 by default, so that products match the CPU backend; TF32 only
@@ -129,13 +131,12 @@ static dx_status open_device(dx_backend *be, dx_cuda *c, char *err, size_t errle
     return c->status;
   }
   size_t free_b = 0, total_b = 0;
-  cudaMemGetInfo(&free_b, &total_b);
-  size_t first = POOL_FIRST;
-  const char *mb = getenv("DDPMX_CUDA_POOL_MB");
-  if (mb && *mb)
-    first = (size_t)strtoull(mb, NULL, 10) << 20;
-  else if (free_b / 2 < first)
-    first = free_b / 2;
+  if (!dx_cuda_ok(be, cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo")) {
+    snprintf(err, errlen, "%s", c->errmsg);
+    return c->status;
+  }
+  size_t first = pool_bytes;
+  if (!first) first = free_b / 2 < POOL_FIRST ? free_b / 2 : POOL_FIRST;
   if (dx_cuda_pool_init(&c->pool, first, POOL_GROW) != 0) {
     snprintf(err, errlen,
              "cuda:%d (%s): cannot reserve a pool of %zu MiB of device memory (%zu MiB free)",
@@ -151,7 +152,8 @@ static dx_status open_device(dx_backend *be, dx_cuda *c, char *err, size_t errle
 }
 
 DX_MODULE_EXPORT dx_status dx_backend_module_create(int abi, int device_index, dx_backend **out,
-                                                    char *err, size_t errlen) {
+                                                    char *err, size_t errlen,
+                                                    const dx_gpu_opts *opts) {
   *out = NULL;
   if (abi != DX_BACKEND_ABI) {
     snprintf(err, errlen, "%s was built for backend ABI %d, libddpmx uses %d; rebuild ddpmx",
@@ -187,11 +189,11 @@ DX_MODULE_EXPORT dx_status dx_backend_module_create(int abi, int device_index, d
   be->synchronize = cuda_synchronize;
   be->set_threads = cuda_set_threads;
   c->device = index;
-  /* Reproducible by default, as the CPU backend is; DDPMX_CUDA_DETERMINISTIC=0
-   * lets cuDNN pick its fastest algorithms by timing instead. */
-  c->deterministic = env_flag("DDPMX_CUDA_DETERMINISTIC", true);
-  c->tf32 = env_flag("DDPMX_CUDA_TF32", false);
-  dx_status st = open_device(be, c, err, errlen);
+  /* Reproducible by default, as the CPU backend is; cuda.deterministic:
+   * false lets cuDNN pick its fastest algorithms by timing instead. */
+  c->deterministic = !opts->fastest_algorithms;
+  c->tf32 = opts->tf32;
+  dx_status st = open_device(be, c, opts->pool_bytes, err, errlen);
   if (st != DX_OK) {
     cuda_destroy(be);
     return st;

@@ -58,6 +58,19 @@ typedef struct dx_cuda_conv_cache dx_cuda_conv_cache; /* conv.c */
 #define DX_CUDA_STAGES 16
 #define DX_CUDA_SUM_SLOTS 512
 
+/* An upload begun by write_start that the compute stream has not yet been
+ * told to wait for (write_finish), with a pinned buffer of its own, so that
+ * the ordinary uploads between the two never wait for it. The trainer keeps
+ * two batches in turn, one in use and one arriving; a few more slots cost
+ * nothing. */
+#define DX_CUDA_AHEAD 4
+typedef struct dx_cuda_ahead {
+  const void *dst;        /* device memory written; NULL: unused */
+  bool pending;           /* the compute stream does not wait for it yet */
+  unsigned long long seq; /* when it started: the oldest slot is reused first */
+  dx_cuda_staging buf;
+} dx_cuda_ahead;
+
 typedef struct dx_cuda {
   int device;
   char gpu_name[256];
@@ -69,8 +82,10 @@ typedef struct dx_cuda {
   dx_cuda_pool pool;
   dx_cuda_staging stage[DX_CUDA_STAGES]; /* uploads take these in turn */
   int next_stage;
-  dx_cuda_staging readback; /* device -> host */
-  double *d_sum;            /* DX_CUDA_SUM_SLOTS doubles on the device: sum_squares' partials */
+  dx_cuda_staging readback;           /* device -> host */
+  dx_cuda_ahead ahead[DX_CUDA_AHEAD]; /* write_start's uploads */
+  unsigned long long ahead_seq;
+  double *d_sum; /* DX_CUDA_SUM_SLOTS doubles on the device: sum_squares' partials */
   dx_cuda_conv_cache *conv;
   bool deterministic; /* cuDNN: only algorithms that give the same bits every run */
   bool tf32;          /* cuBLAS and cuDNN may use TF32 tensor cores (off: FP32 as the CPU) */

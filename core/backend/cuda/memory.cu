@@ -7,7 +7,10 @@
  * prepares the next batch while the device computes. The upload first waits
  * for the compute work queued so far, because the destination may be arena
  * memory that the previous step's kernels still use. A pinned buffer is
- * reused only once its previous upload has finished. */
+ * reused only once its previous upload has finished. An upload ahead
+ * (write_start) is the same copy without the compute stream's wait, which
+ * write_finish adds just before the data is used: the next batch lands while
+ * the current step runs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +20,17 @@ static void *cuda_alloc(dx_backend *be, size_t bytes) {
   return dx_cuda_pool_alloc(&dx_cuda_of(be)->pool, bytes);
 }
 
-static void cuda_free(dx_backend *be, void *p) { dx_cuda_pool_free(&dx_cuda_of(be)->pool, p); }
+static void finish_uploads_to(dx_backend *be, const void *dst);
+
+/* Memory an upload ahead may still be landing in is reused only after it:
+ * the compute stream waits for that upload before anything queued later. */
+static void cuda_free(dx_backend *be, void *p) {
+  dx_cuda *c = dx_cuda_of(be);
+  finish_uploads_to(be, p);
+  for (int i = 0; i < DX_CUDA_AHEAD; i++)
+    if (c->ahead[i].dst == p) c->ahead[i].dst = NULL;
+  dx_cuda_pool_free(&c->pool, p);
+}
 
 /* Host-side conversion: dst (n, dst_dt) = src (n, src_dt). */
 static void convert_host(void *dst, dx_dtype dst_dt, const void *src, dx_dtype src_dt, int64_t n) {
@@ -48,23 +61,89 @@ static bool staging_reserve(dx_backend *be, dx_cuda_staging *st, size_t bytes) {
   return true;
 }
 
-/* t (n, t's dtype) = src (n, src_dt) from the host */
+/* Fills st with t's values converted from src (host) once st's previous
+ * upload has finished; false (recorded) on failure. */
+static bool stage(dx_backend *be, dx_cuda_staging *st, const dx_tensor *t, const void *src,
+                  dx_dtype src_dt) {
+  int64_t n = dx_cuda_numel(t);
+  if (!dx_cuda_ok(be, cudaEventSynchronize(st->done), "waiting for an earlier upload") ||
+      !staging_reserve(be, st, (size_t)n * dx_cuda_esize(t->dtype)))
+    return false;
+  convert_host(st->host, t->dtype, src, src_dt, n);
+  return true;
+}
+
+/* Sends st to t on the upload stream, after every kernel queued so far (t
+ * may be memory they still use), and records st->done when it lands. */
+static bool send(dx_backend *be, dx_cuda_staging *st, dx_tensor *t) {
+  dx_cuda *c = dx_cuda_of(be);
+  size_t bytes = (size_t)dx_cuda_numel(t) * dx_cuda_esize(t->dtype);
+  return dx_cuda_ok(be, cudaEventRecord(c->queued, c->stream), "upload: mark") &&
+         dx_cuda_ok(be, cudaStreamWaitEvent(c->upload, c->queued, 0), "upload: wait for compute") &&
+         dx_cuda_ok(be,
+                    cudaMemcpyAsync(t->data, st->host, bytes, cudaMemcpyHostToDevice, c->upload),
+                    "upload") &&
+         dx_cuda_ok(be, cudaEventRecord(st->done, c->upload), "upload: done");
+}
+
+/* t (n, t's dtype) = src (n, src_dt) from the host; kernels queued next see it */
 static void cuda_write(dx_backend *be, dx_tensor *t, const void *src, dx_dtype src_dt) {
   dx_cuda *c = dx_cuda_of(be);
-  int64_t n = dx_cuda_numel(t);
-  size_t bytes = (size_t)n * dx_cuda_esize(t->dtype);
-  if (n == 0) return;
+  if (dx_cuda_numel(t) == 0) return;
   dx_cuda_staging *st = &c->stage[c->next_stage];
   c->next_stage = (c->next_stage + 1) % DX_CUDA_STAGES;
-  if (!dx_cuda_ok(be, cudaEventSynchronize(st->done), "waiting for an earlier upload")) return;
-  if (!staging_reserve(be, st, bytes)) return;
-  convert_host(st->host, t->dtype, src, src_dt, n);
-  dx_cuda_ok(be, cudaEventRecord(c->queued, c->stream), "upload: mark");
-  dx_cuda_ok(be, cudaStreamWaitEvent(c->upload, c->queued, 0), "upload: wait for compute");
-  dx_cuda_ok(be, cudaMemcpyAsync(t->data, st->host, bytes, cudaMemcpyHostToDevice, c->upload),
-             "upload");
-  dx_cuda_ok(be, cudaEventRecord(st->done, c->upload), "upload: done");
-  dx_cuda_ok(be, cudaStreamWaitEvent(c->stream, st->done, 0), "compute: wait for upload");
+  if (stage(be, st, t, src, src_dt) && send(be, st, t))
+    dx_cuda_ok(be, cudaStreamWaitEvent(c->stream, st->done, 0), "compute: wait for upload");
+}
+
+/* --- uploads ahead of time (write_start, write_finish) ----------------------------- */
+
+/* Makes the compute stream wait for a's upload. */
+static void finish(dx_backend *be, dx_cuda_ahead *a) {
+  if (!a->pending) return;
+  a->pending = false;
+  dx_cuda_ok(be, cudaStreamWaitEvent(dx_cuda_of(be)->stream, a->buf.done, 0),
+             "compute: wait for an upload");
+}
+
+/* The slot of an upload to dst: its last one, else the least recent that is
+ * finished, else the least recent (finished now). */
+static dx_cuda_ahead *ahead_slot(dx_backend *be, const void *dst) {
+  dx_cuda *c = dx_cuda_of(be);
+  dx_cuda_ahead *best = NULL;
+  for (int i = 0; i < DX_CUDA_AHEAD; i++)
+    if (c->ahead[i].dst == dst) return &c->ahead[i];
+  for (int pass = 0; pass < 2 && !best; pass++)
+    for (int i = 0; i < DX_CUDA_AHEAD; i++) {
+      dx_cuda_ahead *a = &c->ahead[i];
+      if ((pass == 0 && a->pending) || (best && best->seq <= a->seq)) continue;
+      best = a;
+    }
+  finish(be, best);
+  return best;
+}
+
+/* t = src like write, but the compute stream waits for it only at
+ * write_finish(t): the copy overlaps the kernels queued in between. */
+static void cuda_write_start(dx_backend *be, dx_tensor *t, const void *src, dx_dtype src_dt) {
+  dx_cuda *c = dx_cuda_of(be);
+  if (dx_cuda_numel(t) == 0) return;
+  dx_cuda_ahead *a = ahead_slot(be, t->data);
+  /* a second start before the finish: the two land in order on the upload
+   * stream, and the finish waits for the later one */
+  a->dst = t->data;
+  a->seq = ++c->ahead_seq;
+  if (stage(be, &a->buf, t, src, src_dt) && send(be, &a->buf, t)) a->pending = true;
+}
+
+static void finish_uploads_to(dx_backend *be, const void *dst) {
+  dx_cuda *c = dx_cuda_of(be);
+  for (int i = 0; i < DX_CUDA_AHEAD; i++)
+    if (c->ahead[i].dst == dst) finish(be, &c->ahead[i]);
+}
+
+static void cuda_write_finish(dx_backend *be, const dx_tensor *t) {
+  finish_uploads_to(be, t->data);
 }
 
 /* dst (n, dst_dt) on the host = t; waits for the compute stream. */
@@ -73,6 +152,7 @@ static void cuda_read(dx_backend *be, const dx_tensor *t, void *dst, dx_dtype ds
   int64_t n = dx_cuda_numel(t);
   size_t bytes = (size_t)n * dx_cuda_esize(t->dtype);
   if (n == 0) return;
+  finish_uploads_to(be, t->data); /* an upload ahead to t lands before the read */
   /* On failure dst holds NaN, never stale numbers; the error is recorded. */
   bool ok =
       staging_reserve(be, &c->readback, bytes) &&
@@ -150,6 +230,8 @@ void dx_cuda_init_memory(dx_backend *be) {
   be->free = cuda_free;
   be->write = cuda_write;
   be->read = cuda_read;
+  be->write_start = cuda_write_start;
+  be->write_finish = cuda_write_finish;
   be->fill = cuda_fill;
   be->copy = cuda_copy;
   be->axpy = cuda_axpy;

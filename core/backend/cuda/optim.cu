@@ -3,7 +3,9 @@
 #include "backend/cuda/cuda.h"
 
 /* p, g, m, v (n): one Adam/AdamW step with the bias corrections folded into
- * step_size and eps_hat (Kingma & Ba 2015, Algorithm 1; see dx_adam_args). */
+ * step_size and eps_hat (Kingma & Ba 2015, Algorithm 1; see dx_adam_args).
+ * The square root and the update are in double, as the CPU backend's loop
+ * (optim_typed.inc) has them, so that float32 steps round alike. */
 template <typename T>
 __global__ void adam_kernel(void *pv, const void *gv, void *mv, void *vv, int64_t n, T b1, T b2,
                             T ss, T eh, T dec, T l2) {
@@ -15,7 +17,7 @@ __global__ void adam_kernel(void *pv, const void *gv, void *mv, void *vv, int64_
     T vi = b2 * v[i] + (1 - b2) * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    p[i] -= dec * p[i] + ss * mi / (sqrt(vi) + eh);
+    p[i] -= dec * p[i] + ss * mi / (sqrt((double)vi) + eh);
   }
 }
 

@@ -31,6 +31,17 @@ typedef struct dx_device {
   int index; /* cuda:N; 0 for the CPU */
 } dx_device;
 
+/* Settings of a GPU backend (an experiment's `cuda` section); all zero is
+ * the default, and the CPU backend ignores them. */
+typedef struct dx_gpu_opts {
+  /* Let cuDNN time its algorithms and take the fastest, which may be one
+   * whose results differ in the last bits from run to run. Off: only
+   * algorithms that give the same bits every run. */
+  bool fastest_algorithms;
+  bool tf32;         /* allow TF32 tensor cores in matrix products and convolutions */
+  size_t pool_bytes; /* device memory reserved up front; 0: 8 GiB or half the free memory */
+} dx_gpu_opts;
+
 typedef struct dx_ctx_opts {
   dx_device device;
   /* 0: $DDPMX_THREADS, else every CPU the process may use (its affinity
@@ -39,6 +50,7 @@ typedef struct dx_ctx_opts {
    * process-wide: contexts used from one thread share the last setting. */
   int threads;
   size_t arena_bytes; /* initial arena size; 0: a sensible default */
+  dx_gpu_opts gpu;
 } dx_ctx_opts;
 
 /* Creates a context. On failure returns NULL and, if err is not NULL, writes

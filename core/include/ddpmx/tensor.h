@@ -83,6 +83,15 @@ DX_API void dx_tensor_free(dx_ctx *ctx, dx_tensor *t);
 /* Host <-> tensor copies, converting between float32 and float64. */
 DX_API dx_status dx_tensor_write(dx_ctx *ctx, dx_tensor *t, const void *src, dx_dtype src_dt);
 DX_API dx_status dx_tensor_read(dx_ctx *ctx, const dx_tensor *t, void *dst, dx_dtype dst_dt);
+/* An upload that may overlap the device's work, for data prepared ahead
+ * (the next step's batch): dx_tensor_write_start copies src into the
+ * persistent tensor t (src may be reused when it returns) and may return
+ * before the device has it; ops after dx_tensor_write_finish(t) see the new
+ * values, ops between the two may see the old ones or a mix. The copy waits
+ * for the ops issued before the start, so they may still use t. On the CPU
+ * both together are dx_tensor_write. */
+DX_API dx_status dx_tensor_write_start(dx_ctx *ctx, dx_tensor *t, const void *src, dx_dtype src_dt);
+DX_API dx_status dx_tensor_write_finish(dx_ctx *ctx, const dx_tensor *t);
 DX_API dx_status dx_tensor_fill(dx_ctx *ctx, dx_tensor *t, double v);
 /* dst = src, same shape; dtypes may differ. Not recorded on the tape. */
 DX_API dx_status dx_tensor_copy(dx_ctx *ctx, dx_tensor *dst, const dx_tensor *src);
