@@ -5,7 +5,8 @@
  * stretch to it (stride 0 along a stretched dim). A kernel that writes a
  * stretched operand owns each of its elements in one thread or one block and
  * sums what maps onto it there, in a fixed order: no atomics, the same bits
- * on every run. */
+ * on every run. The index functions are host functions too, so that
+ * tests/test_cuda_geometry.cu checks them against NumPy's rule without a GPU. */
 #ifndef DX_CUDA_BROADCAST_CUH
 #define DX_CUDA_BROADCAST_CUH
 
@@ -44,7 +45,8 @@ static inline dx_cuda_bcast dx_cuda_bcast_of(const dx_tensor *full, const dx_ten
 }
 
 /* Offsets of every operand at full index i. */
-static __device__ inline void dx_cuda_bcast_at(const dx_cuda_bcast &g, int64_t i, int64_t off[3]) {
+static __host__ __device__ inline void dx_cuda_bcast_at(const dx_cuda_bcast &g, int64_t i,
+                                                        int64_t off[3]) {
   off[0] = off[1] = off[2] = 0;
   for (int d = 3; d >= 0; d--) {
     int64_t c = i % g.size[d];
@@ -57,8 +59,8 @@ static __device__ inline void dx_cuda_bcast_at(const dx_cuda_bcast &g, int64_t i
 /* Offsets of every operand at the r-th point that maps onto element j of
  * operand k (a stretched one): j walks k's own dims, r the dims along which
  * k is stretched. */
-static __device__ inline void dx_cuda_bcast_fold(const dx_cuda_bcast &g, int k, int64_t j,
-                                                 int64_t r, int64_t off[3]) {
+static __host__ __device__ inline void dx_cuda_bcast_fold(const dx_cuda_bcast &g, int k, int64_t j,
+                                                          int64_t r, int64_t off[3]) {
   off[0] = off[1] = off[2] = 0;
   for (int d = 3; d >= 0; d--) {
     int64_t c;
