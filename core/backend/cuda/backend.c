@@ -160,11 +160,23 @@ DX_MODULE_EXPORT dx_status dx_backend_module_create(int abi, int device_index, d
              DX_CUDA_MODULE_FILE, DX_BACKEND_ABI, abi);
     return DX_ERR_DEVICE;
   }
-  int count = 0;
+  int count = 0, driver = 0, runtime = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {
-    snprintf(err, errlen, "no CUDA device found (cudaGetDeviceCount: %s)",
-             e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    /* Without a driver the runtime reports an "insufficient" one: say
+     * which of the two it is, with the versions. */
+    cudaDriverGetVersion(&driver); /* 0 when no driver is installed */
+    cudaRuntimeGetVersion(&runtime);
+    if (e == cudaErrorInsufficientDriver && driver == 0)
+      snprintf(err, errlen, "no CUDA device found: no NVIDIA driver is installed (libcuda.so.1)");
+    else if (e == cudaErrorInsufficientDriver)
+      snprintf(err, errlen,
+               "no CUDA device found: the NVIDIA driver supports CUDA %d.%d, this build of ddpmx "
+               "needs %d.%d; update the driver",
+               driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
+    else
+      snprintf(err, errlen, "no CUDA device found (cudaGetDeviceCount: %s)",
+               e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
     return device_index == DX_BACKEND_ANY_DEVICE ? DX_OK : DX_ERR_DEVICE;
   }
   int index = device_index == DX_BACKEND_ANY_DEVICE ? 0 : device_index;
