@@ -681,6 +681,63 @@ static void gn_case(bops_list *l, int ndim, int64_t n, int64_t ch, int64_t h, in
   ten(c, BOPS_ACC, 2, 3, 1, ch, 0, 0, 0)->absent = !affine;
 }
 
+/* group norm -> FiLM -> SiLU: ia0 = groups, fa0 = eps; forward x, gamma,
+ * beta, film, y, mean, rstd; backward x, gamma, beta, film, dy, dx, dgamma,
+ * dbeta, dfilm (the statistics from a forward run on the same backend, the
+ * float64 workspace a scratch buffer of the run's). */
+static void run_gns_fwd(dx_backend *be, dx_tensor **t, const bops_case *c) {
+  be->group_norm_silu_fwd(be, t[0], t[1], t[2], t[3], c->ia[0], c->fa[0], t[4], t[5], t[6]);
+}
+
+static void run_gns_bwd(dx_backend *be, dx_tensor **t, const bops_case *c) {
+  int64_t stats[1] = {t[0]->shape[0] * c->ia[0]},
+          ws_shape[1] = {2 * t[0]->shape[0] * t[0]->shape[1]};
+  dx_tensor y = temp(be, t[0]->dtype, t[0]->ndim, t[0]->shape);
+  dx_tensor mean = temp(be, t[0]->dtype, 1, stats), rstd = temp(be, t[0]->dtype, 1, stats);
+  dx_tensor ws = temp(be, DX_F64, 1, ws_shape);
+  be->group_norm_silu_fwd(be, t[0], t[1], t[2], t[3], c->ia[0], c->fa[0], &y, &mean, &rstd);
+  be->group_norm_silu_bwd(be, t[0], t[1], t[2], t[3], &mean, &rstd, c->ia[0], t[4], &ws, t[5], t[6],
+                          t[7], t[8]);
+  be->free(be, y.data), be->free(be, mean.data), be->free(be, rstd.data), be->free(be, ws.data);
+}
+
+/* what a fused case leaves out */
+enum { GNS_NO_AFFINE = 1, GNS_NO_FILM = 2, GNS_NO_DX = 4, GNS_NO_DFILM = 8 };
+
+static void gns_case(bops_list *l, int ndim, int64_t n, int64_t ch, int64_t h, int64_t w,
+                     int groups, int without) {
+  bops_tensor x = {.ndim = ndim, .shape = {n, ch, h, w}};
+  bool affine = !(without & GNS_NO_AFFINE), film = !(without & GNS_NO_FILM);
+  char xs[48], what[64];
+  shape_str(&x, xs, sizeof xs);
+  snprintf(what, sizeof what, "%s%s%s%s", affine ? "" : " without gamma, beta",
+           film ? "" : " without film", without & GNS_NO_DX ? " without dx" : "",
+           without & GNS_NO_DFILM ? " without dfilm" : "");
+  bops_case *c;
+  if (!(without & (GNS_NO_DX | GNS_NO_DFILM))) { /* those differ in the backward only */
+    c = add(l, run_gns_fwd, 1e-11, "group_norm_silu %s groups %d%s", xs, groups, what);
+    c->ia[0] = groups, c->fa[0] = 1e-5;
+    ten_like(c, BOPS_IN, -2, 3, &x);
+    ten(c, BOPS_IN, 0.5, 1.5, 1, ch, 0, 0, 0)->absent = !affine;
+    ten(c, BOPS_IN, -1, 1, 1, ch, 0, 0, 0)->absent = !affine;
+    ten(c, BOPS_IN, -0.5, 0.5, 2, n, 2 * ch, 0, 0)->absent = !film;
+    ten_like(c, BOPS_OUT, 0, 0, &x);
+    ten(c, BOPS_OUT, 0, 0, 1, n * groups, 0, 0, 0);
+    ten(c, BOPS_OUT, 0, 0, 1, n * groups, 0, 0, 0);
+  }
+  c = add(l, run_gns_bwd, 1e-10, "group_norm_silu backward %s groups %d%s", xs, groups, what);
+  c->ia[0] = groups, c->fa[0] = 1e-5;
+  ten_like(c, BOPS_IN, -2, 3, &x);
+  ten(c, BOPS_IN, 0.5, 1.5, 1, ch, 0, 0, 0)->absent = !affine;
+  ten(c, BOPS_IN, -1, 1, 1, ch, 0, 0, 0)->absent = !affine;
+  ten(c, BOPS_IN, -0.5, 0.5, 2, n, 2 * ch, 0, 0)->absent = !film;
+  ten_like(c, BOPS_IN, -1, 1, &x);
+  ten_like(c, BOPS_ACC, 2, 3, &x)->absent = without & GNS_NO_DX;
+  ten(c, BOPS_ACC, 2, 3, 1, ch, 0, 0, 0)->absent = !affine;
+  ten(c, BOPS_ACC, 2, 3, 1, ch, 0, 0, 0)->absent = !affine;
+  ten(c, BOPS_ACC, 2, 3, 2, n, 2 * ch, 0, 0)->absent = !film || (without & GNS_NO_DFILM);
+}
+
 /* softmax: ia0 = axis; forward x, y; backward y, dy, dx */
 static void run_sm_fwd(dx_backend *be, dx_tensor **t, const bops_case *c) {
   be->softmax_fwd(be, t[0], t[1], c->ia[0]);
@@ -696,6 +753,15 @@ static void norm_cases(bops_list *l) {
   gn_case(l, 4, 2, 8, 5, 7, 2, false);
   gn_case(l, 2, 5, 12, 0, 0, 3, true); /* (N, C) */
   gn_case(l, 4, 4, 64, 16, 16, 32, true);
+  gns_case(l, 4, 2, 8, 5, 7, 4, 0);
+  gns_case(l, 4, 1, 6, 1, 1, 6, 0); /* batch 1, 1x1 spatial, groups = C */
+  gns_case(l, 4, 3, 4, 9, 9, 1, GNS_NO_FILM);
+  gns_case(l, 4, 2, 8, 5, 7, 2, GNS_NO_AFFINE);
+  gns_case(l, 4, 2, 8, 5, 7, 2, GNS_NO_AFFINE | GNS_NO_FILM);
+  gns_case(l, 2, 5, 12, 0, 0, 3, 0); /* (N, C) */
+  gns_case(l, 4, 3, 6, 3, 5, 3, GNS_NO_DX);
+  gns_case(l, 4, 3, 6, 3, 5, 2, GNS_NO_DFILM);
+  gns_case(l, 4, 4, 64, 16, 16, 32, 0);
   static const int64_t sm[][6] = {/* ndim, shape, axis */
                                   {3, 4, 7, 33, 0, 2}, {3, 3, 5, 6, 0, 1},    {4, 2, 3, 4, 5, 0},
                                   {2, 1, 1, 0, 0, 1},  {2, 6, 1000, 0, 0, 1}, {4, 2, 4, 49, 49, 3}};
@@ -839,6 +905,65 @@ static void optim_cases(bops_list *l) {
   c->fa[0] = 1e-3;
   ten(c, BOPS_ACC, 2, 3, 2, 5, 321, 0, 0);
   ten(c, BOPS_IN, -1, 1, 2, 5, 321, 0, 0);
+}
+
+/* The slots each run function calls, besides those of the harness (run_on). */
+static const struct {
+  bops_run_fn run;
+  const char *slots;
+} calls[] = {
+    {run_fill, "fill"},
+    {run_copy, "copy"},
+    {run_axpy, "axpy"},
+    {run_rand, "rand"},
+    {run_dropout, "dropout_mask"},
+    {run_time_embedding, "time_embedding"},
+    {run_write, "write"},
+    {run_write_ahead, "copy write_start write_finish"},
+    {run_gemm, "gemm"},
+    {run_conv_fwd, "conv2d_workspace conv2d_fwd"},
+    {run_conv_bwd_data, "conv2d_workspace conv2d_bwd_data"},
+    {run_conv_bwd_filter, "conv2d_workspace conv2d_bwd_filter"},
+    {run_unary, "unary"},
+    {run_unary_bwd, "unary_bwd"},
+    {run_binary, "binary"},
+    {run_binary_bwd, "binary_bwd"},
+    {run_compare, "compare"},
+    {run_where, "where"},
+    {run_where_bwd, "where_bwd"},
+    {run_reduce_sum, "reduce_sum"},
+    {run_broadcast_acc, "broadcast_acc"},
+    {run_gn_fwd, "group_norm_fwd"},
+    {run_gn_bwd, "group_norm_fwd group_norm_bwd"},
+    {run_gns_fwd, "group_norm_silu_fwd"},
+    {run_gns_bwd, "group_norm_silu_fwd group_norm_silu_bwd"},
+    {run_sm_fwd, "softmax_fwd"},
+    {run_sm_bwd, "softmax_bwd"},
+    {run_permute, "permute"},
+    {run_copy_channels, "copy_channels"},
+    {run_pixel_shuffle, "pixel_shuffle"},
+    {run_upsample, "upsample_nearest"},
+    {run_upsample_bwd, "upsample_nearest_bwd"},
+    {run_adam, "adam"},
+    {run_sum_squares, "sum_squares"},
+    {run_scale_inplace, "scale_inplace"},
+    {run_lerp, "lerp"},
+};
+
+/* whether the space-separated list has the word w */
+static bool has_word(const char *list, const char *w) {
+  size_t n = strlen(w);
+  for (const char *p = list; (p = strstr(p, w)) != NULL; p += n)
+    if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
+  return false;
+}
+
+bool bops_covers(const bops_list *l, const char *slot) {
+  if (has_word("alloc free write read synchronize", slot)) return true;
+  for (int i = 0; i < l->n; i++)
+    for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++)
+      if (calls[k].run == l->items[i].run && has_word(calls[k].slots, slot)) return true;
+  return false;
 }
 
 void bops_all_cases(bops_list *l) {

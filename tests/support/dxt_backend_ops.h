@@ -25,7 +25,7 @@
 
 #include "backend/backend.h"
 
-#define BOPS_MAX_T 8
+#define BOPS_MAX_T 10
 
 typedef enum bops_role {
   BOPS_IN,  /* read only: must come back unchanged */
@@ -66,6 +66,10 @@ typedef struct bops_list {
 /* Every case: each slot, forward and backward, on awkward shapes. */
 void bops_all_cases(bops_list *l);
 void bops_list_free(bops_list *l);
+
+/* Whether some case of l calls the table's slot `slot` (named as in
+ * backend.h); alloc, free, write, read and synchronize: every case. */
+bool bops_covers(const bops_list *l, const char *slot);
 
 typedef struct bops_result {
   bool ok;

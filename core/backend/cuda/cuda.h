@@ -111,7 +111,7 @@ void dx_cuda_init_gemm(dx_backend *be);        /* gemm.c */
 void dx_cuda_init_conv(dx_backend *be);        /* conv.c */
 void dx_cuda_init_elementwise(dx_backend *be); /* elementwise.cu */
 void dx_cuda_init_reduce(dx_backend *be);      /* reduce.cu */
-void dx_cuda_init_norm(dx_backend *be);        /* norm.cu: group norm, softmax */
+void dx_cuda_init_norm(dx_backend *be);        /* norm.cu: group norm (+ FiLM, SiLU), softmax */
 void dx_cuda_init_movement(dx_backend *be);    /* movement.cu */
 void dx_cuda_init_optim(dx_backend *be);       /* optim.cu */
 void dx_cuda_conv_free(dx_cuda *c);            /* conv.c */
