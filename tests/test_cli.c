@@ -844,15 +844,17 @@ static int losses(const char *db, double *v, int max) {
 
 /* The fake device's uploads ahead land only when the trainer finishes them
  * (as a GPU's second stream would): were a batch used before that, the
- * losses would leave the CPU's. */
+ * losses would leave the CPU's. With train.accumulate the trainer stages
+ * each micro-batch during the one before, across steps too. */
+static const char *const ahead_runs[] = {"train.accumulate=1", "train.accumulate=2"};
 START_TEST(uploads_ahead_give_the_cpu_losses) {
   use_module("tests/modules/fake_cuda.so");
   const char *dev[2] = {"device=cpu", "device=cuda"}, *db[2] = {"a.db", "b.db"};
   double v[2][64];
   int n[2];
   for (int k = 0; k < 2; k++) {
-    result r = ddpmx("run", fixture("tiny.yaml"), data_path(), dev[k], "train.steps=6", "--db",
-                     db[k], NULL);
+    result r = ddpmx("run", fixture("tiny.yaml"), data_path(), dev[k], "train.steps=6",
+                     ahead_runs[_i], "--db", db[k], NULL);
     ck_assert_msg(r.code == 0, "%s", r.err);
     result_free(&r);
     n[k] = losses(db[k], v[k], 64);
@@ -991,7 +993,7 @@ int main(void) {
   tcase_add_loop_test(tc, device_auto_without_a_gpu_runs_on_the_cpu, 0, 3);
   tcase_add_test(tc, device_auto_takes_the_gpu);
   tcase_add_test(tc, cuda_settings_reach_the_device);
-  tcase_add_test(tc, uploads_ahead_give_the_cpu_losses);
+  tcase_add_loop_test(tc, uploads_ahead_give_the_cpu_losses, 0, DX_COUNT(ahead_runs));
   tcase_add_test(tc, real_cuda_module);
   tcase_add_loop_test(tc, device_errors_fail_the_run, 0, DX_COUNT(device_errors));
   tcase_add_test(tc, failing_synchronize_fails_the_run);
