@@ -44,6 +44,14 @@ static const conv_case cases[] = {
     {"40 channels, 7 images", 7, 40, 5, 6, 40, 3, 3, 1, 1, 1, true, 2},
     {"depthwise 7x7, 9 images", 9, 3, 5, 4, 3, 7, 7, 1, 3, 3, true, 2},
     {"depthwise 3x3 pad 0", 3, 5, 6, 7, 5, 3, 3, 1, 0, 5, false, 2},
+    /* 3x3 with padding 1 and at least 8 channels each way take Winograd's
+     * F(2x2, 3x3) there (conv_winograd.c), forward and backward-data: odd
+     * sizes (half tiles), rows of more than 16 tiles (two vectors), output
+     * channels beyond one tile, one thread. */
+    {"Winograd, odd sizes, 35 wide", 5, 9, 7, 35, 23, 3, 3, 1, 1, 1, true, 2},
+    {"Winograd, 8 channels, 4x4", 6, 8, 4, 4, 8, 3, 3, 1, 1, 1, false, 2},
+    {"Winograd, one thread, 1x1 images", 3, 12, 1, 1, 10, 3, 3, 1, 1, 1, true, 1},
+    {"Winograd, 3 images, 9x14", 3, 16, 9, 14, 15, 3, 3, 1, 1, 1, true, 1},
 };
 
 static int64_t out_size(int64_t in, int64_t k, int stride, int pad) {

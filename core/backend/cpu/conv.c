@@ -17,7 +17,8 @@
  * 1x1 convolution with stride 1 and no padding is already a product: it reads
  * x in place, with no im2col. Depthwise convolutions have their own loops
  * (conv_depthwise.c); float32 stride-1 convolutions on a CPU with AVX-512
- * an implicit GEMM (conv_implicit.c). */
+ * an implicit GEMM (conv_implicit.c), or for 3x3 with padding 1 (forward and
+ * backward-data) Winograd's F(2x2, 3x3) (conv_winograd.c). */
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -70,7 +71,12 @@ static int64_t slot_count(const plan *pl) { return pl->per_image ? pl->threads :
 static size_t cpu_conv2d_workspace(dx_backend *be, const dx_conv2d_desc *d) {
   if (dx_conv_depthwise_implicit_ok(d)) return dx_conv_depthwise_implicit_workspace(d);
   if (dx_conv_is_depthwise(d)) return dx_conv_depthwise_workspace(d);
-  if (dx_conv_implicit_ok(d)) return dx_conv_implicit_workspace(d);
+  if (dx_conv_implicit_ok(d)) {
+    size_t ws = dx_conv_implicit_workspace(d); /* backward-filter's, at least */
+    if (dx_conv_winograd_ok(d) && dx_conv_winograd_workspace(d) > ws)
+      ws = dx_conv_winograd_workspace(d);
+    return ws;
+  }
   plan pl;
   plan_of(d, &pl);
   return (size_t)slot_count(&pl) * (pl.col_bytes + pl.dw_bytes);
@@ -245,6 +251,10 @@ static void cpu_conv2d_fwd(dx_backend *be, const dx_conv2d_desc *d, const dx_ten
     dx_conv_depthwise_fwd(d, x, w, b, y);
     return;
   }
+  if (dx_conv_winograd_ok(d)) {
+    dx_conv_winograd_fwd(d, x->data, w->data, b ? b->data : NULL, y->data, ws);
+    return;
+  }
   if (dx_conv_implicit_ok(d)) {
     dx_conv_implicit_fwd(d, x->data, w->data, b ? b->data : NULL, y->data, ws);
     return;
@@ -289,6 +299,10 @@ static void cpu_conv2d_bwd_data(dx_backend *be, const dx_conv2d_desc *d, const d
   }
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_bwd_data(d, dy, w, dx);
+    return;
+  }
+  if (dx_conv_winograd_ok(d)) {
+    dx_conv_winograd_bwd_data(d, dy->data, w->data, dx->data, ws);
     return;
   }
   if (dx_conv_implicit_ok(d)) {

@@ -47,6 +47,26 @@ void dx_conv_implicit_bwd_data(const dx_conv2d_desc *d, const float *dy, const f
 void dx_conv_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
                                  float *dw, void *ws);
 
+/* Output channels per register tile of the implicit GEMM's product. */
+#define DX_CONV_MR 7
+/* out (k, ldo) [:, 0:q) = wp (k, c) src (c, ld) [:, 0:q), float32, AVX-512
+ * only: wp holds blocks of DX_CONV_MR output channels (the last may be
+ * fewer), block k0 at wp + k0*c laid out (c, mr). The implicit GEMM's
+ * register tiles, for other layouts of the same product (Winograd's). */
+void dx_conv_implicit_product(int64_t k, int64_t c, const float *wp, const float *src, int64_t ld,
+                              int64_t q, float *out, int64_t ldo);
+
+/* float32 3x3 convolutions with stride 1 and padding 1 on a CPU with
+ * AVX-512 (conv_winograd.c): Winograd's F(2x2, 3x3), forward and
+ * backward-data (backward-filter stays on the implicit GEMM). Each pass
+ * needs dx_conv_winograd_workspace(d) bytes of ws. */
+bool dx_conv_winograd_ok(const dx_conv2d_desc *d);
+size_t dx_conv_winograd_workspace(const dx_conv2d_desc *d);
+void dx_conv_winograd_fwd(const dx_conv2d_desc *d, const float *x, const float *w, const float *b,
+                          float *y, void *ws);
+void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w, float *dx,
+                               void *ws);
+
 /* The same for depthwise float32 stride-1 convolutions (ConvNeXt's 7x7). */
 bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d);
 size_t dx_conv_depthwise_implicit_workspace(const dx_conv2d_desc *d);

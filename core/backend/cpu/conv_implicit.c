@@ -43,7 +43,7 @@
 #define INLINE inline __attribute__((always_inline))
 #endif
 
-#define MR 7          /* output channels per forward tile */
+#define MR DX_CONV_MR /* output channels per forward tile */
 #define NV 4          /* vectors of 16 positions per forward tile */
 #define NVW 4         /* vectors of 16 output channels per backward-weights tile */
 #define NJ 24         /* (channel, tap) rows per backward-weights tile, at most */
@@ -339,29 +339,42 @@ static const fwd_fn fwd_tiles[MR][NV] = {FWD_REF(1), FWD_REF(2), FWD_REF(3), FWD
                                          FWD_REF(5), FWD_REF(6), FWD_REF(7)};
 // clang-format on
 
-/* out (K, qpad) [:, 0:q) = wp src for one group of images. */
-static void fwd_group(const geo *e, const float *wp, const float *src, int64_t q, float *out) {
-  int64_t taps = taps_of(e), offs[MAX_TAPS];
-  for (int64_t t = 0; t < taps; t++)
-    offs[t] = tap_offset(e, t);
+/* out (k, ldo) [:, 0:q) = wp (k, c*taps) src: wp packed as pack_filter's
+ * blocks of MR output channels, tap t of channel c at src + c*plane + offs[t]. */
+static void product(int64_t k, int64_t c, int64_t taps, const int64_t *offs, int64_t plane,
+                    const float *wp, const float *src, int64_t q, float *out, int64_t ldo) {
   for (int64_t q0 = 0; q0 < q; q0 += 16 * NV) {
     int64_t len = q - q0 < 16 * NV ? q - q0 : 16 * NV;
     int nv = (int)((len + 15) / 16);
     int rest = (int)(len - 16 * (nv - 1));
     fwd_args a = {.src = src + q0,
                   .off = offs,
-                  .c = e->c,
+                  .c = c,
                   .taps = taps,
-                  .plane = plane_of(e),
-                  .ldo = e->qpad,
+                  .plane = plane,
+                  .ldo = ldo,
                   .last = (__mmask16)((1u << rest) - 1)};
-    for (int64_t k0 = 0; k0 < e->k; k0 += MR) {
-      int mr = (int)(e->k - k0 < MR ? e->k - k0 : MR);
-      a.wp = wp + k0 * e->c * taps;
-      a.out = out + k0 * e->qpad + q0;
+    for (int64_t k0 = 0; k0 < k; k0 += MR) {
+      int mr = (int)(k - k0 < MR ? k - k0 : MR);
+      a.wp = wp + k0 * c * taps;
+      a.out = out + k0 * ldo + q0;
       fwd_tiles[mr - 1][nv - 1](&a);
     }
   }
+}
+
+/* out (K, qpad) [:, 0:q) = wp src for one group of images. */
+static void fwd_group(const geo *e, const float *wp, const float *src, int64_t q, float *out) {
+  int64_t taps = taps_of(e), offs[MAX_TAPS];
+  for (int64_t t = 0; t < taps; t++)
+    offs[t] = tap_offset(e, t);
+  product(e->k, e->c, taps, offs, plane_of(e), wp, src, q, out, e->qpad);
+}
+
+void dx_conv_implicit_product(int64_t k, int64_t c, const float *wp, const float *src, int64_t ld,
+                              int64_t q, float *out, int64_t ldo) {
+  const int64_t zero = 0;
+  product(k, c, 1, &zero, ld, wp, src, q, out, ldo);
 }
 
 /* --- backward-weights tile: dwt (nj, 16 nv) += src (nj, q) dyt (q, 16 nv) ----------
@@ -771,6 +784,8 @@ void dx_conv_implicit_bwd_data(const dx_conv2d_desc *d, const float *dy, const f
                                void *ws) {}
 void dx_conv_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
                                  float *dw, void *ws) {}
+void dx_conv_implicit_product(int64_t k, int64_t c, const float *wp, const float *src, int64_t ld,
+                              int64_t q, float *out, int64_t ldo) {}
 bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d) { return false; }
 size_t dx_conv_depthwise_implicit_workspace(const dx_conv2d_desc *d) { return 0; }
 void dx_conv_depthwise_implicit_fwd(const dx_conv2d_desc *d, const float *x, const float *w,

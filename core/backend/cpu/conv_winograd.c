@@ -1,0 +1,312 @@
+/* CPU kernels: float32 3x3 convolution, stride 1, padding 1, by Winograd's
+ * minimal filtering F(2x2, 3x3) (Lavin and Gray 2016, "Fast algorithms for
+ * convolutional neural networks"), forward and backward-data, on CPUs with
+ * AVX-512 (checked at run time; conv.c falls back to the implicit GEMM).
+ *
+ * A 2x2 block of outputs of one channel pair reads a 4x4 block d of the
+ * input, and
+ *
+ *   Y = A^T [ (G g G^T) .* (B^T d B) ] A
+ *
+ * with g the 3x3 filter, G (4x3), B^T (4x4), A^T (2x4) constant matrices of
+ * 0, +-1 and 1/2. Summed over input channels, each of the 16 elements xi of
+ * the transformed tiles is a matrix product of its own:
+ *
+ *   M[xi] (K, tiles) = U[xi] (K, C) V[xi] (C, tiles)
+ *
+ * 16 multiply-adds per output tile and channel pair where the direct
+ * convolution does 36: 2.25x fewer, for transforms that cost O(C + K) per
+ * tile against the product's O(C K). The products run on the implicit
+ * GEMM's register tiles (dx_conv_implicit_product), tiles in the vector
+ * lanes. The transforms only add, subtract and halve, so the error grows
+ * by a small constant factor over the direct sum (bench/README.md gives
+ * the measured factor).
+ *
+ * Backward-data is the same convolution of dy with the filter transposed
+ * (co <-> ci) and flipped, again 3x3 with padding 1.
+ *
+ * Layout: a group of images' tiles are numbered image by image, tile row by
+ * tile row; V holds (16, C, tpad) and M (16, K, tpad) per thread, sized so
+ * that a group's pair stays near L2. A tile row is gathered with vector
+ * loads: tile j of a row starts at input column 2j - 1, so its four
+ * columns are the even and odd lanes of two loads, split by permutes.
+ * Threads take groups of images; no two threads write the same output. */
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/conv.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_KERNELS 1
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f,fma")))
+#endif
+
+#define ALIGN 64
+/* Bytes of V and M per group of images: about a core's L2. */
+#define GROUP_BYTES ((size_t)1 << 20)
+/* Below this many input or output channels the transforms outweigh what
+ * the product saves. */
+#define MIN_CHANNELS 8
+
+typedef struct wgeo {
+  int64_t n, c, k, h, w; /* c channels (h, w) in, k channels (h, w) out */
+  int64_t th, tw;        /* tile rows and tiles per row: ceil(h/2), ceil(w/2) */
+  int64_t g;             /* images per group */
+  int64_t tpad;          /* a full group's tiles, rounded up to a vector */
+  int threads;
+} wgeo;
+
+static size_t round_up(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
+
+static void wgeo_of(wgeo *e, int64_t n, int64_t c, int64_t k, int64_t h, int64_t w) {
+  *e = (wgeo){.n = n, .c = c, .k = k, .h = h, .w = w, .th = (h + 1) / 2, .tw = (w + 1) / 2};
+  e->threads = omp_get_max_threads();
+  int64_t tiles = e->th * e->tw;
+  size_t per_image = (size_t)(16 * (c + k) * tiles) * sizeof(float);
+  int64_t gmax = (int64_t)(GROUP_BYTES / per_image);
+  if (gmax < 1) gmax = 1;
+  /* as many groups on every thread: equal shares of the batch */
+  int64_t per = (n + (int64_t)e->threads * gmax - 1) / ((int64_t)e->threads * gmax);
+  int64_t groups = (int64_t)e->threads * per;
+  e->g = (n + groups - 1) / groups;
+  e->tpad = (e->g * tiles + 15) / 16 * 16;
+}
+
+/* Forward and backward-data share one layout: c + k and the sizes agree. */
+static void fwd_wgeo(const dx_conv2d_desc *d, wgeo *e) {
+  wgeo_of(e, d->n, d->ci, d->co, d->h, d->w);
+}
+static void bwd_wgeo(const dx_conv2d_desc *d, wgeo *e) {
+  wgeo_of(e, d->n, d->co, d->ci, d->h, d->w);
+}
+
+static size_t u_bytes(const wgeo *e) {
+  return round_up((size_t)(16 * e->k * e->c) * sizeof(float));
+}
+static size_t v_floats(const wgeo *e) { return (size_t)(16 * e->c * e->tpad); }
+static size_t slot_bytes(const wgeo *e) {
+  return round_up((size_t)(16 * (e->c + e->k) * e->tpad) * sizeof(float));
+}
+
+/* DDPMX_WINOGRAD=0 keeps these convolutions on the implicit GEMM (exact
+ * direct sums, for comparisons); read once. */
+static bool enabled(void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *s = getenv("DDPMX_WINOGRAD");
+    on = !(s && s[0] == '0');
+  }
+  return on;
+}
+
+bool dx_conv_winograd_ok(const dx_conv2d_desc *d) {
+#ifdef HAVE_KERNELS
+  int threads = omp_get_max_threads();
+  return d->dtype == DX_F32 && d->groups == 1 && d->stride == 1 && d->pad == 1 && d->kh == 3 &&
+         d->kw == 3 && d->ci >= MIN_CHANNELS && d->co >= MIN_CHANNELS &&
+         (d->n >= threads || threads == 1) && __builtin_cpu_supports("avx512f") && enabled();
+#else
+  (void)d;
+  return false;
+#endif
+}
+
+size_t dx_conv_winograd_workspace(const dx_conv2d_desc *d) {
+  wgeo e;
+  fwd_wgeo(d, &e); /* backward-data's is the same size */
+  return u_bytes(&e) + (size_t)e.threads * slot_bytes(&e);
+}
+
+#ifdef HAVE_KERNELS
+
+/* g (K, C, 3, 3) -> u: for each xi of the 16, blocks of DX_CONV_MR output
+ * channels, each (C, mr), of G g G^T. flip: g is the forward filter
+ * (Co, Ci, 3, 3) and this pass transforms its transposed, flipped filter. */
+static void transform_filter(const wgeo *e, const float *g, bool flip, float *u) {
+  for (int64_t k = 0; k < e->k; k++)
+    for (int64_t c = 0; c < e->c; c++) {
+      float f[3][3], t[4][3], v[4][4];
+      for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+          f[i][j] = flip ? g[((c * e->k + k) * 3 + 2 - i) * 3 + 2 - j]
+                         : g[((k * e->c + c) * 3 + i) * 3 + j];
+      for (int j = 0; j < 3; j++) { /* G f: rows */
+        t[0][j] = f[0][j];
+        t[1][j] = 0.5f * (f[0][j] + f[1][j] + f[2][j]);
+        t[2][j] = 0.5f * (f[0][j] - f[1][j] + f[2][j]);
+        t[3][j] = f[2][j];
+      }
+      for (int i = 0; i < 4; i++) { /* (G f) G^T: columns */
+        v[i][0] = t[i][0];
+        v[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        v[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        v[i][3] = t[i][2];
+      }
+      int64_t k0 = k / DX_CONV_MR * DX_CONV_MR;
+      int64_t mr = e->k - k0 < DX_CONV_MR ? e->k - k0 : DX_CONV_MR;
+      for (int xi = 0; xi < 16; xi++)
+        u[xi * e->k * e->c + k0 * e->c + c * mr + (k - k0)] = v[xi / 4][xi % 4];
+    }
+}
+
+/* Lanes [lo, hi) of a vector, clipped to [0, 16). */
+static inline __mmask16 span(int64_t lo, int64_t hi) {
+  if (lo < 0) lo = 0;
+  if (hi > 16) hi = 16;
+  if (hi <= lo) return 0;
+  return (__mmask16)(((1u << (hi - lo)) - 1) << lo);
+}
+
+/* x (N,C,H,W) images [i0, i0+m) -> v (16, C, tpad): B^T d B of every tile. */
+static AVX512 void input_tiles(const wgeo *e, const float *x, int64_t i0, int64_t m, float *v) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  int64_t hw = e->h * e->w, ld = e->tpad, xs = e->c * ld;
+  for (int64_t c = 0; c < e->c; c++)
+    for (int64_t j = 0; j < m; j++) {
+      const float *img = x + ((i0 + j) * e->c + c) * hw;
+      for (int64_t th = 0; th < e->th; th++)
+        for (int64_t tw0 = 0; tw0 < e->tw; tw0 += 16) {
+          int64_t nt = e->tw - tw0 < 16 ? e->tw - tw0 : 16, col = 2 * tw0 - 1;
+          /* lanes of the four loads that fall inside the row */
+          __mmask16 m0 = span(-col, e->w - col), m1 = span(-col - 16, e->w - col - 16),
+                    m2 = span(-col - 2, e->w - col - 2), m3 = span(-col - 18, e->w - col - 18);
+          __m512 u[4][4];
+          for (int r = 0; r < 4; r++) {
+            int64_t ih = 2 * th - 1 + r;
+            __m512 d0, d1, d2, d3;
+            if (ih < 0 || ih >= e->h) {
+              d0 = d1 = d2 = d3 = _mm512_setzero_ps();
+            } else {
+              /* column col + i of the row at i; masked lanes are not read */
+              const float *row = img + ih * e->w + col;
+              __m512 a = _mm512_maskz_loadu_ps(m0, row), b = _mm512_maskz_loadu_ps(m1, row + 16);
+              __m512 a2 = _mm512_maskz_loadu_ps(m2, row + 2),
+                     b2 = _mm512_maskz_loadu_ps(m3, row + 18);
+              d0 = _mm512_permutex2var_ps(a, even, b);
+              d1 = _mm512_permutex2var_ps(a, odd, b);
+              d2 = _mm512_permutex2var_ps(a2, even, b2);
+              d3 = _mm512_permutex2var_ps(a2, odd, b2);
+            }
+            /* d B along the row */
+            u[r][0] = _mm512_sub_ps(d0, d2);
+            u[r][1] = _mm512_add_ps(d1, d2);
+            u[r][2] = _mm512_sub_ps(d2, d1);
+            u[r][3] = _mm512_sub_ps(d1, d3);
+          }
+          __mmask16 keep = (__mmask16)((1u << nt) - 1);
+          float *dst = v + c * ld + (j * e->th + th) * e->tw + tw0;
+          for (int b = 0; b < 4; b++) { /* B^T along the column */
+            _mm512_mask_storeu_ps(dst + (0 * 4 + b) * xs, keep, _mm512_sub_ps(u[0][b], u[2][b]));
+            _mm512_mask_storeu_ps(dst + (1 * 4 + b) * xs, keep, _mm512_add_ps(u[1][b], u[2][b]));
+            _mm512_mask_storeu_ps(dst + (2 * 4 + b) * xs, keep, _mm512_sub_ps(u[2][b], u[1][b]));
+            _mm512_mask_storeu_ps(dst + (3 * 4 + b) * xs, keep, _mm512_sub_ps(u[1][b], u[3][b]));
+          }
+        }
+    }
+}
+
+/* One output row's two vectors (columns 2 tw0 .. 2 tw0 + 31) from the tile
+ * row's left and right columns: y = them (+ bias) or y += them. */
+static AVX512 void store_row(float *row, int64_t avail, __m512 left, __m512 right, __m512 bias,
+                             bool add) {
+  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  __m512 p = _mm512_permutex2var_ps(left, lo, right), q = _mm512_permutex2var_ps(left, hi, right);
+  __mmask16 mp = span(0, avail), mq = span(0, avail - 16);
+  if (add) {
+    p = _mm512_add_ps(p, _mm512_maskz_loadu_ps(mp, row));
+    q = _mm512_add_ps(q, _mm512_maskz_loadu_ps(mq, row + 16));
+  } else {
+    p = _mm512_add_ps(p, bias);
+    q = _mm512_add_ps(q, bias);
+  }
+  _mm512_mask_storeu_ps(row, mp, p);
+  if (mq) _mm512_mask_storeu_ps(row + 16, mq, q);
+}
+
+/* mo (16, K, tpad) -> y (N,K,H,W) images [i0, i0+m): A^T M A of every
+ * tile, + b[k] (b may be NULL) or (add) accumulated into y. */
+static AVX512 void output_tiles(const wgeo *e, const float *mo, int64_t i0, int64_t m, float *y,
+                                const float *b, bool add) {
+  int64_t hw = e->h * e->w, ld = e->tpad, ms = e->k * ld;
+  for (int64_t k = 0; k < e->k; k++) {
+    __m512 bias = _mm512_set1_ps(b ? b[k] : 0.0f);
+    for (int64_t j = 0; j < m; j++) {
+      float *img = y + ((i0 + j) * e->k + k) * hw;
+      for (int64_t th = 0; th < e->th; th++)
+        for (int64_t tw0 = 0; tw0 < e->tw; tw0 += 16) {
+          int64_t nt = e->tw - tw0 < 16 ? e->tw - tw0 : 16;
+          __mmask16 keep = (__mmask16)((1u << nt) - 1);
+          const float *src = mo + k * ld + (j * e->th + th) * e->tw + tw0;
+          __m512 r0[4], r1[4];
+          for (int c = 0; c < 4; c++) { /* A^T along the column */
+            __m512 m0 = _mm512_maskz_loadu_ps(keep, src + (0 * 4 + c) * ms),
+                   m1 = _mm512_maskz_loadu_ps(keep, src + (1 * 4 + c) * ms),
+                   m2 = _mm512_maskz_loadu_ps(keep, src + (2 * 4 + c) * ms),
+                   m3 = _mm512_maskz_loadu_ps(keep, src + (3 * 4 + c) * ms);
+            __m512 s12 = _mm512_add_ps(m1, m2);
+            r0[c] = _mm512_add_ps(m0, s12);
+            r1[c] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+          }
+          /* A along the row: left and right column of each output row */
+          __m512 y00 = _mm512_add_ps(r0[0], _mm512_add_ps(r0[1], r0[2]));
+          __m512 y01 = _mm512_sub_ps(_mm512_sub_ps(r0[1], r0[2]), r0[3]);
+          __m512 y10 = _mm512_add_ps(r1[0], _mm512_add_ps(r1[1], r1[2]));
+          __m512 y11 = _mm512_sub_ps(_mm512_sub_ps(r1[1], r1[2]), r1[3]);
+          int64_t oh = 2 * th, avail = e->w - 2 * tw0;
+          store_row(img + oh * e->w + 2 * tw0, avail, y00, y01, bias, add);
+          if (oh + 1 < e->h) store_row(img + (oh + 1) * e->w + 2 * tw0, avail, y10, y11, bias, add);
+        }
+    }
+  }
+}
+
+/* One group of images: transform, 16 products, transform back. */
+static void group(const wgeo *e, const float *u, void *ws, const float *in, const float *b,
+                  float *y, int64_t gi, bool add) {
+  float *v = (float *)((char *)ws + u_bytes(e) + (size_t)omp_get_thread_num() * slot_bytes(e));
+  float *mo = v + v_floats(e);
+  int64_t i0 = gi * e->g, m = e->n - i0 < e->g ? e->n - i0 : e->g, q = m * e->th * e->tw;
+  input_tiles(e, in, i0, m, v);
+  for (int xi = 0; xi < 16; xi++)
+    dx_conv_implicit_product(e->k, e->c, u + xi * e->k * e->c, v + xi * e->c * e->tpad, e->tpad, q,
+                             mo + xi * e->k * e->tpad, e->tpad);
+  output_tiles(e, mo, i0, m, y, b, add);
+}
+
+static void pass(const wgeo *e, void *ws, const float *in, const float *b, float *y, bool add) {
+  const float *u = ws;
+  int64_t groups = (e->n + e->g - 1) / e->g;
+  DX_PAR_IF(groups > 1, "omp parallel for schedule(dynamic) num_threads(e->threads)",
+            for (int64_t gi = 0; gi < groups; gi++) group(e, u, ws, in, b, y, gi, add););
+}
+
+/* x (N,Ci,H,W), w (Co,Ci,3,3), b (Co) or NULL -> y (N,Co,H,W) */
+void dx_conv_winograd_fwd(const dx_conv2d_desc *d, const float *x, const float *w, const float *b,
+                          float *y, void *ws) {
+  wgeo e;
+  fwd_wgeo(d, &e);
+  transform_filter(&e, w, false, ws);
+  pass(&e, ws, x, b, y, false);
+}
+
+/* dy (N,Co,H,W), w (Co,Ci,3,3) -> dx (N,Ci,H,W) += */
+void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w, float *dx,
+                               void *ws) {
+  wgeo e;
+  bwd_wgeo(d, &e);
+  transform_filter(&e, w, true, ws);
+  pass(&e, ws, dy, NULL, dx, true);
+}
+
+#else /* no AVX-512 kernels on this target: dx_conv_winograd_ok() says no */
+
+void dx_conv_winograd_fwd(const dx_conv2d_desc *d, const float *x, const float *w, const float *b,
+                          float *y, void *ws) {}
+void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w, float *dx,
+                               void *ws) {}
+#endif
