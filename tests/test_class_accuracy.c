@@ -2,7 +2,8 @@
  * over the classes asked for, the feature network labels each, and the
  * per-class accuracy it prints and stores equals what this test computes
  * itself by drawing the same samples (dx_infer_sample) and running the
- * network on them (dx_features_embed). The confusion counts against a hand
+ * network on them (dx_features_embed), and so does the network's accuracy
+ * on each class's test images beside it. The confusion counts against a hand
  * count, the metric names, and the one-line refusals. A tiny model and a
  * tiny network on generated 8x8 IDX data: seconds. */
 #include <limits.h>
@@ -189,17 +190,45 @@ static int64_t count_metrics(const char *like) {
   return n;
 }
 
-/* The printed table's row for `first` (a class or "all"): samples, right. */
-static void table_row(const char *out, const char *first, int64_t *n, int64_t *right) {
+/* The printed table's row for `first` (a class or "all"): samples, right,
+ * and its last cell (the network's accuracy on the class's test images). */
+static void table_row(const char *out, const char *first, int64_t *n, int64_t *right,
+                      char last[16]) {
   for (const char *line = out; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
     char word[16];
     long long a, b;
     if (sscanf(line, "%15s %lld %lld", word, &a, &b) == 3 && strcmp(word, first) == 0) {
       *n = a, *right = b;
+      const char *end = strchr(line, '\n'), *p = end;
+      while (p > line && p[-1] != ' ')
+        p--;
+      snprintf(last, 16, "%.*s", (int)(end - p), p);
       return;
     }
   }
   ck_abort_msg("no row '%s' in:\n%s", first, out);
+}
+
+/* The network's accuracy on the test images of each class, as the table
+ * prints it. */
+static void test_accuracy(char cells[3][16]) {
+  dx_features *f;
+  dx_dataset *test;
+  ck_assert_int_eq(dx_features_open(nets, "mnist", 0, &f, err, sizeof err), DX_OK);
+  ck_assert_int_eq(dx_dataset_open(DX_DATA_MNIST, data, DX_SPLIT_TEST, err, sizeof err, &test),
+                   DX_OK);
+  float *feat;
+  int *labels, *pred;
+  int64_t n, count[3] = {0}, right[3] = {0};
+  ck_assert_int_eq(dx_features_of_dataset(f, test, 0, &feat, &labels, &pred, &n, err, sizeof err),
+                   DX_OK);
+  for (int64_t i = 0; i < n; i++)
+    count[labels[i]]++, right[labels[i]] += pred[i] == labels[i];
+  for (int k = 0; k < 3; k++)
+    snprintf(cells[k], 16, "%.1f%%", 100.0 * (double)right[k] / (double)count[k]);
+  free(feat), free(labels), free(pred);
+  dx_dataset_free(test);
+  dx_features_free(f);
 }
 
 /* Scores the samples of `classes` (m of them) at guidance w as eval did,
@@ -207,22 +236,25 @@ static void table_row(const char *out, const char *first, int64_t *n, int64_t *r
 static void check_accounting(const char *out, const int64_t *classes, int64_t m, double w,
                              int64_t n) {
   int64_t count[3], right[3], all = 0;
+  char on_test[3][16], last[16];
   independent(classes, m, w, n, count, right);
+  test_accuracy(on_test);
   char prefix[128], name[200];
   snprintf(prefix, sizeof prefix, "ddim-3/w%g/n%lld/mnist_%s", w, (long long)n, sha8);
   for (int64_t i = 0; i < m; i++) {
     int64_t k = classes[i], pn, pr;
     char word[8];
     snprintf(word, sizeof word, "%lld", (long long)k);
-    table_row(out, word, &pn, &pr);
+    table_row(out, word, &pn, &pr, last);
     ck_assert_int_eq(pn, count[k]);
     ck_assert_int_eq(pr, right[k]);
+    ck_assert_str_eq(last, on_test[k]);
     snprintf(name, sizeof name, "acc/%s/class_%lld", prefix, (long long)k);
     ck_assert_double_eq_tol(metric(name), (double)right[k] / (double)count[k], 1e-12);
     all += right[k];
   }
   int64_t pn, pr;
-  table_row(out, "all", &pn, &pr);
+  table_row(out, "all", &pn, &pr, last);
   ck_assert_int_eq(pn, n);
   ck_assert_int_eq(pr, all);
   snprintf(name, sizeof name, "acc/%s", prefix);
@@ -253,7 +285,8 @@ START_TEST(eval_scores_each_class_asked_for) {
   int64_t two[2] = {2, 0};
   check_accounting(o.out, two, 2, 1.5, 7);
   int64_t n, r;
-  table_row(o.out, "2", &n, &r);
+  char last[16];
+  table_row(o.out, "2", &n, &r, last);
   ck_assert_int_eq(n, 4);
   dxt_out_free(&o);
   o = dxt_cli((const char *[]){"eval", "cond", "--fid", "--features", nets, "--samples", "6",

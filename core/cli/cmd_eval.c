@@ -179,65 +179,93 @@ static int log_scores(dx_store *st, const dx_stored_run *r, const score_names *s
   return DX_EXIT_OK;
 }
 
+/* k's share of its row of a confusion matrix (K, K), and the row's sum. */
+static double row_share(const int64_t *counts, int64_t K, int64_t k, int64_t *n) {
+  *n = 0;
+  for (int64_t j = 0; j < K; j++)
+    *n += counts[k * K + j];
+  return (double)counts[k * K + k] / (double)*n;
+}
+
 /* One row of the accuracy table: class k's samples, how many the network
- * labelled k, and the label it gave most often instead. */
-static void class_row(dx_table *t, const int64_t *counts, int64_t K, int64_t k) {
-  int64_t n = 0, other = -1;
-  for (int64_t j = 0; j < K; j++) {
-    n += counts[k * K + j];
+ * labelled k, that share, the label it gave most often instead, and its
+ * accuracy on the real test images of class k (test: their confusion). */
+static void class_row(dx_table *t, const int64_t *counts, const int64_t *test, int64_t K,
+                      int64_t k) {
+  int64_t n, tn, other = -1;
+  double acc = row_share(counts, K, k, &n), test_acc = row_share(test, K, k, &tn);
+  for (int64_t j = 0; j < K; j++)
     if (j != k && counts[k * K + j] > 0 && (other < 0 || counts[k * K + j] > counts[k * K + other]))
       other = j;
-  }
-  char cells[5][48];
+  char cells[6][48];
   snprintf(cells[0], 48, "%" PRId64, k);
   snprintf(cells[1], 48, "%" PRId64, n);
   snprintf(cells[2], 48, "%" PRId64, counts[k * K + k]);
-  snprintf(cells[3], 48, "%.1f%%", 100.0 * (double)counts[k * K + k] / (double)n);
+  snprintf(cells[3], 48, "%.1f%%", 100 * acc);
   if (other >= 0)
     snprintf(cells[4], 48, "%" PRId64 " (%" PRId64 ")", other, counts[k * K + other]);
   else
     snprintf(cells[4], 48, "-");
-  const char *row[5] = {cells[0], cells[1], cells[2], cells[3], cells[4]};
+  if (tn > 0)
+    snprintf(cells[5], 48, "%.1f%%", 100 * test_acc);
+  else
+    snprintf(cells[5], 48, "-");
+  const char *row[6] = {cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]};
   dx_table_add(t, row);
+}
+
+/* The confusion counts of samples and of the test split, (K, K) each. */
+static dx_status confusions(const dx_cli_fid *x, const int64_t *labels, const int *pred, int64_t n,
+                            int64_t K, int64_t *counts, int64_t *test, char *err, size_t errlen) {
+  int64_t *want = malloc((size_t)x->ref_n * sizeof *want);
+  if (!want) return snprintf(err, errlen, "out of memory"), DX_ERR_NOMEM;
+  for (int64_t i = 0; i < x->ref_n; i++)
+    want[i] = x->ref_labels[i];
+  dx_status s = dx_confusion(labels, pred, n, K, counts, err, errlen);
+  if (s == DX_OK) s = dx_confusion(want, x->ref_pred, x->ref_n, K, test, err, errlen);
+  free(want);
+  return s;
 }
 
 /* The network's labels of samples drawn for classes `labels`: a table of
  * each class asked for (in the order asked, once each) and of all, and
  * their metrics acc/.../class_K and acc/... */
-static int class_accuracy(dx_store *st, const dx_stored_run *r, const score_names *sn,
-                          const dx_cli_classes *cl, const int64_t *labels, const int *pred) {
+static int class_accuracy(dx_store *st, const dx_stored_run *r, const dx_cli_fid *x,
+                          const score_names *sn, const dx_cli_classes *cl, const int64_t *labels,
+                          const int *pred) {
   const dx_cli_command *c = &dx_cli_eval;
   int64_t K = dx_features_info_of(sn->f)->classes, right = 0;
-  int64_t *counts = malloc((size_t)(K * K) * sizeof *counts);
+  int64_t *counts = malloc((size_t)(2 * K * K) * sizeof *counts), *test = counts + K * K;
   char err[DX_ERRMSG_MAX], name[300];
   if (!counts) return dx_cli_fail(c, DX_ERR_NOMEM, "out of memory");
-  dx_status s = dx_confusion(labels, pred, sn->n, K, counts, err, sizeof err);
+  dx_status s = confusions(x, labels, pred, sn->n, K, counts, test, err, sizeof err);
   if (s != DX_OK) return free(counts), dx_cli_fail(c, s, "%s", err);
   dx_table t;
-  dx_table_init(&t, 5);
-  const char *head[5] = {"class", "samples", "labelled so", "accuracy", "else mostly (n)"};
+  dx_table_init(&t, 6);
+  const char *head[6] = {"class",    "samples",         "labelled so",
+                         "accuracy", "else mostly (n)", "on test images"};
   dx_table_add(&t, head);
   for (int64_t i = 0; i < cl->m && s == DX_OK; i++) {
-    int64_t k = cl->list[i], n = 0, seen = 0;
+    int64_t k = cl->list[i], n, seen = 0;
     for (int64_t j = 0; j < i; j++)
       seen += cl->list[j] == k;
     if (seen) continue;
-    for (int64_t j = 0; j < K; j++)
-      n += counts[k * K + j];
+    double acc = row_share(counts, K, k, &n);
     right += counts[k * K + k];
-    class_row(&t, counts, K, k);
+    class_row(&t, counts, test, K, k);
     name_of(sn, "acc", name, sizeof name);
     snprintf(name + strlen(name), sizeof name - strlen(name), "/class_%" PRId64, k);
-    s = dx_store_log_metric(st, r->id, r->checkpoint.step, name,
-                            (double)counts[k * K + k] / (double)n);
+    s = dx_store_log_metric(st, r->id, r->checkpoint.step, name, acc);
   }
   char all[3][48];
   snprintf(all[0], 48, "%" PRId64, sn->n);
   snprintf(all[1], 48, "%" PRId64, right);
   snprintf(all[2], 48, "%.1f%%", 100.0 * (double)right / (double)sn->n);
-  const char *row[5] = {"all", all[0], all[1], all[2], ""};
+  const char *row[6] = {"all", all[0], all[1], all[2], "", ""};
   dx_table_add(&t, row);
-  printf("the feature network's labels of the samples, at guidance w = %g:\n", sn->w);
+  printf("the feature network's labels of the samples, at guidance w = %g (and its accuracy on\n"
+         "the real test images of each class):\n",
+         sn->w);
   dx_table_print(&t, stdout);
   dx_table_free(&t);
   free(counts);
@@ -328,7 +356,7 @@ static int evaluate_fid(const eval_args *a, dx_store *st, dx_stored_run *r) {
     if (labels)
       snprintf(what + len, sizeof what - (size_t)len, ", %" PRId64 " classes, w = %g", cl.m, cl.w);
     dx_cli_fid_print(&x, what, &score);
-    if (labels) rc = class_accuracy(st, r, &sn, &cl, labels, pred);
+    if (labels) rc = class_accuracy(st, r, &x, &sn, &cl, labels, pred);
   }
   if (rc == DX_EXIT_OK) rc = log_scores(st, r, &sn, &score);
   free(images), free(labels), free(pred);

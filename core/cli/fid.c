@@ -24,8 +24,8 @@ int dx_cli_fid_open(const dx_cli_command *c, const char *dir, dx_data_kind kind,
   dx_dataset *test = NULL;
   if (st == DX_OK) st = dx_dataset_open(kind, data_path, DX_SPLIT_TEST, err, sizeof err, &test);
   if (st == DX_OK)
-    st = dx_features_of_dataset(out->f, test, 0, &out->ref, NULL, NULL, &out->ref_n, err,
-                                sizeof err);
+    st = dx_features_of_dataset(out->f, test, 0, &out->ref, &out->ref_labels, &out->ref_pred,
+                                &out->ref_n, err, sizeof err);
   dx_dataset_free(test);
   if (st == DX_OK) return DX_EXIT_OK;
   dx_cli_fid_close(out);
@@ -58,6 +58,6 @@ void dx_cli_fid_print(const dx_cli_fid *x, const char *what, const dx_fid_score 
 
 void dx_cli_fid_close(dx_cli_fid *x) {
   dx_features_free(x->f);
-  free(x->ref);
+  free(x->ref), free(x->ref_labels), free(x->ref_pred);
   *x = (dx_cli_fid){0};
 }

@@ -11,7 +11,8 @@
 
 typedef struct dx_cli_fid {
   dx_features *f;
-  float *ref; /* (ref_n, dim): the whole test split */
+  float *ref;                 /* (ref_n, dim): the whole test split */
+  int *ref_labels, *ref_pred; /* (ref_n): its labels, and the network's */
   int64_t ref_n;
 } dx_cli_fid;
 
