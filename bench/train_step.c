@@ -8,11 +8,13 @@
  *
  *   train_step [--mode train|sample] [--dim 28] [--mults 1,2,4] [--batch 128]
  *              [--size 28] [--steps 5] [--threads N] [--block resnet|convnext]
- *              [--device cpu|cuda|cuda:N] [--recompute 0|1] [--tf32 on|off]
- *              [--cudnn deterministic|fastest]
+ *              [--device cpu|cuda|cuda:N] [--recompute 0|1] [--scopes 0|1]
+ *              [--tf32 on|off] [--cudnn deterministic|fastest]
  *
  * --recompute 1 trains with activation recomputation per U-Net level
  * (train.recompute): compare peak_rss_mb and arena_peak_mb with and without.
+ * --scopes 0 keeps every activation to the end of the step (no
+ * dx_scope_end gives anything back), the memory before scopes.
  * --tf32 and --cudnn are an experiment's cuda.tf32 and cuda.deterministic
  * (docs/experiment.md); the defaults, off and deterministic, are FP32
  * throughout.
@@ -46,6 +48,7 @@ typedef struct opts {
   dx_device device;
   bool recompute;
   dx_gpu_opts gpu;
+  bool scopes;
 } opts;
 
 /* "1,2,2,2" -> mults; false when malformed. */
@@ -82,7 +85,16 @@ static double now(void) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-  *o = (opts){"train", "resnet", 28, 128, 28, 5, 0, 3, {1, 2, 4}, {DX_DEVICE_CPU, 0}, false, {0}};
+  *o = (opts){.mode = "train",
+              .block = "resnet",
+              .dim = 28,
+              .batch = 128,
+              .size = 28,
+              .steps = 5,
+              .n_levels = 3,
+              .mults = {1, 2, 4},
+              .device = {DX_DEVICE_CPU, 0},
+              .scopes = true};
   for (int i = 1; i < argc; i += 2) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
     if (!strcmp(k, "--mode"))
@@ -111,6 +123,8 @@ static int parse(int argc, char **argv, opts *o) {
       o->gpu.tf32 = !strcmp(v, "on");
     else if (!strcmp(k, "--cudnn") && (!strcmp(v, "deterministic") || !strcmp(v, "fastest")))
       o->gpu.fastest_algorithms = !strcmp(v, "fastest");
+    else if (!strcmp(k, "--scopes"))
+      o->scopes = atoi(v) != 0;
     else
       return fprintf(stderr,
                      "train_step: unknown option or value '%s %s' (see the comment atop "
@@ -203,6 +217,7 @@ int main(int argc, char **argv) {
   if (parse(argc, argv, &o)) return 2;
   dx_ctx_opts co = {.device = o.device, .threads = o.threads, .gpu = o.gpu};
   dx_ctx *ctx = dx_ctx_create(&co, err, sizeof err);
+  if (ctx) dx_set_scopes_enabled(ctx, o.scopes);
   bound b[3];
   dx_unet *net = ctx ? build(ctx, &o, b) : NULL;
   if (!net) return fprintf(stderr, "train_step: %s\n", ctx ? dx_error_message(ctx) : err), 1;
@@ -226,9 +241,9 @@ int main(int argc, char **argv) {
   dx_arena_stats as = dx_arena_stats_of(ctx);
   printf("mode=%s device=%s params=%" PRId64
          " threads=%d step_s_median=%.3f step_s_min=%.3f img_per_s=%.1f peak_rss_mb=%.0f "
-         "arena_peak_mb=%.0f recompute=%d\n",
+         "arena_peak_mb=%.0f recompute=%d scopes=%d\n",
          o.mode, dx_ctx_device_name(ctx), dx_param_list_numel(dx_unet_params(net)),
          dx_ctx_threads(ctx), med, times[0], (double)o.batch / med, (double)ru.ru_maxrss / 1024.0,
-         (double)as.peak / 1048576.0, o.recompute);
+         (double)as.peak / 1048576.0, o.recompute, o.scopes);
   return 0;
 }

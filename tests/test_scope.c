@@ -1,9 +1,10 @@
 /* Scopes (dx_scope_begin / dx_scope_end): without the tape a scope gives back
  * what was made inside it except the one tensor kept, whose values survive
- * the move; with the tape it does nothing. The U-Net, sampling and bits/dim
- * run in scopes without the tape; their results must be bit for bit those of
- * the same pass with every activation kept (the pass run with the tape on,
- * where scopes do nothing), and the pass must peak lower. */
+ * the move; with the tape it keeps what the backward reads too. The U-Net,
+ * sampling and bits/dim run in scopes without the tape; their results must
+ * be bit for bit those of the same pass with every activation kept (the pass
+ * run with the tape on and scopes off), and the pass must peak lower. (The
+ * gradients with scopes on and off: tests/test_unet.c.) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,21 +95,35 @@ START_TEST(scope_keeps_one_tensor_and_gives_back_the_rest) {
 }
 END_TEST
 
-START_TEST(scope_does_nothing_while_the_tape_records) {
-  dx_ctx *ctx = ctx_with_arena(1 << 20);
-  int64_t n = 64;
-  dx_tensor *w = dxt_param(ctx, DX_F32, 1, &n, -1, 1, 3);
-  size_t before = used(ctx);
-  dx_scope_begin(ctx);
-  dx_tensor *h = dx_mul(ctx, w, w);
-  dx_tensor *y = dx_scope_end(ctx, dx_sum(ctx, dx_mul(ctx, h, w)));
-  ck_assert_uint_gt(used(ctx), before + 2 * 64 * sizeof(float)); /* h is still there */
-  ck_assert_int_eq(dx_backward(ctx, y), DX_OK);
-  double *g = dxt_values(ctx, w->grad), *wv = dxt_values(ctx, w);
-  for (int i = 0; i < n; i++)
-    ck_assert_double_eq_tol(g[i], 3.0 * wv[i] * wv[i], 1e-6);
-  free(g), free(wv);
-  dx_ctx_free(ctx);
+/* With the tape a scope keeps, besides keep, what the recorded ops'
+ * backward reads: here h (mul reads both factors) but not h * w (sum's
+ * backward reads nothing), which is given back; h moves down over nothing,
+ * the kept sum down over h * w. The gradient is that of the same ops with
+ * scopes off. */
+START_TEST(scope_keeps_what_the_backward_reads) {
+  double grads[2][64];
+  size_t grew[2];
+  for (int on = 0; on < 2; on++) {
+    dx_ctx *ctx = ctx_with_arena(1 << 20);
+    dx_set_scopes_enabled(ctx, on);
+    int64_t n = 64;
+    dx_tensor *w = dxt_param(ctx, DX_F32, 1, &n, -1, 1, 3);
+    size_t before = used(ctx);
+    dx_scope_begin(ctx);
+    dx_tensor *h = dx_mul(ctx, w, w);
+    dx_tensor *y = dx_scope_end(ctx, dx_sum(ctx, dx_mul(ctx, h, w)));
+    grew[on] = used(ctx) - before;
+    if (on) ck_assert_ptr_eq((char *)y->data, (char *)h->data + 256);
+    ck_assert_int_eq(dx_backward(ctx, y), DX_OK);
+    double *g = dxt_values(ctx, w->grad), *wv = dxt_values(ctx, w);
+    for (int i = 0; i < n; i++)
+      ck_assert_double_eq_tol(g[i], 3.0 * wv[i] * wv[i], 1e-6);
+    memcpy(grads[on], g, sizeof grads[on]);
+    free(g), free(wv);
+    dx_ctx_free(ctx);
+  }
+  ck_assert_mem_eq(grads[0], grads[1], sizeof grads[0]);
+  ck_assert_uint_eq(grew[0] - grew[1], 256); /* h * w's data */
 }
 END_TEST
 
@@ -176,7 +191,9 @@ static void model_close(model *m) {
 static dx_tensor *model_fn(dx_ctx *ctx, void *user, dx_tensor *x_t, dx_tensor *t) {
   model *m = user;
   bool grad = dx_set_grad_enabled(ctx, m->with_tape);
+  bool scopes = dx_set_scopes_enabled(ctx, !m->with_tape);
   dx_tensor *y = dx_unet_forward(ctx, m->net, x_t, t, false);
+  dx_set_scopes_enabled(ctx, scopes);
   dx_set_grad_enabled(ctx, grad);
   return y;
 }
@@ -268,7 +285,7 @@ Suite *scope_suite(void) {
   Suite *s = suite_create("scope");
   TCase *tc = tcase_create("scope");
   DXT_ADD(tc, scope_keeps_one_tensor_and_gives_back_the_rest);
-  DXT_ADD(tc, scope_does_nothing_while_the_tape_records);
+  DXT_ADD(tc, scope_keeps_what_the_backward_reads);
   DXT_ADD(tc, scope_ends_across_chunks_and_warm_steps_allocate_nothing);
   DXT_ADD(tc, resnet_unet_without_tape_is_bit_identical_and_smaller);
   DXT_ADD(tc, convnext_unet_without_tape_is_bit_identical_and_smaller);

@@ -186,9 +186,10 @@ typedef struct step_result {
 /* Two training steps (forward, mean squared error, backward) of a 3-level
  * U-Net of `block` with dropout where the block has it, in a context of its
  * own, so that the arena's peak is this network's; the second step's output
- * and gradients in r. */
-static void train_twice(const char *block, bool recompute, step_result *r) {
+ * and gradients in r. scopes false: every activation stays to the end. */
+static void train_twice(const char *block, bool recompute, bool scopes, step_result *r) {
   dx_ctx *ctx = dxt_ctx(1);
+  dx_set_scopes_enabled(ctx, scopes);
   const char *resnet_kv[2] = {"groups=4", "dropout=0.1"};
   bool resnet = strcmp(block, "resnet") == 0;
   dxt_plugin pl[3] = {
@@ -249,8 +250,8 @@ static void train_twice(const char *block, bool recompute, step_result *r) {
  * the levels' outputs, so the arena's peak is lower. */
 static void recompute_matches(const char *block) {
   step_result a = {0}, b = {0};
-  train_twice(block, false, &a);
-  train_twice(block, true, &b);
+  train_twice(block, false, true, &a);
+  train_twice(block, true, true, &b);
   ck_assert_int_eq(a.ny, b.ny);
   for (int64_t i = 0; i < a.ny; i++)
     ck_assert_msg(a.y[i] == b.y[i], "output %lld: %.9g against %.9g", (long long)i, a.y[i], b.y[i]);
@@ -268,6 +269,33 @@ static void recompute_matches(const char *block) {
   free(a.y), free(a.grads), free(b.y), free(b.grads);
 }
 
+/* With the tape the U-Net's scopes give back what no backward reads (the
+ * additions' outputs, linear attention's qkv and its q and k slices, ...):
+ * the same kernels on the same values, so the same output and gradients bit
+ * for bit, from a lower peak. */
+static void scopes_match(const char *block) {
+  step_result a = {0}, b = {0};
+  train_twice(block, false, false, &a);
+  train_twice(block, false, true, &b);
+  ck_assert_int_eq(a.ny, b.ny);
+  ck_assert_mem_eq(a.y, b.y, (size_t)a.ny * sizeof *a.y);
+  ck_assert_int_eq(a.ngrads, b.ngrads);
+  for (int64_t i = 0; i < a.ngrads; i++)
+    ck_assert_msg(a.grads[i] == b.grads[i], "gradient element %lld: %.9g against %.9g",
+                  (long long)i, a.grads[i], b.grads[i]);
+  fprintf(stderr, "test_unet: %s: arena peak %.2f MB keeping everything, %.2f MB in scopes\n",
+          block, (double)a.peak / 1048576.0, (double)b.peak / 1048576.0);
+  ck_assert_msg(b.peak < a.peak * 9 / 10, "peak %zu in scopes against %zu", b.peak, a.peak);
+  ck_assert_int_eq(b.warm_allocs, 0);
+  free(a.y), free(a.grads), free(b.y), free(b.grads);
+}
+
+START_TEST(scopes_with_the_tape_give_the_same_gradients_resnet) { scopes_match("resnet"); }
+END_TEST
+
+START_TEST(scopes_with_the_tape_give_the_same_gradients_convnext) { scopes_match("convnext"); }
+END_TEST
+
 START_TEST(recomputation_gives_the_same_gradients_resnet) { recompute_matches("resnet"); }
 END_TEST
 
@@ -281,6 +309,8 @@ int main(void) {
   DXT_ADD(tc, init_is_seeded_and_follows_pytorch_bounds);
   DXT_ADD(tc, resnet_unet_matches_pytorch);
   DXT_ADD(tc, convnext_unet_matches_pytorch);
+  DXT_ADD(tc, scopes_with_the_tape_give_the_same_gradients_resnet);
+  DXT_ADD(tc, scopes_with_the_tape_give_the_same_gradients_convnext);
   DXT_ADD(tc, recomputation_gives_the_same_gradients_resnet);
   DXT_ADD(tc, recomputation_gives_the_same_gradients_convnext);
   suite_add_tcase(s, tc);

@@ -6,6 +6,7 @@
  * than one chunk replaces them with a single chunk as large as the step's
  * peak, so from then on a step is served from one block without calling the
  * system allocator: the "warm step allocates nothing" property. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "tensor/internal.h"
@@ -112,45 +113,81 @@ static void drop_newer(dx_arena *a, dx_arena_mark m, dx_arena_chunk *spare) {
   }
 }
 
-void *dx_arena_pop(dx_arena *a, dx_arena_mark m, void *keep, size_t bytes,
-                   void (*move)(void *dst, const void *src, size_t n, void *user), void *user) {
-  size_t need = (bytes + ALIGN - 1) / ALIGN * ALIGN;
-  dx_arena_chunk *k = keep ? holder(a, m, keep, bytes) : NULL;
-  size_t room = m.chunk ? m.chunk->size - m.off : 0;
-  void *at = keep;
-  if (!k) {
-    drop_newer(a, m, NULL);
-    need = 0;
-  } else if (k == m.chunk && (size_t)((char *)keep - (char *)k->mem - m.off) * 16 < bytes) {
-    /* Just above the mark: moving it (piece by piece, the two overlap)
-     * would cost more than the gap it closes. */
-    need += (size_t)((char *)keep - (char *)k->mem - m.off);
-    need = (need + ALIGN - 1) / ALIGN * ALIGN;
-    drop_newer(a, m, NULL);
-  } else if (need <= room) {
-    at = (char *)m.chunk->mem + m.off;
-    if (at != keep) move(at, keep, bytes, user);
-    drop_newer(a, m, NULL);
-  } else {
-    /* Only while the arena still grows (its first steps): the kept tensor
-     * does not fit in the mark's chunk, so it moves to the start of its own,
-     * which stays; the mark's chunk is full from here to the reset. */
-    size_t gap = (size_t)((char *)keep - (char *)k->mem);
-    if (gap * 16 < bytes) { /* as above: not worth moving */
-      need = (gap + need + ALIGN - 1) / ALIGN * ALIGN;
-    } else {
-      at = k->mem;
-      move(at, keep, bytes, user);
-    }
-    k->off = need;
-    drop_newer(a, m, k);
-    if (m.chunk) m.chunk->off = m.chunk->size;
-    a->used = m.used + need;
-    return at;
+/* The chunks made since the mark, oldest first (the mark's own first when
+ * there is one), into list; returns how many. */
+static int chunks_since(const dx_arena *a, dx_arena_mark m, dx_arena_chunk **list, int max) {
+  int n = 0;
+  for (dx_arena_chunk *c = a->chunks; c && n < max; c = c->next) {
+    list[n++] = c;
+    if (c == m.chunk) break;
   }
-  if (m.chunk) m.chunk->off = m.off + need;
-  a->used = m.used + need;
-  return at;
+  for (int i = 0; i < n / 2; i++) {
+    dx_arena_chunk *t = list[i];
+    list[i] = list[n - 1 - i], list[n - 1 - i] = t;
+  }
+  return n;
+}
+
+static int by_place(const void *x, const void *y) {
+  const dx_arena_range *a = x, *b = y;
+  if (a->chunk != b->chunk) return a->chunk < b->chunk ? -1 : 1;
+  return a->lo < b->lo ? -1 : a->lo > b->lo ? 1 : 0;
+}
+
+#define MAX_CHUNKS 64 /* a step grows the arena by doubling: far more than enough */
+
+void dx_arena_pop(dx_arena *a, dx_arena_mark m, dx_arena_range *r, int n, dx_arena_move move,
+                  void *user) {
+  dx_arena_chunk *list[MAX_CHUNKS];
+  int nc = chunks_since(a, m, list, MAX_CHUNKS), np = 0;
+  /* The ranges made since the mark first, in the order they were made. */
+  for (int i = 0; i < n; i++) {
+    char *p = *r[i].slot;
+    dx_arena_chunk *c = p ? holder(a, m, p, r[i].bytes ? r[i].bytes : 1) : NULL;
+    if (!c) continue; /* made before the mark: stays */
+    dx_arena_range t = r[i];
+    t.p = p, t.chunk = 0;
+    while (t.chunk < nc && list[t.chunk] != c)
+      t.chunk++;
+    t.lo = (char *)((uintptr_t)p / ALIGN * ALIGN);
+    r[i] = r[np], r[np++] = t;
+  }
+  qsort(r, (size_t)np, sizeof *r, by_place);
+  /* Overlapping or touching ranges of one chunk form a block that moves as
+   * one, to the lowest free place of the oldest chunk that holds it. A
+   * block just above that place stays: moving it (piece by piece, the two
+   * overlap) would cost more than the gap it closes. */
+  int dst = 0;
+  size_t off = m.chunk ? m.off : 0, kept = 0;
+  for (int i = 0; i < np;) {
+    char *lo = r[i].lo, *hi = r[i].p + r[i].bytes;
+    int j = i + 1;
+    for (; j < np && r[j].chunk == r[i].chunk && r[j].lo <= hi; j++)
+      if (r[j].p + r[j].bytes > hi) hi = r[j].p + r[j].bytes;
+    size_t len = ((size_t)(hi - lo) + ALIGN - 1) / ALIGN * ALIGN;
+    while (dst < r[i].chunk && off + len > list[dst]->size)
+      dst++, off = 0;
+    char *to = (char *)list[dst]->mem + off;
+    if (dst == r[i].chunk && (size_t)(lo - to) * 16 < len) to = lo;
+    if (to != lo) move(to, lo, (size_t)(hi - lo), user);
+    for (int k = i; k < j; k++)
+      *r[k].slot = to + (r[k].p - lo); /* a slot listed twice gets the same */
+    off = (size_t)(to - (char *)list[dst]->mem) + len;
+    kept += len;
+    i = j;
+  }
+  /* Chunks newer than the last one written to hold nothing now; older ones
+   * since the mark stay full until the reset (only while the arena grows). */
+  if (np) {
+    drop_newer(a, (dx_arena_mark){list[dst], 0, 0}, NULL);
+    for (int k = 0; k < dst; k++)
+      list[k]->off = list[k]->size;
+    list[dst]->off = off;
+  } else {
+    drop_newer(a, m, NULL);
+    if (m.chunk) m.chunk->off = m.off;
+  }
+  a->used = m.used + kept;
 }
 
 void dx_arena_reset(dx_arena *a) {

@@ -23,6 +23,7 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
   n->backward = fn;
   n->out = out;
   n->n_in = n_in;
+  n->reads = DX_READS_ALL;
   for (int i = 0; i < n_in; i++)
     n->in[i] = in[i];
   n->prev = ctx->tape;
@@ -173,6 +174,7 @@ dx_tensor *dx_reshape(dx_ctx *ctx, dx_tensor *x, int ndim, const int64_t *shape)
                    dx_shape_str(x, a, sizeof a), (long long)total, (long long)known);
   dx_tensor *y = dx_tensor_view(ctx, x, ndim, s);
   if (!y) return NULL;
-  dx_record(ctx, "reshape", reshape_backward, y, 1, &x);
+  dx_node *n = dx_record(ctx, "reshape", reshape_backward, y, 1, &x);
+  if (n) n->reads = 0;
   return y;
 }

@@ -211,6 +211,7 @@ dx_status dx_checkpoint(dx_ctx *ctx, dx_segment_fn fn, void *user, int n_in, dx_
     n->backward = segment_backward;
     n->out = out[j];
     n->iarg[0] = j;
+    n->reads = DX_READS_OPAQUE; /* the replay reads the segment's inputs */
     n->prev = ctx->tape;
     ctx->tape = n;
     out[j]->node = n;

@@ -44,7 +44,8 @@ static dx_tensor *concat_node(dx_ctx *ctx, dx_tensor *const *xs, int n) {
     ctx->be->copy_channels(ctx->be, xs[i], 0, y, c0, xs[i]->shape[1], false);
     c0 += xs[i]->shape[1];
   }
-  dx_record(ctx, "concat", concat_backward, y, n, xs);
+  dx_node *node = dx_record(ctx, "concat", concat_backward, y, n, xs);
+  if (node) node->reads = 0; /* the backward only routes dy */
   return y;
 }
 
@@ -110,7 +111,7 @@ dx_tensor *dx_slice_channels(dx_ctx *ctx, dx_tensor *x, int64_t c0, int64_t nc) 
   if (!y) return NULL;
   ctx->be->copy_channels(ctx->be, x, c0, y, 0, nc, false);
   dx_node *n = dx_record(ctx, "slice_channels", slice_backward, y, 1, &x);
-  if (n) n->iarg[0] = c0;
+  if (n) n->iarg[0] = c0, n->reads = 0;
   return y;
 }
 

@@ -98,6 +98,9 @@ dx_tensor *dx_conv2d(dx_ctx *ctx, dx_tensor *x, dx_tensor *w, dx_tensor *b, int 
   ctx->be->conv2d_fwd(ctx->be, &d, x, w, b, y, ws);
   dx_tensor *in[3] = {x, w, b};
   dx_node *n = dx_record(ctx, "conv2d", conv2d_backward, y, b ? 3 : 2, in);
-  if (n) n->iarg[0] = stride, n->iarg[1] = pad, n->iarg[2] = groups;
+  if (n) {
+    n->iarg[0] = stride, n->iarg[1] = pad, n->iarg[2] = groups;
+    n->reads = DX_READS_IN(0) | DX_READS_IN(1); /* x for dw, w for dx; never y */
+  }
   return y;
 }

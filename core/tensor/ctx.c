@@ -62,6 +62,7 @@ dx_ctx *dx_ctx_create(const dx_ctx_opts *opts, char *err, size_t errlen) {
   dx_arena_init(&ctx->meta, NULL, META_ARENA_BYTES);
   dx_arena_init(&ctx->data, ctx->be, o.arena_bytes ? o.arena_bytes : DEFAULT_ARENA_BYTES);
   ctx->grad_enabled = true;
+  ctx->scopes_on = true;
   return ctx;
 }
 
@@ -71,6 +72,7 @@ void dx_ctx_free(dx_ctx *ctx) {
   if (!ctx) return;
   dx_persistent_free_all(ctx);
   if (ctx->scratch) ctx->be->free(ctx->be, ctx->scratch);
+  free(ctx->ranges);
   dx_arena_release(&ctx->data);
   dx_arena_release(&ctx->meta);
   ctx->be->destroy(ctx->be);
@@ -156,45 +158,81 @@ void dx_scope_begin(dx_ctx *ctx) {
   int i = ctx->n_scopes++;
   if (i >= DX_SCOPE_MAX) return; /* deeper scopes fold into this one */
   ctx->scopes[i].mark = dx_arena_mark_of(&ctx->data);
-  ctx->scopes[i].active = !ctx->grad_enabled;
+  ctx->scopes[i].tape = ctx->tape;
+  ctx->scopes[i].active = ctx->scopes_on;
 }
 
-typedef struct move_ctx {
-  dx_ctx *ctx;
-  dx_dtype dtype;
-} move_ctx;
+bool dx_set_scopes_enabled(dx_ctx *ctx, bool enabled) {
+  bool old = ctx->scopes_on;
+  ctx->scopes_on = enabled;
+  return old;
+}
 
 /* dst lies below src and the two may overlap: copy in pieces no longer than
  * the distance between them, low to high, so that no piece overwrites
- * values still to be read. */
+ * values still to be read (a backend's copy need not allow overlap). */
 static void move_down(void *dst, const void *src, size_t n, void *user) {
-  move_ctx *m = user;
+  dx_ctx *ctx = user;
   const char *s = src, *d = dst;
-  size_t es = dx_dtype_size(m->dtype);
   size_t piece = s > d && s < d + n ? (size_t)(s - d) : n;
   for (size_t off = 0; off < n; off += piece) {
     size_t len = n - off < piece ? n - off : piece;
+    /* Bytes, whatever the tensors there: float32 copies move them as they are. */
     dx_tensor to = {.ndim = 1,
-                    .shape = {(int64_t)(len / es)},
-                    .dtype = m->dtype,
-                    .device = m->ctx->device,
+                    .shape = {(int64_t)(len / sizeof(float))},
+                    .dtype = DX_F32,
+                    .device = ctx->device,
                     .data = (char *)dst + off};
     dx_tensor from = to;
     from.data = (char *)src + off;
-    m->ctx->be->copy(m->ctx->be, &to, &from);
+    ctx->be->copy(ctx->be, &to, &from);
   }
+}
+
+/* Room for n more ranges; false when there is none to be had. */
+static bool room_for(dx_ctx *ctx, int n) {
+  if (ctx->n_ranges + n <= ctx->cap_ranges) return true;
+  int cap = ctx->cap_ranges ? ctx->cap_ranges : 256;
+  while (cap < ctx->n_ranges + n)
+    cap *= 2;
+  dx_arena_range *r = realloc(ctx->ranges, (size_t)cap * sizeof *r);
+  if (!r) return false;
+  ctx->ranges = r, ctx->cap_ranges = cap;
+  return true;
+}
+
+static bool add_range(dx_ctx *ctx, dx_tensor *t) {
+  if (!t || !t->data || (t->flags & DX_TENSOR_PERSISTENT)) return true;
+  if (!room_for(ctx, 1)) return false;
+  ctx->ranges[ctx->n_ranges++] =
+      (dx_arena_range){.slot = &t->data, .bytes = (size_t)dx_numel(t) * dx_dtype_size(t->dtype)};
+  return true;
+}
+
+/* What must survive the scope: keep, and every tensor the backward of a node
+ * recorded inside it reads (dx_node.reads). False when that cannot be told
+ * (a node that reads what it does not list, or no memory for the list):
+ * then the scope keeps everything. */
+static bool survivors(dx_ctx *ctx, dx_node *since, dx_tensor *keep) {
+  ctx->n_ranges = 0;
+  if (!add_range(ctx, keep)) return false;
+  for (dx_node *n = ctx->tape; n && n != since; n = n->prev) {
+    if (n->reads & DX_READS_OPAQUE) return false;
+    for (int k = 0; k < n->n_in; k++)
+      if ((n->reads & DX_READS_IN(k)) && !add_range(ctx, n->in[k])) return false;
+    for (int k = 0; k < DX_NODE_MAX_SAVED; k++)
+      if ((n->reads & DX_READS_SAVED(k)) && !add_range(ctx, n->saved[k])) return false;
+    if ((n->reads & DX_READS_OUT) && !add_range(ctx, n->out)) return false;
+  }
+  return true;
 }
 
 dx_tensor *dx_scope_end(dx_ctx *ctx, dx_tensor *keep) {
   if (ctx->n_scopes == 0) return keep; /* unbalanced; nothing to give back */
   int i = --ctx->n_scopes;
   if (i >= DX_SCOPE_MAX || !ctx->scopes[i].active) return keep;
-  bool arena_data = keep && !(keep->flags & DX_TENSOR_PERSISTENT);
-  size_t bytes = arena_data ? (size_t)dx_numel(keep) * dx_dtype_size(keep->dtype) : 0;
-  move_ctx m = {ctx, keep ? keep->dtype : DX_F32};
-  void *at = dx_arena_pop(&ctx->data, ctx->scopes[i].mark, arena_data ? keep->data : NULL, bytes,
-                          move_down, &m);
-  if (arena_data) keep->data = at;
+  if (!survivors(ctx, ctx->scopes[i].tape, keep)) return keep;
+  dx_arena_pop(&ctx->data, ctx->scopes[i].mark, ctx->ranges, ctx->n_ranges, move_down, ctx);
   return keep;
 }
 

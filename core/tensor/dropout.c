@@ -26,6 +26,6 @@ dx_tensor *dx_dropout(dx_ctx *ctx, dx_tensor *x, double p, bool training) {
   ctx->be->dropout_mask(ctx->be, mask, p, ctx->seed, offset);
   ctx->be->binary(ctx->be, DX_BIN_MUL, x, mask, y);
   dx_node *n = dx_record(ctx, "dropout", dropout_backward, y, 1, &x);
-  if (n) n->saved[0] = mask;
+  if (n) n->saved[0] = mask, n->reads = DX_READS_IN(0) | DX_READS_SAVED(0);
   return y;
 }

@@ -49,6 +49,8 @@ static dx_tensor *binary(dx_ctx *ctx, dx_binary_op op, dx_tensor *a, dx_tensor *
   dx_tensor *in[2] = {a, b};
   dx_node *n = dx_record(ctx, name, binary_backward, y, 2, in);
   if (n) n->iarg[0] = op;
+  if (n && (op == DX_BIN_ADD || op == DX_BIN_SUB)) n->reads = 0; /* d(a +- b) is +-dy */
+  if (n && op == DX_BIN_MUL) n->reads = DX_READS_IN(0) | DX_READS_IN(1);
   return y;
 }
 
@@ -85,6 +87,7 @@ static dx_tensor *unary(dx_ctx *ctx, dx_unary_op op, const char *name, dx_tensor
     n->iarg[0] = op;
     n->farg[0] = p0;
     n->farg[1] = p1;
+    if (op == DX_UN_SCALE || op == DX_UN_ADD_SCALAR) n->reads = 0; /* f' is a constant */
   }
   return y;
 }
@@ -170,6 +173,6 @@ dx_tensor *dx_where(dx_ctx *ctx, dx_tensor *cond, dx_tensor *a, dx_tensor *b) {
   ctx->be->where(ctx->be, cond, a, b, y);
   dx_tensor *in[2] = {a, b};
   dx_node *n = dx_record(ctx, "where", where_backward, y, 2, in);
-  if (n) n->saved[0] = cond;
+  if (n) n->saved[0] = cond, n->reads = DX_READS_SAVED(0);
   return y;
 }

@@ -65,6 +65,8 @@ static void save_stats(dx_node *n, dx_tensor *mean, dx_tensor *rstd, int groups)
   n->saved[0] = mean;
   n->saved[1] = rstd;
   n->iarg[0] = groups;
+  /* x, gamma (beta and film for the fused op) and the statistics; never y. */
+  n->reads = DX_READS_ALL & ~DX_READS_OUT;
 }
 
 dx_tensor *dx_group_norm(dx_ctx *ctx, dx_tensor *x, int groups, dx_tensor *gamma, dx_tensor *beta,

@@ -43,8 +43,20 @@ struct dx_node {
   dx_tensor *saved[DX_NODE_MAX_SAVED]; /* extra tensors the backward needs */
   int64_t iarg[8];                     /* small op parameters */
   double farg[4];
-  dx_node *prev; /* tape order, newest first */
+  unsigned reads; /* DX_READS_*: the tensors whose values the backward reads */
+  dx_node *prev;  /* tape order, newest first */
 };
+
+/* Which of a node's tensors its backward reads the values of (their shapes
+ * it may always read). dx_record sets DX_READS_ALL; an op that reads less
+ * says so, and a scope then gives back, with the tape on too, what no
+ * backward reads (dx_scope_end). It must hold for every backend's kernels.
+ * DX_READS_OPAQUE: the backward reads tensors the node does not list. */
+#define DX_READS_IN(i) (1u << (i))
+#define DX_READS_SAVED(j) (1u << (4 + (j)))
+#define DX_READS_OUT (1u << 8)
+#define DX_READS_ALL 0x1ffu
+#define DX_READS_OPAQUE (1u << 9)
 
 /* A bump allocator made of chunks; reset in O(chunks). */
 typedef struct dx_arena_chunk dx_arena_chunk;
@@ -65,17 +77,27 @@ void dx_arena_release(dx_arena *a);
 
 /* A place in the arena to come back to, like a stack: dx_arena_pop hands
  * back everything allocated after the mark (chunks made since are freed at
- * once), except the `bytes` at `keep`, which `move` copies down to the mark
- * (regions may overlap) unless keep lies below the mark; it returns keep's
- * new address. dx_arena_rewind keeps nothing. Marks are popped newest first
- * (scopes in ctx.c, checkpointed segments in checkpoint.c, nested). */
+ * once) except the ranges r[0..n): each range's bytes at *slot move down
+ * towards the mark, in the order they were made (`move` copies them; source
+ * and destination may overlap) and *slot is set to their new place. A
+ * range made before the mark stays where it is. Ranges may overlap (views
+ * of one tensor); r is reordered. dx_arena_rewind keeps nothing. Marks are
+ * popped newest first (scopes in ctx.c, checkpointed segments in
+ * checkpoint.c, nested). */
 typedef struct dx_arena_mark {
   dx_arena_chunk *chunk;
   size_t off, used;
 } dx_arena_mark;
+typedef struct dx_arena_range {
+  void **slot; /* where the range's address is kept (a tensor's data) */
+  size_t bytes;
+  int chunk;    /* dx_arena_pop's own: */
+  char *p, *lo; /* *slot before, rounded down */
+} dx_arena_range;
+typedef void (*dx_arena_move)(void *dst, const void *src, size_t n, void *user);
 dx_arena_mark dx_arena_mark_of(const dx_arena *a);
-void *dx_arena_pop(dx_arena *a, dx_arena_mark m, void *keep, size_t bytes,
-                   void (*move)(void *dst, const void *src, size_t n, void *user), void *user);
+void dx_arena_pop(dx_arena *a, dx_arena_mark m, dx_arena_range *r, int n, dx_arena_move move,
+                  void *user);
 void dx_arena_rewind(dx_arena *a, dx_arena_mark m);
 /* Whether p was allocated after the mark (and is still there). */
 bool dx_arena_since(const dx_arena *a, dx_arena_mark m, const void *p);
@@ -107,8 +129,12 @@ struct dx_ctx {
   int n_scopes; /* dx_scope_begin depth; marks kept for the first DX_SCOPE_MAX */
   struct {
     dx_arena_mark mark;
-    bool active; /* grad mode was off at the begin */
+    dx_node *tape; /* the tape's head at the begin */
+    bool active;
   } scopes[DX_SCOPE_MAX];
+  bool scopes_on;         /* dx_set_scopes_enabled */
+  dx_arena_range *ranges; /* dx_scope_end's list of what survives */
+  int n_ranges, cap_ranges;
   uint64_t seed, rng_offset;
   uint64_t rng_first, rng_n, rng_total; /* dx_set_rng_share */
   dx_persistent *persistent;

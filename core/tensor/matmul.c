@@ -83,7 +83,7 @@ dx_tensor *dx_matmul(dx_ctx *ctx, dx_tensor *a, dx_tensor *b, bool ta, bool tb) 
   product(ctx->be, ta, tb, oa, ob, y, 0.0);
   dx_tensor *in[2] = {a, b};
   dx_node *node = dx_record(ctx, "matmul", matmul_backward, y, 2, in);
-  if (node) node->iarg[0] = ta, node->iarg[1] = tb;
+  if (node) node->iarg[0] = ta, node->iarg[1] = tb, node->reads = DX_READS_IN(0) | DX_READS_IN(1);
   return y;
 }
 
@@ -153,6 +153,6 @@ dx_tensor *dx_linear(dx_ctx *ctx, dx_tensor *x, dx_tensor *w, dx_tensor *b) {
   product(ctx->be, false, true, ox, operand_of(w), y, b ? 1.0 : 0.0);
   dx_tensor *in[3] = {x, w, b};
   dx_node *n = dx_record(ctx, "linear", linear_backward, y, b ? 3 : 2, in);
-  if (n) n->saved[0] = ones;
+  if (n) n->saved[0] = ones, n->reads = DX_READS_IN(0) | DX_READS_IN(1) | DX_READS_SAVED(0);
   return y;
 }

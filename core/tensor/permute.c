@@ -37,6 +37,7 @@ dx_tensor *dx_permute(dx_ctx *ctx, dx_tensor *x, const int *perm) {
   if (!y) return NULL;
   ctx->be->permute(ctx->be, x, y, perm, false);
   dx_node *n = dx_record(ctx, "permute", permute_backward, y, 1, &x);
+  if (n) n->reads = 0;
   if (n)
     for (int i = 0; i < x->ndim; i++)
       n->iarg[i] = perm[i];

@@ -37,7 +37,7 @@ static dx_tensor *reduce(dx_ctx *ctx, const char *op, dx_tensor *x, unsigned axe
   if (!yk) return NULL;
   ctx->be->reduce_sum(ctx->be, x, yk, scale);
   dx_node *n = dx_record(ctx, op, reduce_backward, y, 1, &x);
-  if (n) n->farg[0] = scale;
+  if (n) n->farg[0] = scale, n->reads = 0; /* dy spread back, scaled */
   return y;
 }
 

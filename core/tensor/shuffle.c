@@ -35,7 +35,7 @@ static dx_tensor *shuffle_op(dx_ctx *ctx, dx_tensor *x, int r, bool unshuffle,
   ctx->be->pixel_shuffle(ctx->be, x, y, r, unshuffle, false);
   dx_node *n =
       dx_record(ctx, unshuffle ? "pixel_unshuffle" : "pixel_shuffle", shuffle_backward, y, 1, &x);
-  if (n) n->iarg[0] = r, n->iarg[1] = unshuffle;
+  if (n) n->iarg[0] = r, n->iarg[1] = unshuffle, n->reads = 0;
   return y;
 }
 
@@ -81,6 +81,6 @@ dx_tensor *dx_upsample_nearest(dx_ctx *ctx, dx_tensor *x, int r) {
   if (!y) return NULL;
   ctx->be->upsample_nearest(ctx->be, x, y, r);
   dx_node *n = dx_record(ctx, "upsample_nearest", upsample_backward, y, 1, &x);
-  if (n) n->iarg[0] = r;
+  if (n) n->iarg[0] = r, n->reads = 0;
   return y;
 }

@@ -22,6 +22,6 @@ dx_tensor *dx_softmax(dx_ctx *ctx, dx_tensor *x, int axis) {
   if (!y) return NULL;
   ctx->be->softmax_fwd(ctx->be, x, y, ax);
   dx_node *n = dx_record(ctx, "softmax", softmax_backward, y, 1, &x);
-  if (n) n->iarg[0] = ax;
+  if (n) n->iarg[0] = ax, n->reads = DX_READS_OUT;
   return y;
 }

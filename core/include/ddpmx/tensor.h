@@ -116,18 +116,24 @@ DX_API dx_status dx_zero_grad(dx_ctx *ctx, dx_tensor *param);
 
 /* --- scopes ---------------------------------------------------------------- */
 
-/* Scopes: the memory of a forward pass without the tape. Without a tape no
- * op reads an activation once the code that made it has moved on, but the
- * arena cannot tell when that is; a scope says it. dx_scope_end gives back
- * every activation made since the matching dx_scope_begin except `keep`,
- * whose data moves down to where the scope began (keep->data changes), and
- * returns keep. Other tensors made inside the scope must not be used after
- * its end. So a pass wrapped in scopes, layer by layer, peaks at its widest
- * layer, not at the whole network. While grad mode is on both calls do
- * nothing: the tape holds what backward reads. Scopes nest; every begin
- * needs its end, also on an error path (keep may be NULL). */
+/* Scopes: the memory of a forward pass. No op reads an activation once the
+ * code that made it has moved on, except the backward of the ops that read
+ * it, but the arena cannot tell when that is; a scope says it. dx_scope_end
+ * gives back every activation made since the matching dx_scope_begin except
+ * `keep` and, while the tape records, the activations that the backward of
+ * an op recorded inside the scope reads (conv2d's input, softmax's output,
+ * ...; not, say, the output of an addition or a channel slice). What stays
+ * moves down to where the scope began (their data pointers change), and
+ * keep is returned. Other tensors made inside the scope must not be used
+ * after its end. So a pass without the tape wrapped in scopes, layer by
+ * layer, peaks at its widest layer, not at the whole network, and a
+ * training step holds only what its backward needs. Scopes nest; every
+ * begin needs its end, also on an error path (keep may be NULL). */
 DX_API void dx_scope_begin(dx_ctx *ctx);
 DX_API dx_tensor *dx_scope_end(dx_ctx *ctx, dx_tensor *keep);
+/* false: scopes begun from now on keep everything (a reference for tests and
+ * for telling a scope's fault from another). Returns the previous setting. */
+DX_API bool dx_set_scopes_enabled(dx_ctx *ctx, bool enabled);
 
 /* --- linear algebra --------------------------------------------------------- */
 
