@@ -52,6 +52,7 @@ static const conv_case cases[] = {
     {"Winograd, 8 channels, 4x4", 6, 8, 4, 4, 8, 3, 3, 1, 1, 1, false, 2},
     {"Winograd, one thread, 1x1 images", 3, 12, 1, 1, 10, 3, 3, 1, 1, 1, true, 1},
     {"Winograd, 3 images, 9x14", 3, 16, 9, 14, 15, 3, 3, 1, 1, 1, true, 1},
+    {"Winograd, 32 out channels (whole vectors)", 4, 8, 6, 5, 32, 3, 3, 1, 1, 1, true, 2},
 };
 
 static int64_t out_size(int64_t in, int64_t k, int stride, int pad) {

@@ -17,8 +17,8 @@
  * 1x1 convolution with stride 1 and no padding is already a product: it reads
  * x in place, with no im2col. Depthwise convolutions have their own loops
  * (conv_depthwise.c); float32 stride-1 convolutions on a CPU with AVX-512
- * an implicit GEMM (conv_implicit.c), or for 3x3 with padding 1 (forward and
- * backward-data) Winograd's F(2x2, 3x3) (conv_winograd.c). */
+ * an implicit GEMM (conv_implicit.c), or for 3x3 with padding 1
+ * Winograd's F(2x2, 3x3) (conv_winograd.c). */
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -72,10 +72,8 @@ static size_t cpu_conv2d_workspace(dx_backend *be, const dx_conv2d_desc *d) {
   if (dx_conv_depthwise_implicit_ok(d)) return dx_conv_depthwise_implicit_workspace(d);
   if (dx_conv_is_depthwise(d)) return dx_conv_depthwise_workspace(d);
   if (dx_conv_implicit_ok(d)) {
-    size_t ws = dx_conv_implicit_workspace(d); /* backward-filter's, at least */
-    if (dx_conv_winograd_ok(d) && dx_conv_winograd_workspace(d) > ws)
-      ws = dx_conv_winograd_workspace(d);
-    return ws;
+    if (dx_conv_winograd_ok(d)) return dx_conv_winograd_workspace(d);
+    return dx_conv_implicit_workspace(d);
   }
   plan pl;
   plan_of(d, &pl);
@@ -390,6 +388,10 @@ static void cpu_conv2d_bwd_filter(dx_backend *be, const dx_conv2d_desc *d, const
   }
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_bwd_filter(d, x, dy, dw, ws);
+    return;
+  }
+  if (dx_conv_winograd_ok(d)) {
+    dx_conv_winograd_bwd_filter(d, x->data, dy->data, dw->data, ws);
     return;
   }
   if (dx_conv_implicit_ok(d)) {

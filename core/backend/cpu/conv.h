@@ -55,17 +55,23 @@ void dx_conv_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const 
  * register tiles, for other layouts of the same product (Winograd's). */
 void dx_conv_implicit_product(int64_t k, int64_t c, const float *wp, const float *src, int64_t ld,
                               int64_t q, float *out, int64_t ldo);
+/* dwt (n, kp) += src (n, ld) [:, 0:q) dyt (q, kp), float32, AVX-512 only,
+ * kp a multiple of 16: backward-weights' register tiles (vectors over kp,
+ * the sum over q kept in the lanes), for Winograd's layout too. */
+void dx_conv_implicit_reduce(int64_t n, const float *src, int64_t ld, const float *dyt, int64_t kp,
+                             int64_t q, float *dwt);
 
 /* float32 3x3 convolutions with stride 1 and padding 1 on a CPU with
- * AVX-512 (conv_winograd.c): Winograd's F(2x2, 3x3), forward and
- * backward-data (backward-filter stays on the implicit GEMM). Each pass
- * needs dx_conv_winograd_workspace(d) bytes of ws. */
+ * AVX-512 (conv_winograd.c): Winograd's F(2x2, 3x3), forward and both
+ * backwards. Each pass needs dx_conv_winograd_workspace(d) bytes of ws. */
 bool dx_conv_winograd_ok(const dx_conv2d_desc *d);
 size_t dx_conv_winograd_workspace(const dx_conv2d_desc *d);
 void dx_conv_winograd_fwd(const dx_conv2d_desc *d, const float *x, const float *w, const float *b,
                           float *y, void *ws);
 void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w, float *dx,
                                void *ws);
+void dx_conv_winograd_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
+                                 float *dw, void *ws);
 
 /* The same for depthwise float32 stride-1 convolutions (ConvNeXt's 7x7). */
 bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d);

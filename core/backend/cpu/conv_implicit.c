@@ -442,24 +442,41 @@ BWW_ROW(4)
 static const bww_fn bww_tiles[NVW][NJ] = {BWW_REF(1), BWW_REF(2), BWW_REF(3), BWW_REF(4)};
 // clang-format on
 
-/* dwt (C*taps, kpad) += src (C*taps, q) dyt (q, kpad) for one group. */
-static void bww_group(const geo *e, const float *dyt, const float *src, int64_t q, float *dwt) {
-  int64_t taps = taps_of(e), rows = e->c * taps, kp = kpad_of(e), kv = kp / 16;
+/* dwt (n, kp) += src (n, q) dyt (q, kp), row j of src at src + (j / taps) *
+ * plane + offs[j % taps]: a channel's taps in the shifted planes (or, with
+ * taps = 1 and offs = {0}, rows plane floats apart). */
+static void reduce(int64_t n, int64_t taps, const int64_t *offs, int64_t plane, const float *src,
+                   const float *dyt, int64_t kp, int64_t q, float *dwt) {
+  int64_t kv = kp / 16;
   bww_args a = {.ldd = kp, .q = q, .ldw = kp};
   /* channel blocks inner: a tile's rows stay in L1 while dy^T passes */
   for (int64_t v0 = 0, nv; v0 < kv; v0 += nv) {
     nv = kv - v0 < NVW ? kv - v0 : NVW;
     /* split the rest evenly: 7 vectors as 4 + 3, not 4 + 3 by accident */
     int rj = rows_for((int)nv);
-    for (int64_t j0 = 0, nj; j0 < rows; j0 += nj) {
-      nj = rows - j0 < rj ? rows - j0 : rj;
+    for (int64_t j0 = 0, nj; j0 < n; j0 += nj) {
+      nj = n - j0 < rj ? n - j0 : rj;
       for (int64_t j = 0; j < nj; j++)
-        a.rows[j] = src + (j0 + j) / taps * plane_of(e) + tap_offset(e, (j0 + j) % taps);
+        a.rows[j] = src + (j0 + j) / taps * plane + offs[(j0 + j) % taps];
       a.dyt = dyt + 16 * v0;
       a.dwt = dwt + j0 * kp + 16 * v0;
       bww_tiles[nv - 1][nj - 1](&a);
     }
   }
+}
+
+/* dwt (C*taps, kpad) += src (C*taps, q) dyt (q, kpad) for one group. */
+static void bww_group(const geo *e, const float *dyt, const float *src, int64_t q, float *dwt) {
+  int64_t taps = taps_of(e), offs[MAX_TAPS];
+  for (int64_t t = 0; t < taps; t++)
+    offs[t] = tap_offset(e, t);
+  reduce(e->c * taps, taps, offs, plane_of(e), src, dyt, kpad_of(e), q, dwt);
+}
+
+void dx_conv_implicit_reduce(int64_t n, const float *src, int64_t ld, const float *dyt, int64_t kp,
+                             int64_t q, float *dwt) {
+  const int64_t zero = 0;
+  reduce(n, 1, &zero, ld, src, dyt, kp, q, dwt);
 }
 
 /* --- passes ------------------------------------------------------------------------ */
@@ -786,6 +803,8 @@ void dx_conv_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const 
                                  float *dw, void *ws) {}
 void dx_conv_implicit_product(int64_t k, int64_t c, const float *wp, const float *src, int64_t ld,
                               int64_t q, float *out, int64_t ldo) {}
+void dx_conv_implicit_reduce(int64_t n, const float *src, int64_t ld, const float *dyt, int64_t kp,
+                             int64_t q, float *dwt) {}
 bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d) { return false; }
 size_t dx_conv_depthwise_implicit_workspace(const dx_conv2d_desc *d) { return 0; }
 void dx_conv_depthwise_implicit_fwd(const dx_conv2d_desc *d, const float *x, const float *w,

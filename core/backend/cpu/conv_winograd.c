@@ -53,6 +53,8 @@
 
 typedef struct wgeo {
   int64_t n, c, k, h, w; /* c channels (h, w) in, k channels (h, w) out */
+  int64_t kp;            /* backward-filter: k rounded up to a vector, else k */
+  bool filter;           /* the backward-filter pass's layout */
   int64_t th, tw;        /* tile rows and tiles per row: ceil(h/2), ceil(w/2) */
   int64_t g;             /* images per group */
   int64_t tpad;          /* a full group's tiles, rounded up to a vector */
@@ -61,11 +63,13 @@ typedef struct wgeo {
 
 static size_t round_up(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
-static void wgeo_of(wgeo *e, int64_t n, int64_t c, int64_t k, int64_t h, int64_t w) {
+static void wgeo_of(wgeo *e, int64_t n, int64_t c, int64_t k, int64_t h, int64_t w, bool filter) {
   *e = (wgeo){.n = n, .c = c, .k = k, .h = h, .w = w, .th = (h + 1) / 2, .tw = (w + 1) / 2};
+  e->kp = filter ? (k + 15) / 16 * 16 : k;
+  e->filter = filter;
   e->threads = omp_get_max_threads();
   int64_t tiles = e->th * e->tw;
-  size_t per_image = (size_t)(16 * (c + k) * tiles) * sizeof(float);
+  size_t per_image = (size_t)(16 * (c + e->kp) * tiles) * sizeof(float);
   int64_t gmax = (int64_t)(GROUP_BYTES / per_image);
   if (gmax < 1) gmax = 1;
   /* as many groups on every thread: equal shares of the batch */
@@ -77,18 +81,27 @@ static void wgeo_of(wgeo *e, int64_t n, int64_t c, int64_t k, int64_t h, int64_t
 
 /* Forward and backward-data share one layout: c + k and the sizes agree. */
 static void fwd_wgeo(const dx_conv2d_desc *d, wgeo *e) {
-  wgeo_of(e, d->n, d->ci, d->co, d->h, d->w);
+  wgeo_of(e, d->n, d->ci, d->co, d->h, d->w, false);
 }
 static void bwd_wgeo(const dx_conv2d_desc *d, wgeo *e) {
-  wgeo_of(e, d->n, d->co, d->ci, d->h, d->w);
+  wgeo_of(e, d->n, d->co, d->ci, d->h, d->w, false);
+}
+static void filter_wgeo(const dx_conv2d_desc *d, wgeo *e) {
+  wgeo_of(e, d->n, d->ci, d->co, d->h, d->w, true);
 }
 
 static size_t u_bytes(const wgeo *e) {
   return round_up((size_t)(16 * e->k * e->c) * sizeof(float));
 }
 static size_t v_floats(const wgeo *e) { return (size_t)(16 * e->c * e->tpad); }
+/* Per thread: V (16, C, tpad), then M (16, K, tpad); backward-filter's
+ * W (16, tpad, kp), one image of dy transposed (h*w, kp) and dU (16, C, kp). */
+static size_t w_floats(const wgeo *e) { return (size_t)(16 * e->tpad * e->kp); }
+static size_t dyt_floats(const wgeo *e) { return (size_t)(e->h * e->w * e->kp); }
 static size_t slot_bytes(const wgeo *e) {
-  return round_up((size_t)(16 * (e->c + e->k) * e->tpad) * sizeof(float));
+  size_t f = v_floats(e) + (!e->filter ? (size_t)(16 * e->k * e->tpad)
+                                       : w_floats(e) + dyt_floats(e) + (size_t)(16 * e->c * e->kp));
+  return round_up(f * sizeof(float));
 }
 
 /* DDPMX_WINOGRAD=0 keeps these convolutions on the implicit GEMM (exact
@@ -115,9 +128,11 @@ bool dx_conv_winograd_ok(const dx_conv2d_desc *d) {
 }
 
 size_t dx_conv_winograd_workspace(const dx_conv2d_desc *d) {
-  wgeo e;
+  wgeo e, f;
   fwd_wgeo(d, &e); /* backward-data's is the same size */
-  return u_bytes(&e) + (size_t)e.threads * slot_bytes(&e);
+  filter_wgeo(d, &f);
+  size_t slot = slot_bytes(&e) > slot_bytes(&f) ? slot_bytes(&e) : slot_bytes(&f);
+  return u_bytes(&e) + (size_t)e.threads * slot;
 }
 
 #ifdef HAVE_KERNELS
@@ -265,10 +280,15 @@ static AVX512 void output_tiles(const wgeo *e, const float *mo, int64_t i0, int6
   }
 }
 
+/* This thread's slot: the workspace's largest, whichever pass. */
+static float *slot_of(const dx_conv2d_desc *d, const wgeo *e, void *ws, int t) {
+  size_t slot = (dx_conv_winograd_workspace(d) - u_bytes(e)) / (size_t)e->threads;
+  return (float *)((char *)ws + u_bytes(e) + (size_t)t * slot);
+}
+
 /* One group of images: transform, 16 products, transform back. */
-static void group(const wgeo *e, const float *u, void *ws, const float *in, const float *b,
+static void group(const wgeo *e, const float *u, float *v, const float *in, const float *b,
                   float *y, int64_t gi, bool add) {
-  float *v = (float *)((char *)ws + u_bytes(e) + (size_t)omp_get_thread_num() * slot_bytes(e));
   float *mo = v + v_floats(e);
   int64_t i0 = gi * e->g, m = e->n - i0 < e->g ? e->n - i0 : e->g, q = m * e->th * e->tw;
   input_tiles(e, in, i0, m, v);
@@ -278,11 +298,13 @@ static void group(const wgeo *e, const float *u, void *ws, const float *in, cons
   output_tiles(e, mo, i0, m, y, b, add);
 }
 
-static void pass(const wgeo *e, void *ws, const float *in, const float *b, float *y, bool add) {
+static void pass(const dx_conv2d_desc *d, const wgeo *e, void *ws, const float *in, const float *b,
+                 float *y, bool add) {
   const float *u = ws;
   int64_t groups = (e->n + e->g - 1) / e->g;
   DX_PAR_IF(groups > 1, "omp parallel for schedule(dynamic) num_threads(e->threads)",
-            for (int64_t gi = 0; gi < groups; gi++) group(e, u, ws, in, b, y, gi, add););
+            for (int64_t gi = 0; gi < groups; gi++)
+                group(e, u, slot_of(d, e, ws, omp_get_thread_num()), in, b, y, gi, add););
 }
 
 /* x (N,Ci,H,W), w (Co,Ci,3,3), b (Co) or NULL -> y (N,Co,H,W) */
@@ -291,7 +313,7 @@ void dx_conv_winograd_fwd(const dx_conv2d_desc *d, const float *x, const float *
   wgeo e;
   fwd_wgeo(d, &e);
   transform_filter(&e, w, false, ws);
-  pass(&e, ws, x, b, y, false);
+  pass(d, &e, ws, x, b, y, false);
 }
 
 /* dy (N,Co,H,W), w (Co,Ci,3,3) -> dx (N,Ci,H,W) += */
@@ -300,7 +322,116 @@ void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const f
   wgeo e;
   bwd_wgeo(d, &e);
   transform_filter(&e, w, true, ws);
-  pass(&e, ws, dy, NULL, dx, true);
+  pass(d, &e, ws, dy, NULL, dx, true);
+}
+
+/* --- backward-filter ----------------------------------------------------------------
+ *
+ * With U = G g G^T and M = sum over c of U .* V, the forward pass gives
+ * dL/dM = A dY A^T per tile, so dL/dU = sum over tiles of (A dY A^T) .* V
+ * and dL/dg = G^T (dL/dU) G: per xi again a product, now reducing over the
+ * tiles, dU[xi] (C, K) = V[xi] (C, tiles) W[xi] (tiles, K) with
+ * W = A dY A^T. W is built with output channels in the lanes (dy transposed
+ * per image), so that the product is backward-weights' reduction with the
+ * sum over tiles kept in the lanes (dx_conv_implicit_reduce). */
+
+/* dy (K, h*w) of one image -> dyt (h*w, kp), zero in the padding channels. */
+static void transpose_dy(const wgeo *e, const float *dy, float *dyt) {
+  int64_t p = e->h * e->w;
+  for (int64_t i = 0; i < p; i++) {
+    float *row = dyt + i * e->kp;
+    for (int64_t k = 0; k < e->k; k++)
+      row[k] = dy[k * p + i];
+    for (int64_t k = e->k; k < e->kp; k++)
+      row[k] = 0.0f;
+  }
+}
+
+/* dyt of image j of the group -> w (16, tpad, kp): A dY A^T of its tiles;
+ * outputs past the image's edge (odd sizes) read zero. */
+static AVX512 void dy_tiles(const wgeo *e, const float *dyt, int64_t j, float *w) {
+  int64_t kp = e->kp, ws = e->tpad * kp;
+  for (int64_t th = 0; th < e->th; th++)
+    for (int64_t tw = 0; tw < e->tw; tw++) {
+      int64_t oh = 2 * th, ow = 2 * tw;
+      bool down = oh + 1 < e->h, right = ow + 1 < e->w;
+      const float *p00 = dyt + (oh * e->w + ow) * kp;
+      float *dst = w + ((j * e->th + th) * e->tw + tw) * kp;
+      for (int64_t v = 0; v < kp; v += 16) {
+        __m512 z = _mm512_setzero_ps();
+        __m512 d00 = _mm512_loadu_ps(p00 + v), d01 = right ? _mm512_loadu_ps(p00 + kp + v) : z;
+        __m512 d10 = down ? _mm512_loadu_ps(p00 + e->w * kp + v) : z;
+        __m512 d11 = down && right ? _mm512_loadu_ps(p00 + (e->w + 1) * kp + v) : z;
+        /* A along the column, then along the row */
+        __m512 r[4][2] = {{d00, d01},
+                          {_mm512_add_ps(d00, d10), _mm512_add_ps(d01, d11)},
+                          {_mm512_sub_ps(d00, d10), _mm512_sub_ps(d01, d11)},
+                          {_mm512_sub_ps(z, d10), _mm512_sub_ps(z, d11)}};
+        for (int a = 0; a < 4; a++) {
+          float *o = dst + a * 4 * ws + v;
+          _mm512_storeu_ps(o, r[a][0]);
+          _mm512_storeu_ps(o + ws, _mm512_add_ps(r[a][0], r[a][1]));
+          _mm512_storeu_ps(o + 2 * ws, _mm512_sub_ps(r[a][0], r[a][1]));
+          _mm512_storeu_ps(o + 3 * ws, _mm512_sub_ps(z, r[a][1]));
+        }
+      }
+    }
+}
+
+/* One group of images into this thread's du (16, C, kp). */
+static void filter_group(const wgeo *e, const float *x, const float *dy, float *slot, int64_t gi) {
+  float *v = slot, *w = v + v_floats(e), *dyt = w + w_floats(e), *du = dyt + dyt_floats(e);
+  int64_t i0 = gi * e->g, m = e->n - i0 < e->g ? e->n - i0 : e->g, q = m * e->th * e->tw;
+  input_tiles(e, x, i0, m, v);
+  for (int64_t j = 0; j < m; j++) {
+    transpose_dy(e, dy + (i0 + j) * e->k * e->h * e->w, dyt);
+    dy_tiles(e, dyt, j, w);
+  }
+  for (int xi = 0; xi < 16; xi++)
+    dx_conv_implicit_reduce(e->c, v + xi * e->c * e->tpad, e->tpad, w + xi * e->tpad * e->kp, e->kp,
+                            q, du + xi * e->c * e->kp);
+}
+
+/* du (16, C, kp) -> dw (K, C, 3, 3) += G^T dU G */
+static void filter_back(const wgeo *e, const float *du, float *dw) {
+  size_t xs = (size_t)(e->c * e->kp);
+  for (int64_t k = 0; k < e->k; k++)
+    for (int64_t c = 0; c < e->c; c++) {
+      float u[4][4], t[3][4];
+      for (int xi = 0; xi < 16; xi++)
+        u[xi / 4][xi % 4] = du[xi * xs + c * e->kp + k];
+      for (int b = 0; b < 4; b++) { /* G^T along the column */
+        t[0][b] = u[0][b] + 0.5f * (u[1][b] + u[2][b]);
+        t[1][b] = 0.5f * (u[1][b] - u[2][b]);
+        t[2][b] = 0.5f * (u[1][b] + u[2][b]) + u[3][b];
+      }
+      float *g = dw + (k * e->c + c) * 9;
+      for (int i = 0; i < 3; i++) { /* G along the row */
+        g[i * 3 + 0] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+        g[i * 3 + 1] += 0.5f * (t[i][1] - t[i][2]);
+        g[i * 3 + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+      }
+    }
+}
+
+/* x (N,Ci,H,W), dy (N,Co,H,W) -> dw (Co,Ci,3,3) += */
+void dx_conv_winograd_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
+                                 float *dw, void *ws) {
+  wgeo e;
+  filter_wgeo(d, &e);
+  int64_t groups = (e.n + e.g - 1) / e.g;
+  size_t dun = (size_t)(16 * e.c * e.kp), off = v_floats(&e) + w_floats(&e) + dyt_floats(&e);
+  for (int t = 0; t < e.threads; t++)
+    memset(slot_of(d, &e, ws, t) + off, 0, dun * sizeof(float));
+  /* static: which images a thread sums, and in what order, must not depend
+   * on timing (reproducible runs) */
+  DX_PAR_IF(groups > 1, "omp parallel for schedule(static) num_threads(e.threads)",
+            for (int64_t gi = 0; gi < groups; gi++)
+                filter_group(&e, x, dy, slot_of(d, &e, ws, omp_get_thread_num()), gi););
+  float *du = slot_of(d, &e, ws, 0) + off;
+  for (int t = 1; t < e.threads; t++)
+    dx_conv_axpy(DX_F32, du, 1, 1.0, slot_of(d, &e, ws, t) + off, 1, (int64_t)dun);
+  filter_back(&e, du, dw);
 }
 
 #else /* no AVX-512 kernels on this target: dx_conv_winograd_ok() says no */
@@ -309,4 +440,6 @@ void dx_conv_winograd_fwd(const dx_conv2d_desc *d, const float *x, const float *
                           float *y, void *ws) {}
 void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w, float *dx,
                                void *ws) {}
+void dx_conv_winograd_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
+                                 float *dw, void *ws) {}
 #endif
