@@ -53,6 +53,7 @@ static const conv_case cases[] = {
     {"Winograd, one thread, 1x1 images", 3, 12, 1, 1, 10, 3, 3, 1, 1, 1, true, 1},
     {"Winograd, 3 images, 9x14", 3, 16, 9, 14, 15, 3, 3, 1, 1, 1, true, 1},
     {"Winograd, 32 out channels (whole vectors)", 4, 8, 6, 5, 32, 3, 3, 1, 1, 1, true, 2},
+    {"1x1, 19 -> 30 channels, 9x9", 5, 19, 9, 9, 30, 1, 1, 1, 0, 1, true, 2},
 };
 
 static int64_t out_size(int64_t in, int64_t k, int stride, int pad) {
@@ -144,6 +145,17 @@ static dx_tensor *twice_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
   return dx_matmul(ctx, dx_reshape(ctx, h, 2, flat), dx_reshape(ctx, in[0], 2, flat), false, true);
 }
 
+/* The same with 1x1 and 3x3 convolutions of 20 channels on 6x6 maps (the
+ * float32 kernels' shapes: several vectors of positions), x also added to
+ * the output: in float32 each backward-data must add to the gradient that
+ * the later use already left in x's. */
+static dx_tensor *twice_wide_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
+  int k = *(const int *)user, pad = k / 2;
+  dx_tensor *h =
+      dx_conv2d(ctx, dx_conv2d(ctx, in[0], in[1], in[2], 1, pad, 1), in[1], in[2], 1, pad, 1);
+  return dx_add(ctx, h, in[0]);
+}
+
 START_TEST(conv_gradients_accumulate_over_uses) {
   dx_ctx *ctx = dxt_ctx(2);
   int64_t xs[4] = {2, 3, 4, 5}, ws[4] = {3, 3, 3, 3}, bs[1] = {3};
@@ -151,6 +163,13 @@ START_TEST(conv_gradients_accumulate_over_uses) {
                       dxt_param(ctx, DX_F64, 4, ws, -1, 1, 2),
                       dxt_param(ctx, DX_F64, 1, bs, -1, 1, 3)};
   dxt_gradcheck(ctx, twice_fn, in, 3, NULL, NULL);
+  for (int k = 1; k <= 3; k += 2) {
+    int64_t xw[4] = {3, 20, 6, 6}, ww[4] = {20, 20, k, k}, bw[1] = {20};
+    dx_tensor *wide[3] = {dxt_param(ctx, DX_F64, 4, xw, -1, 1, 4),
+                          dxt_param(ctx, DX_F64, 4, ww, -0.2, 0.2, 5),
+                          dxt_param(ctx, DX_F64, 1, bw, -1, 1, 6)};
+    dxt_f32_vs_f64(ctx, twice_wide_fn, wide, 3, &k, 1e-5);
+  }
   dx_ctx_free(ctx);
 }
 END_TEST
