@@ -76,6 +76,7 @@ typedef struct chain_spec {
   const char *sampler;
   int64_t steps; /* 0: all */
   double eta;    /* ddim */
+  bool logsnr;   /* dpmpp_2m: its default steps, evenly in lambda; else evenly in t */
 } chain_spec;
 
 /* The model timestep of kept step i of n out of T (i = -1: t = 0). */
@@ -84,25 +85,53 @@ static int64_t kept_step(int64_t i, int64_t n, int64_t T) {
   return n == T ? i : (int64_t)nearbyint(i * (double)(T - 1) / (double)(n - 1));
 }
 
+static double lambda_of(double abar) { return 0.5 * log(abar / (1 - abar)); }
+
+/* The logSNR steps as DPM-Solver takes them, n >= 3: n lambdas evenly from
+ * lambda(0) to lambda(T - 1), the one below the top moved up to
+ * lambda(T - 2) if it falls inside the last step, those below it spread
+ * evenly again; each the step nearest its lambda over all of 0..T - 2 (a
+ * search of its own, not ddpmx's walk), kept strictly increasing. */
+static void logsnr_steps(const double *abar, int64_t T, int64_t n, int64_t *keep) {
+  double bottom = lambda_of(abar[0]);
+  double top = fmax(bottom + (lambda_of(abar[T - 1]) - bottom) * (n - 2) / (double)(n - 1),
+                    lambda_of(abar[T - 2]));
+  for (int64_t i = 0; i < n - 1; i++) {
+    double want = bottom + (top - bottom) * i / (double)(n - 2), best = INFINITY;
+    for (int64_t t = 0; t < T - 1; t++)
+      if (fabs(lambda_of(abar[t]) - want) < best)
+        best = fabs(lambda_of(abar[t]) - want), keep[i] = t;
+    if (i > 0 && keep[i] <= keep[i - 1]) keep[i] = keep[i - 1] + 1;
+    if (keep[i] > T - n + i) keep[i] = T - n + i;
+  }
+  keep[n - 1] = T - 1;
+}
+
 /* DPM-Solver++(2M) (Lu et al. 2022 Algorithm 2, first order at the first
  * and the last two steps) is deterministic and, with this oracle, affine in x_T:
  * x = k x_T + c and the previous x0_hat = pk x_T + pc, carried exactly. */
-static void dpmpp_moments(const double *abar_full, int64_t T, int64_t n, double *mean,
+static void dpmpp_moments(const double *abar_full, int64_t T, int64_t n, bool logsnr, double *mean,
                           double *var) {
+  int64_t *keep = malloc((size_t)n * sizeof *keep);
+  if (logsnr)
+    logsnr_steps(abar_full, T, n, keep);
+  else
+    for (int64_t i = 0; i < n; i++)
+      keep[i] = kept_step(i, n, T);
   double k = 1, c = 0, pk = 0, pc = 0;
   for (int64_t i = n - 1; i >= 0; i--) {
-    double a = abar_full[kept_step(i, n, T)], V = a * S * S + 1 - a;
+    double a = abar_full[keep[i]], V = a * S * S + 1 - a;
     double A = sqrt(a) * S * S / V, B = (1 - a) * M / V; /* E[x0 | x_t] = A x_t + B */
     double xk = A * k, xc = A * c + B;                   /* x0_hat */
     if (i == 0) {
       k = xk, c = xc;
       break;
     }
-    double at = abar_full[kept_step(i - 1, n, T)];
-    double lam_s = 0.5 * log(a / (1 - a)), lam_t = 0.5 * log(at / (1 - at)), h = lam_t - lam_s;
+    double at = abar_full[keep[i - 1]];
+    double lam_s = lambda_of(a), lam_t = lambda_of(at), h = lam_t - lam_s;
     double dk = xk, dc = xc;
     if (i < n - 1 && i > 1) {
-      double ap = abar_full[kept_step(i + 1, n, T)], r = (lam_s - 0.5 * log(ap / (1 - ap))) / h;
+      double r = (lam_s - lambda_of(abar_full[keep[i + 1]])) / h;
       dk = (1 + 1 / (2 * r)) * xk - pk / (2 * r), dc = (1 + 1 / (2 * r)) * xc - pc / (2 * r);
     }
     double ratio = sqrt((1 - at) / (1 - a)), g = -sqrt(at) * (exp(-h) - 1);
@@ -110,13 +139,14 @@ static void dpmpp_moments(const double *abar_full, int64_t T, int64_t n, double 
     pk = xk, pc = xc;
   }
   *mean = c, *var = k * k;
+  free(keep);
 }
 
 static void chain_moments(const double *abar_full, int64_t T, const chain_spec *c, double *mean,
                           double *var) {
   int64_t n = c->steps ? c->steps : T;
   if (!strcmp(c->sampler, "dpmpp_2m")) {
-    dpmpp_moments(abar_full, T, n, mean, var);
+    dpmpp_moments(abar_full, T, n, c->logsnr, mean, var);
     return;
   }
   double mu = 0, v = 1;
@@ -169,9 +199,14 @@ static void check_samples(dx_ctx *ctx, const dx_diffusion *d, const chain_spec *
   char steps[32], eta[32];
   snprintf(steps, sizeof steps, "steps=%lld", (long long)c->steps);
   snprintf(eta, sizeof eta, "eta=%g", c->eta);
-  const char *kv[3] = {"clip=false", steps, eta};
+  const char *kv[3] = {"clip=false", steps, NULL};
+  int nkv = 2;
+  if (!strcmp(c->sampler, "ddim"))
+    kv[nkv++] = eta;
+  else if (!strcmp(c->sampler, "dpmpp_2m") && !c->logsnr)
+    kv[nkv++] = "spacing=uniform"; /* its default is logsnr */
   dxt_plugin p;
-  dx_sampler s = open_sampler(ctx, &p, c->sampler, kv, strcmp(c->sampler, "ddim") ? 2 : 3);
+  dx_sampler s = open_sampler(ctx, &p, c->sampler, kv, nkv);
   oracle o = {d, M, S, predict};
   int64_t shape[4] = {64, 1, 8, 8};
   dx_tensor *x = dx_tensor_new_persistent(ctx, DX_F64, 4, shape);
@@ -210,8 +245,10 @@ static void check_samples(dx_ctx *ctx, const dx_diffusion *d, const chain_spec *
 START_TEST(ancestral_samplers_reproduce_the_data_distribution) {
   dx_ctx *ctx = dxt_ctx(2);
   dx_diffusion *d = cosine_schedule(ctx, 1000);
-  const chain_spec specs[4] = {
-      {"beta_tilde", 0, 0}, {"beta", 0, 0}, {"beta_tilde", 250, 0}, {"beta", 100, 0}};
+  const chain_spec specs[4] = {{"beta_tilde", 0, 0, false},
+                               {"beta", 0, 0, false},
+                               {"beta_tilde", 250, 0, false},
+                               {"beta", 100, 0, false}};
   for (int k = 0; k < 4; k++)
     check_samples(ctx, d, &specs[k], DX_PREDICT_EPS);
   dx_diffusion_free(d);
@@ -222,7 +259,7 @@ END_TEST
 START_TEST(ddim_reproduces_the_data_distribution) {
   dx_ctx *ctx = dxt_ctx(2);
   dx_diffusion *d = cosine_schedule(ctx, 1000);
-  const chain_spec specs[2] = {{"ddim", 100, 0.0}, {"ddim", 250, 1.0}};
+  const chain_spec specs[2] = {{"ddim", 100, 0.0, false}, {"ddim", 250, 1.0, false}};
   for (int k = 0; k < 2; k++)
     check_samples(ctx, d, &specs[k], DX_PREDICT_EPS);
   dx_diffusion_free(d);
@@ -230,15 +267,19 @@ START_TEST(ddim_reproduces_the_data_distribution) {
 }
 END_TEST
 
-/* DPM-Solver++(2M) at 20 steps for each prediction target, and at 50. */
+/* DPM-Solver++(2M) on its logSNR steps at 20 steps for each prediction
+ * target, and at 10 and 50; and at 20 steps evenly spaced in t. */
 START_TEST(dpm_solver_reproduces_the_data_distribution) {
   dx_ctx *ctx = dxt_ctx(2);
   dx_diffusion *d = cosine_schedule(ctx, 1000);
-  const chain_spec at20 = {"dpmpp_2m", 20, 0}, at50 = {"dpmpp_2m", 50, 0};
+  const chain_spec at20 = {"dpmpp_2m", 20, 0, true}, at50 = {"dpmpp_2m", 50, 0, true};
+  const chain_spec even20 = {"dpmpp_2m", 20, 0, false}, at10 = {"dpmpp_2m", 10, 0, true};
   check_samples(ctx, d, &at20, DX_PREDICT_EPS);
   check_samples(ctx, d, &at20, DX_PREDICT_X0);
   check_samples(ctx, d, &at20, DX_PREDICT_V);
   check_samples(ctx, d, &at50, DX_PREDICT_EPS);
+  check_samples(ctx, d, &at10, DX_PREDICT_EPS);
+  check_samples(ctx, d, &even20, DX_PREDICT_EPS);
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
 }
@@ -248,7 +289,7 @@ END_TEST
 START_TEST(every_prediction_target_samples_alike) {
   dx_ctx *ctx = dxt_ctx(2);
   dx_diffusion *d = cosine_schedule(ctx, 1000);
-  const chain_spec ddim = {"ddim", 100, 0.0}, anc = {"beta", 100, 0};
+  const chain_spec ddim = {"ddim", 100, 0.0, false}, anc = {"beta", 100, 0, false};
   check_samples(ctx, d, &ddim, DX_PREDICT_X0);
   check_samples(ctx, d, &ddim, DX_PREDICT_V);
   check_samples(ctx, d, &anc, DX_PREDICT_V);

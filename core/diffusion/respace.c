@@ -45,3 +45,31 @@ dx_status dx_space_timesteps(dx_ctx *ctx, int64_t T, int64_t n, int64_t *keep) {
     keep[i] = (int64_t)nearbyint(pos);
   return DX_OK;
 }
+
+static double lambda_at(const dx_diffusion *d, int64_t t) {
+  return 0.5 * (log(d->alpha_bar[t]) - log1p(-d->alpha_bar[t]));
+}
+
+dx_status dx_space_timesteps_logsnr(dx_ctx *ctx, const dx_diffusion *d, int64_t n, int64_t *keep) {
+  int64_t T = d->T;
+  if (n < 3 || n > T) return dx_space_timesteps(ctx, T, n, keep);
+  /* Evenly spaced lambdas from lambda(0) to lambda(T - 1), except that the
+   * one below the top may not fall inside the last step: a clipped last beta
+   * (the cosine schedule's 0.999) puts lambda(T - 1) several units below
+   * lambda(T - 2), and lambdas spaced from there would round to the top few
+   * steps. The others are then spread from lambda(T - 2). */
+  double bottom = lambda_at(d, 0);
+  double below_top = bottom + (lambda_at(d, T - 1) - bottom) * (double)(n - 2) / (double)(n - 1);
+  double top = fmax(below_top, lambda_at(d, T - 2));
+  int64_t t = 0;
+  keep[n - 1] = T - 1;
+  for (int64_t i = 0; i < n - 1; i++) {
+    double want = bottom + (top - bottom) * (double)i / (double)(n - 2);
+    /* lambda falls as t grows: walk up while the next step is nearer. */
+    while (t < T - 2 && fabs(lambda_at(d, t + 1) - want) <= fabs(lambda_at(d, t) - want))
+      t++;
+    int64_t lo = i > 0 ? keep[i - 1] + 1 : 0, hi = T - n + i; /* room for the steps above */
+    keep[i] = t < lo ? lo : t > hi ? hi : t;
+  }
+  return DX_OK;
+}

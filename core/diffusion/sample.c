@@ -1,6 +1,7 @@
 /* The sampling loop (Ho et al. 2020 Algorithm 2) and what sampler plugins
  * share: their handle and the ancestral step. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ddpmx/sampler.h"
 #include "diffusion/internal.h"
@@ -23,7 +24,9 @@ void dx_sampler_release(dx_sampler *s) {
 void dx_sampler_read_common(const dx_params *p, dx_sampler_config *cfg) {
   cfg->steps = dx_params_int(p, "steps");
   cfg->clip = dx_params_bool(p, "clip");
-  cfg->threshold = dx_params_float(p, "threshold"); /* 0 (off) for a plugin without it */
+  cfg->threshold = dx_params_float(p, "threshold");     /* 0 (off) for a plugin without it */
+  const char *spacing = dx_params_string(p, "spacing"); /* NULL for a plugin without it */
+  cfg->spacing = spacing && !strcmp(spacing, "logsnr") ? DX_SPACING_LOGSNR : DX_SPACING_UNIFORM;
 }
 
 dx_status dx_sampler_create_stateless(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg,
@@ -64,8 +67,10 @@ const dx_diffusion *dx_sampling_tables(dx_ctx *ctx, const dx_sampler *s, const d
   if (steps <= 0 || steps >= d->T) return d;
   int64_t *keep = malloc((size_t)steps * sizeof *keep);
   if (!keep) return dx_set_error(ctx, DX_ERR_NOMEM, "out of memory respacing"), NULL;
-  if (dx_space_timesteps(ctx, d->T, steps, keep) == DX_OK)
-    *owned = dx_diffusion_respace(ctx, d, keep, steps);
+  dx_status st = s->cfg.spacing == DX_SPACING_LOGSNR
+                     ? dx_space_timesteps_logsnr(ctx, d, steps, keep)
+                     : dx_space_timesteps(ctx, d->T, steps, keep);
+  if (st == DX_OK) *owned = dx_diffusion_respace(ctx, d, keep, steps);
   free(keep);
   return *owned;
 }

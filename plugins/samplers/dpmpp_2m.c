@@ -1,7 +1,6 @@
 /* dpmpp_2m: DPM-Solver++(2M), the multistep second-order solver of the
  * diffusion ODE in its data-prediction form (Lu et al. 2022, "DPM-Solver++",
- * Algorithm 2), on the same respaced steps as ddim, so that `--sampler
- * dpmpp_2m --steps N` and `--sampler ddim --steps N` visit the same t.
+ * Algorithm 2).
  *
  * With alpha = sqrt(abar), sigma = sqrt(1 - abar), lambda = log(alpha / sigma),
  * a step from index i (time s) to the next kept time t has h = lambda_t - lambda_s
@@ -12,13 +11,18 @@
  * (first order, which is DDIM at eta = 0). The last two steps are first order
  * too. The last, to sigma = 0, has h infinite and r = 0, and returns x0_hat
  * itself (diffusers' lower_order_final with a zero final sigma). The one
- * before it, into index 0 (t = 1, almost clean), is the long jump in lambda
- * that diffusers' default grid, which stops short of t = 1, folds into
- * its final step: at 20 steps h there is about 4 times the previous h, and
- * a second-order step would extrapolate x0_hat by 1/(2r) ~ 2; with the
- * Gaussian oracle (tests/test_oracle.c) that overshoots the variance by 30%,
- * where the first-order step is 2% low. The model may predict eps, x0 or
- * v; x0_hat is the host's conversion, clipped when `clip` is on.
+ * before goes into index 0 (t = 1, almost clean): on steps even in t that is
+ * a long jump in lambda, about 4 times the previous h at 20 steps, where a
+ * second-order step would extrapolate x0_hat by 1/(2r) ~ 2; with the Gaussian
+ * oracle (tests/test_oracle.c) that overshoots the variance by 30%.
+ *
+ * Its steps are spaced evenly in lambda by default (spacing: logsnr, as Lu et
+ * al. advise for low-resolution images). On steps even in t, the cosine
+ * schedule's first step, from t = T - 1 (abar about 1e-8, x0_hat mostly the
+ * clip) to 0.95 T, carries nearly all the error at 20 steps, and it is first
+ * order in every solver (docs/diffusion.md has the figures). The model may
+ * predict eps, x0 or v; x0_hat is the host's conversion, clipped when `clip`
+ * is on.
  *
  * It is deterministic: the host's noise is ignored. For the bound (vlb loss,
  * bits/dim) it reports sigma^2 = beta_tilde, as ddim does. */
@@ -27,7 +31,7 @@
 
 #include "ddpmx/sampler.h"
 
-static const dx_param_spec params[] = {DX_SAMPLER_COMMON_PARAMS(20)};
+static const dx_param_spec params[] = {DX_SAMPLER_COMMON_PARAMS_SPACED(20, "logsnr")};
 
 /* The previous step's x0_hat, kept on the host because the step arena is
  * reset between steps. It is used only when the previous call was index
@@ -113,7 +117,7 @@ static const dx_plugin_desc desc = {
     "DPM-Solver++(2M): deterministic second-order multistep sampling in 10-50 steps",
     "x_t = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) D, h = lambda_t - lambda_s, "
     "D = (1 + 1/(2r)) x0_hat_s - 1/(2r) x0_hat_prev, r = h_prev / h; first and last two steps D = "
-    "x0_hat_s",
+    "x0_hat_s; steps evenly spaced in lambda",
     params,
     DX_COUNT(params),
     &ops};

@@ -53,6 +53,13 @@ DX_API dx_diffusion *dx_diffusion_respace(dx_ctx *ctx, const dx_diffusion *d, co
 /* n indices spread evenly over 0..T-1, first and last included, rounded as
  * improved-diffusion's space_timesteps does for one section. n in [1, T]. */
 DX_API dx_status dx_space_timesteps(dx_ctx *ctx, int64_t T, int64_t n, int64_t *keep);
+/* n indices of d spread evenly in lambda = log(alpha / sigma) (DPM-Solver's
+ * "logSNR" steps), 0 and T - 1 included, each the step nearest its lambda,
+ * made strictly increasing. When the last step is a large jump in lambda (a
+ * clipped last beta), the steps below T - 1 spread from lambda(T - 2)
+ * instead. n in [1, T]; below 3 the steps are those of dx_space_timesteps. */
+DX_API dx_status dx_space_timesteps_logsnr(dx_ctx *ctx, const dx_diffusion *d, int64_t n,
+                                           int64_t *keep);
 
 /* --- Gaussian math on the host, float64 ------------------------------------ */
 

@@ -19,6 +19,12 @@
 extern "C" {
 #endif
 
+/* How the host picks the steps when a sampler asks for fewer than T. */
+typedef enum dx_spacing {
+  DX_SPACING_UNIFORM = 0, /* evenly in t (dx_space_timesteps) */
+  DX_SPACING_LOGSNR = 1   /* evenly in log(alpha / sigma) (dx_space_timesteps_logsnr) */
+} dx_spacing;
+
 /* What a sampler tells the host when it is created. */
 typedef struct dx_sampler_config {
   int64_t steps;        /* steps to sample with; 0 or >= T: all T */
@@ -26,6 +32,7 @@ typedef struct dx_sampler_config {
   bool learns_variance; /* the model outputs 2C channels: prediction, then variance */
   double threshold;     /* > 0: dynamic thresholding of x0 at this quantile (the host applies
                            it before each step; dx_dynamic_threshold) */
+  dx_spacing spacing;   /* the steps kept when steps < T */
 } dx_sampler_config;
 
 /* One reverse step, as the host hands it to the sampler. */
@@ -69,18 +76,30 @@ DX_API void dx_sampler_release(dx_sampler *s);
 /* --- helpers a sampler plugin composes ----------------------------------------- */
 
 /* The parameters every sampler declares, to open its spec with:
- *   static const dx_param_spec params[] = {DX_SAMPLER_COMMON_PARAMS(0), ...}; */
+ *   static const dx_param_spec params[] = {DX_SAMPLER_COMMON_PARAMS(0), ...};
+ * DX_SAMPLER_COMMON_PARAMS_SPACED also sets the default spacing, "uniform"
+ * or "logsnr". */
 #define DX_SAMPLER_COMMON_PARAMS(default_steps)                                                    \
+  DX_SAMPLER_COMMON_PARAMS_SPACED(default_steps, "uniform")
+#define DX_SAMPLER_COMMON_PARAMS_SPACED(default_steps, default_spacing)                            \
   {"steps",                                                                                        \
    DX_PARAM_INT,                                                                                   \
    #default_steps,                                                                                 \
    "[0, inf)",                                                                                     \
    "steps",                                                                                        \
-   "sample on this many evenly spaced steps (beta recomputed from abar); 0 uses all T"},           \
-      {"clip", DX_PARAM_BOOL, "true", NULL, NULL, "clip the predicted x0 to [-1, 1]"}, {           \
-    "threshold", DX_PARAM_FLOAT, "0", "[0, 1]", NULL,                                              \
-        "dynamic thresholding (Saharia et al. 2022): per image, s = max(this quantile of |x0|, "   \
-        "1), x0 clipped to [-s, s] and divided by s; 0 is off"                                     \
+   "sample on this many of the T steps (kept as spacing says; beta recomputed from abar); 0: "     \
+   "all"},                                                                                         \
+      {"clip", DX_PARAM_BOOL, "true", NULL, NULL, "clip the predicted x0 to [-1, 1]"},             \
+      {"threshold",                                                                                \
+       DX_PARAM_FLOAT,                                                                             \
+       "0",                                                                                        \
+       "[0, 1]",                                                                                   \
+       NULL,                                                                                       \
+       "dynamic thresholding (Saharia et al. 2022): per image, s = max(this quantile of |x0|, "    \
+       "1), x0 clipped to [-s, s] and divided by s; 0 is off"},                                    \
+  {                                                                                                \
+    "spacing", DX_PARAM_CHOICE, default_spacing, "uniform|logsnr", NULL,                           \
+        "the respaced steps: evenly in t, or evenly in lambda = log(alpha / sigma)"                \
   }
 
 /* Reads DX_SAMPLER_COMMON_PARAMS into cfg. */
