@@ -709,8 +709,8 @@ static void tap_offsets(const geo *e, int64_t *offs) {
 /* One channel through the forward product, every image: in (N,C,H,W)
  * channel c -> out plane y (N,C,Ho,Wo) channel c, = conv + b[c] or (add) +=.
  * wc: the channel's taps. */
-static void dw_channel(const geo *e, int64_t cs, const float *in, const float *wc, const float *b,
-                       float *y, bool add, float *src, float *out) {
+static AVX512 void dw_channel(const geo *e, int64_t cs, const float *in, const float *wc,
+                              const float *b, float *y, bool add, float *src, float *out) {
   int64_t taps = taps_of(e), offs[MAX_TAPS];
   tap_offsets(e, offs);
   for (int64_t gi = 0; gi < groups_of(e); gi++) {
