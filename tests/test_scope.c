@@ -155,6 +155,34 @@ START_TEST(scope_ends_across_chunks_and_warm_steps_allocate_nothing) {
 }
 END_TEST
 
+/* A kept tensor with a small hole below it stays in place (moving it would
+ * cost more than the hole), so a step fills more of the chunk than the peak
+ * of bytes in use: the chunk a reset makes must hold that, or every warm
+ * step overflows it and asks the system for memory again. */
+START_TEST(warm_steps_fit_the_holes_scopes_leave) {
+  dx_ctx *ctx = ctx_with_arena(4096);
+  dx_set_grad_enabled(ctx, false);
+  uint64_t warm_allocs = 0;
+  for (int step = 0; step < 4; step++) {
+    dx_step_reset(ctx);
+    if (step == 2) warm_allocs = dx_arena_stats_of(ctx).sys_allocs;
+    dx_tensor *x = ramp(ctx, 1000, 0.0);
+    dx_scope_begin(ctx);
+    (void)ramp(ctx, 1000, 0.0); /* the hole */
+    dx_tensor *y = dx_scope_end(ctx, ramp(ctx, 16000, 1.0));
+    dx_tensor *z = ramp(ctx, 20000, 2.0); /* fills past the peak of x, hole, y */
+    check_ramp_sum(ctx, dx_add(ctx, x, x), 0.0);
+    double *v = dxt_values(ctx, y);
+    ck_assert_double_eq(v[15999], 16000.0);
+    free(v);
+    ck_assert_ptr_nonnull(z);
+  }
+  ck_assert_uint_eq(dx_arena_stats_of(ctx).sys_allocs, warm_allocs);
+  ck_assert_int_eq(dx_status_of(ctx), DX_OK);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 /* --- the U-Net, sampling and bits/dim ------------------------------------------ */
 
 typedef struct model {
@@ -287,6 +315,7 @@ Suite *scope_suite(void) {
   DXT_ADD(tc, scope_keeps_one_tensor_and_gives_back_the_rest);
   DXT_ADD(tc, scope_keeps_what_the_backward_reads);
   DXT_ADD(tc, scope_ends_across_chunks_and_warm_steps_allocate_nothing);
+  DXT_ADD(tc, warm_steps_fit_the_holes_scopes_leave);
   DXT_ADD(tc, resnet_unet_without_tape_is_bit_identical_and_smaller);
   DXT_ADD(tc, convnext_unet_without_tape_is_bit_identical_and_smaller);
   DXT_ADD(tc, sampling_and_bits_per_dim_are_bit_identical_without_the_tape);

@@ -65,6 +65,7 @@ typedef struct dx_arena {
   dx_arena_chunk *chunks; /* newest first */
   size_t used;            /* bytes handed out since the last reset */
   size_t peak;
+  size_t span; /* the most chunk space a step has filled (holes included) */
   size_t capacity;
   uint64_t sys_allocs;
 } dx_arena;
