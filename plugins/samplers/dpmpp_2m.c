@@ -18,7 +18,7 @@
  *
  * Its steps are spaced evenly in lambda by default (spacing: logsnr, as Lu et
  * al. advise for low-resolution images). On steps even in t, the cosine
- * schedule's first step, from t = T - 1 (abar about 1e-8, x0_hat mostly the
+ * schedule's first step, from t = T - 1 (abar about 2.4e-9, x0_hat mostly the
  * clip) to 0.95 T, carries nearly all the error at 20 steps, and it is first
  * order in every solver (docs/diffusion.md has the figures). The model may
  * predict eps, x0 or v; x0_hat is the host's conversion, clipped when `clip`
