@@ -373,6 +373,43 @@ START_TEST(sample_in_passes_gives_the_same_images) {
 }
 END_TEST
 
+/* --sampler NAME:KEY=VALUE,...: a parameter given as its default changes
+ * nothing, another value changes the images, and a wrong one is named. */
+START_TEST(sampler_parameters_on_the_command_line) {
+  result r = ddpmx("run", fixture("tiny.yaml"), data_path(), NULL);
+  ck_assert_msg(r.code == 0, "%s", r.err);
+  result_free(&r);
+  const char *outs[3] = {"plain.png", "default.png", "noisy.png"};
+  const char *specs[3] = {"ddim", "ddim:eta=0,clip=true", "ddim:eta=1"};
+  for (int k = 0; k < 3; k++) {
+    r = ddpmx("sample", "tiny", "--n", "4", "--steps", "3", "--sampler", specs[k], "-o", outs[k],
+              NULL);
+    ck_assert_msg(r.code == 0, "%s: %s", specs[k], r.err);
+    result_free(&r);
+  }
+  struct stat sa, sb;
+  ck_assert_int_eq(stat("plain.png", &sa), 0);
+  ck_assert_int_eq(stat("default.png", &sb), 0);
+  char *a = dxt_slurp("plain.png"), *b = dxt_slurp("default.png"), *c = dxt_slurp("noisy.png");
+  ck_assert_int_eq(sa.st_size, sb.st_size);
+  ck_assert_mem_eq(a, b, (size_t)sa.st_size);
+  ck_assert_msg(stat("noisy.png", &sb) == 0 &&
+                    (sb.st_size != sa.st_size || memcmp(a, c, (size_t)sa.st_size) != 0),
+                "eta=1 drew the images of eta=0");
+  free(a), free(b), free(c);
+  const char *bad[3][2] = {{"ddim:etx=1", "has no parameter 'etx' (did you mean 'eta'?)"},
+                           {"ddim:eta=2", "parameter 'eta' of plugin 'ddim' is 2, outside [0, 1]"},
+                           {"ddim:eta", "'eta' is not KEY=VALUE"}};
+  for (int k = 0; k < 3; k++) {
+    r = ddpmx("sample", "tiny", "--n", "4", "--steps", "3", "--sampler", bad[k][0], NULL);
+    ck_assert_int_eq(r.code, 3);
+    HAS(r.err, "ddpmx sample: --sampler: ");
+    HAS(r.err, bad[k][1]);
+    result_free(&r);
+  }
+}
+END_TEST
+
 START_TEST(failed_run_is_recorded) {
   /* Missing data is caught before training starts: exit 3, and the run is
    * recorded FAILED with the reason. */
@@ -979,6 +1016,7 @@ int main(void) {
   tcase_add_test(tc, dry_run_prints_the_resolved_experiment);
   tcase_add_test(tc, run_then_runs_show_export);
   tcase_add_test(tc, sample_in_passes_gives_the_same_images);
+  tcase_add_test(tc, sampler_parameters_on_the_command_line);
   tcase_add_test(tc, failed_run_is_recorded);
   tcase_add_test(tc, runs_without_database);
   tcase_add_test(tc, signal_ends_run_killed);

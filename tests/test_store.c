@@ -485,9 +485,9 @@ START_TEST(metrics_batched) {
   ck_assert_int_eq(dx_store_log_metric(st, 99, 0, "loss", 1.0), DX_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(dx_store_errmsg(st), "no run with id 99"));
   ck_assert_int_eq(dx_store_log_metric(st, run, 0, "", 1.0), DX_ERR_INVALID);
-  char long_name[100];
-  memset(long_name, 'x', 99);
-  long_name[99] = '\0';
+  char long_name[DX_STORE_METRIC_NAME_MAX + 1];
+  memset(long_name, 'x', DX_STORE_METRIC_NAME_MAX);
+  long_name[DX_STORE_METRIC_NAME_MAX] = '\0';
   ck_assert_int_eq(dx_store_log_metric(st, run, 0, long_name, 1.0), DX_ERR_INVALID);
   ck_assert_int_eq(dx_store_set_batch(st, 0), DX_ERR_INVALID);
   /* Lowering the batch below what is buffered writes it. */

@@ -9,7 +9,7 @@
 
 #define DX_CLI_I2I_OPTIONS                                                                         \
   "  --seed S          the noise's seed (default 0): same seed, same images\n"                     \
-  "  --sampler NAME    another sampler plugin (its default parameters)\n"                          \
+  "  --sampler S       another sampler: NAME, or NAME:KEY=VALUE,... (e.g. ddim:eta=1)\n"           \
   "  --sample-steps N  respace the sampler to N steps (default: the sampler's)\n"                  \
   "  --threshold P     dynamic thresholding of x0 at quantile P (0 < P <= 1)\n"                    \
   "  -o FILE.png       also write the grid here\n"                                                 \

@@ -1,21 +1,10 @@
 /* What sample and the image-to-image commands do with their images: the
- * grid stored with the run, and with -o written as a PNG; and the sampler
- * they were asked to use instead of the run's. */
+ * grid stored with the run, and with -o written as a PNG. */
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "cli/stored_run.h"
 #include "store/grid.h"
-
-int dx_cli_load_sampler(const dx_cli_command *c, const dx_stored_run *r, const char *name,
-                        dx_plugin **p, dx_params **pp) {
-  char err[DX_ERRMSG_MAX];
-  dx_status st =
-      dx_plugin_load(r->plugins.path, name, DX_KIND_SAMPLER, "--sampler", p, err, sizeof err);
-  if (st == DX_OK && (st = dx_params_create((*p)->desc, NULL, pp, err, sizeof err)) != DX_OK)
-    dx_plugin_close(*p), *p = NULL;
-  return st == DX_OK ? DX_EXIT_OK : dx_cli_fail(c, st, "%s", err);
-}
 
 int dx_cli_save_grid(const dx_cli_command *c, dx_store *st, const dx_stored_run *r, const char *tag,
                      const float *x, const int64_t *shape, int64_t nrow, const char *out) {

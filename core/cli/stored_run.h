@@ -25,10 +25,11 @@ void dx_cli_stored_run_free(dx_stored_run *r);
 dx_status dx_cli_experiment_from_json(const char *json, dx_experiment **e, char *err,
                                       size_t errlen);
 
-/* Sampler plugin `name` from the run's plugin path, with its default
- * parameters (--sampler of sample, eval and the image-to-image commands).
+/* The sampler of `spec`, NAME[:KEY=VALUE,...], from the run's plugin path,
+ * its parameters checked and the rest at their defaults (--sampler of
+ * sample, eval and the image-to-image commands).
  * Returns an exit code (after printing why) or DX_EXIT_OK. */
-int dx_cli_load_sampler(const dx_cli_command *c, const dx_stored_run *r, const char *name,
+int dx_cli_load_sampler(const dx_cli_command *c, const dx_stored_run *r, const char *spec,
                         dx_plugin **p, dx_params **pp);
 /* Stores x (shape: n, C, H, W) with run r at its checkpoint's step under
  * tag, and with out also writes the grid (nrow images a row) there as a

@@ -27,7 +27,9 @@
 #define DX_STORE_SCHEMA_VERSION 4
 /* Metric rows buffered before a flush, unless dx_store_set_batch says otherwise. */
 #define DX_STORE_DEFAULT_BATCH 256
-#define DX_STORE_METRIC_NAME_MAX 64
+/* Metric names are shorter than this: room for a sampler given with its
+ * parameters in an eval metric (fid/dpmpp_2m:sde=true,spacing=uniform-20/...). */
+#define DX_STORE_METRIC_NAME_MAX 128
 
 typedef struct dx_store dx_store;
 struct sqlite3;
