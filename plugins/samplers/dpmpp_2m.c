@@ -24,20 +24,33 @@
  * predict eps, x0 or v; x0_hat is the host's conversion, clipped when `clip`
  * is on.
  *
- * It is deterministic: the host's noise is ignored. For the bound (vlb loss,
- * bits/dim) it reports sigma^2 = beta_tilde, as ddim does. */
+ * With `sde: true` it is SDE-DPM-Solver++(2M) (Lu et al. 2022, the data-
+ * prediction solver of the reverse SDE; diffusers' sde-dpmsolver++):
+ *   x_t = (sigma_t / sigma_s) e^{-h} x_s + alpha_t (1 - e^{-2h}) D
+ *         + sigma_t sqrt(1 - e^{-2h}) z,
+ * the same D. At first order it is ddim at eta = 1, the ancestral step with
+ * sigma^2 = beta_tilde between the kept steps; the noise it adds back lets it
+ * correct errors of earlier steps instead of carrying them, which the ODE
+ * cannot. Without it the solver is deterministic and ignores the host's
+ * noise. For the bound (vlb loss, bits/dim) it reports sigma^2 = beta_tilde,
+ * as ddim does. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "ddpmx/sampler.h"
 
-static const dx_param_spec params[] = {DX_SAMPLER_COMMON_PARAMS_SPACED(20, "logsnr")};
+static const dx_param_spec params[] = {
+    {"sde", DX_PARAM_BOOL, "false", NULL, NULL,
+     "solve the reverse SDE instead of the ODE: add noise at each step (SDE-DPM-Solver++)"},
+    DX_SAMPLER_COMMON_PARAMS_SPACED(20, "logsnr"),
+};
 
 /* The previous step's x0_hat, kept on the host because the step arena is
  * reset between steps. It is used only when the previous call was index
  * i + 1 of the same tables with as many values, i.e. the step just before
  * in one sequence; anything else starts a new sequence at first order. */
 typedef struct dpmpp {
+  bool sde;                   /* the SDE solver: noise added at each step */
   double *prev;               /* x0_hat of the previous step, n values */
   int64_t n;                  /* values in prev; 0 when there is none */
   int64_t prev_i;             /* the index it was predicted at */
@@ -47,6 +60,7 @@ typedef struct dpmpp {
 static dx_status create(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg, void **state) {
   dpmpp *s = calloc(1, sizeof *s);
   if (!s) return dx_set_error(ctx, DX_ERR_NOMEM, "dpmpp_2m: out of memory");
+  s->sde = dx_params_bool(p, "sde");
   dx_sampler_read_common(p, cfg);
   cfg->learns_variance = false;
   *state = s;
@@ -101,8 +115,13 @@ static dx_tensor *step(dx_ctx *ctx, void *state, const dx_sampler_step *s) {
     if (!prev || dx_tensor_write(ctx, prev, g->prev, DX_F64) != DX_OK) return g->n = 0, NULL;
     D = dx_add(ctx, dx_scale(ctx, x0, 1.0 + 0.5 / r), dx_scale(ctx, prev, -0.5 / r));
   }
-  dx_tensor *next =
-      dx_add(ctx, dx_scale(ctx, s->x, ratio), dx_scale(ctx, D, alpha_t * (1.0 - emh)));
+  /* The SDE's x_s decays by e^{-h} more, D weighs 1 - e^{-2h}, and the
+   * noise fills the variance back up; sigma_t = 0 on the last step. */
+  double keep = g->sde ? emh : 1.0, sigma_t = sqrt(1.0 - ab_t);
+  dx_tensor *next = dx_add(ctx, dx_scale(ctx, s->x, ratio * keep),
+                           dx_scale(ctx, D, alpha_t * (1.0 - emh * keep)));
+  if (g->sde && sigma_t > 0.0)
+    next = dx_add(ctx, next, dx_scale(ctx, s->noise, sigma_t * sqrt(1.0 - emh * emh)));
   if (!next || remember(ctx, g, s, x0) != DX_OK) return g->n = 0, NULL;
   return next;
 }
@@ -114,10 +133,12 @@ static const dx_plugin_desc desc = {
     DX_KIND_SAMPLER,
     "dpmpp_2m",
     "1.0.0",
-    "DPM-Solver++(2M): deterministic second-order multistep sampling in 10-50 steps",
+    "DPM-Solver++(2M): second-order multistep sampling in 10-50 steps, of the ODE or (sde) the SDE",
     "x_t = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) D, h = lambda_t - lambda_s, "
     "D = (1 + 1/(2r)) x0_hat_s - 1/(2r) x0_hat_prev, r = h_prev / h; first and last two steps D = "
-    "x0_hat_s; steps evenly spaced in lambda",
+    "x0_hat_s; steps evenly spaced in lambda; sde: x_t = (sigma_t / sigma_s) e^{-h} x_s + alpha_t "
+    "(1 "
+    "- e^{-2h}) D + sigma_t sqrt(1 - e^{-2h}) z",
     params,
     DX_COUNT(params),
     &ops};
