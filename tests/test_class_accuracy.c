@@ -20,6 +20,7 @@
 #include "metrics/metrics.h"
 #include "train/features.h"
 #include "train/trainer.h"
+#include "train/trainer_internal.h" /* stream_seed: eval.fid's seed */
 
 static char work[64], build[PATH_MAX], fixtures[PATH_MAX], data[PATH_MAX + 8];
 static char nets[PATH_MAX + 8], yaml[PATH_MAX + 16], sha8[9];
@@ -129,15 +130,16 @@ static void done(sqlite3 *db, sqlite3_stmt *q) {
   sqlite3_close(db);
 }
 
-/* What the test finds itself: n samples of run cond at seed 0, sample i of
- * classes[i % m], labelled by the network. count/right per class. */
-static void independent(const int64_t *classes, int64_t m, double w, int64_t n, int64_t *count,
-                        int64_t *right) {
+/* What the test finds itself: n samples of run `run` (cond.yaml's model)
+ * at `seed`, sample i of classes[i % m], labelled by the network.
+ * count/right per class. */
+static void independent(const char *run, uint64_t seed, const int64_t *classes, int64_t m, double w,
+                        int64_t n, int64_t *count, int64_t *right) {
   sqlite3 *db;
   sqlite3_stmt *q = query(&db,
                           "SELECT c.path FROM checkpoints c JOIN runs r ON r.id = c.run_id "
-                          "WHERE r.name = 'cond' ORDER BY c.step DESC",
-                          NULL);
+                          "WHERE r.name = ? ORDER BY c.step DESC",
+                          run);
   ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
   char ckpt[PATH_MAX];
   snprintf(ckpt, sizeof ckpt, "%s", (const char *)sqlite3_column_text(q, 0));
@@ -149,7 +151,7 @@ static void independent(const int64_t *classes, int64_t m, double w, int64_t n, 
   int64_t *labels = malloc((size_t)n * sizeof *labels), shape[4];
   for (int64_t i = 0; i < n; i++)
     labels[i] = classes[i % m];
-  dx_infer_opts o = {.checkpoint = ckpt, .n = n, .labels = labels, .guidance = w};
+  dx_infer_opts o = {.checkpoint = ckpt, .n = n, .labels = labels, .guidance = w, .seed = seed};
   float *x;
   ck_assert_msg(dx_infer_sample(e, &rp, &o, &x, shape, err, sizeof err) == DX_OK, "%s", err);
   dx_features *f;
@@ -237,7 +239,7 @@ static void check_accounting(const char *out, const int64_t *classes, int64_t m,
                              int64_t n) {
   int64_t count[3], right[3], all = 0;
   char on_test[3][16], last[16];
-  independent(classes, m, w, n, count, right);
+  independent("cond", 0, classes, m, w, n, count, right);
   test_accuracy(on_test);
   char prefix[128], name[200];
   snprintf(prefix, sizeof prefix, "ddim-3/w%g/n%lld/mnist_%s", w, (long long)n, sha8);
@@ -315,6 +317,33 @@ static void refused(const char *const *argv, int code, const char *line) {
   dxt_out_free(&o);
 }
 
+/* eval.fid during training spreads a conditional run's samples over
+ * sample.classes as eval --fid does, guided with sample.guidance, and logs
+ * the share the network labels right as acc/: the value this test finds
+ * itself from the same draw (the run's FID stream of its seed 2, the EMA
+ * weights of the last step, where it scores and checkpoints). */
+START_TEST(training_scores_each_class_asked_for) {
+  char feat[PATH_MAX + 32];
+  snprintf(feat, sizeof feat, "eval.fid.features=%s", nets);
+  run_cli((const char *[]){"run", yaml, "name=scored", "eval.fid.every=4", "eval.fid.samples=7",
+                           "eval.batch=4", "sample.classes=[2, 0]", feat, NULL});
+  int64_t count[3], right[3], two[2] = {2, 0};
+  independent("scored", stream_seed(2, STREAM_FID), two, 2, 1.5, 7, count, right);
+  ck_assert_int_eq(count[2], 4);
+  ck_assert_int_eq(count[0], 3);
+  char name[200];
+  snprintf(name, sizeof name, "acc/ddim-3/w1.5/n7/mnist_%s", sha8);
+  ck_assert_double_eq_tol(metric(name), (double)(right[0] + right[2]) / 7.0, 1e-12);
+  const char *scores[3] = {"fid", "kid", "kid_spread"};
+  for (int k = 0; k < 3; k++) {
+    snprintf(name, sizeof name, "%s/ddim-3/w1.5/n7/mnist_%s", scores[k], sha8);
+    (void)metric(name);
+  }
+  ck_assert_int_eq(count_metrics("acc/%"), 1);
+  ck_assert_int_eq(count_metrics("fid/%"), 1);
+}
+END_TEST
+
 START_TEST(wrong_classes_are_refused_with_one_line) {
   refused((const char *[]){"eval", "cond", "--fid", "--class", "3", NULL}, 2,
           "ddpmx eval: class 3: run 1 knows 0 to 2");
@@ -343,6 +372,7 @@ int main(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 300);
   DXT_ADD(tc, eval_scores_each_class_asked_for);
+  DXT_ADD(tc, training_scores_each_class_asked_for);
   DXT_ADD(tc, wrong_classes_are_refused_with_one_line);
   suite_add_tcase(s, tc);
   return dxt_run(s);

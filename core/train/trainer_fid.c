@@ -1,7 +1,10 @@
 /* eval.fid: FID and KID of samples during training, on rank 0's feature
  * network, logged under the same metric names as `ddpmx eval --fid`. Each
  * rank draws its share of the samples (the same images as one process
- * would), rank 0 gathers and scores them. */
+ * would), rank 0 gathers and scores them. A class-conditional model's
+ * samples are spread over sample.classes (every class when it is empty),
+ * guided with sample.guidance, as `eval --fid` spreads them; the share the
+ * feature network labels with the class asked for is logged as acc/. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,24 +46,52 @@ void dx_trainer_fid_teardown(trainer *tr) {
   tr->fid_net = NULL, tr->fid_ref = NULL;
 }
 
-static dx_status score(trainer *tr, int64_t done, const dx_sampler *s, const float *x, int64_t n) {
+/* Sample i asks for class i mod m of sample.classes (or of every class);
+ * NULL for an unconditional model. */
+static int64_t *fid_labels(const dx_experiment *e, int64_t n) {
+  if (e->model.classes == 0) return NULL;
+  const dx_exp_sample *sc = &e->sample;
+  int64_t m = sc->n_classes ? sc->n_classes : e->model.classes;
+  int64_t *labels = malloc((size_t)n * sizeof *labels);
+  for (int64_t i = 0; labels && i < n; i++)
+    labels[i] = sc->n_classes ? sc->classes[i % m] : i % m;
+  return labels;
+}
+
+static void metric(trainer *tr, const dx_sampler *s, const int64_t *labels, const char *what,
+                   int64_t n, char *name, size_t len) {
+  int64_t T = tr->e->diffusion.T, steps = s->cfg.steps > 0 && s->cfg.steps < T ? s->cfg.steps : T;
+  const char *sampler = slot(tr, "diffusion.sampler", -1)->plugin->desc->name;
+  if (labels)
+    dx_features_metric_guided(tr->fid_net, what, sampler, steps, tr->e->sample.guidance, n, name,
+                              len);
+  else
+    dx_features_metric(tr->fid_net, what, sampler, steps, n, name, len);
+}
+
+static dx_status score(trainer *tr, int64_t done, const dx_sampler *s, const float *x, int64_t n,
+                       const int64_t *labels) {
   dx_features *f = tr->fid_net;
   float *feat = malloc((size_t)(n * dx_features_info_of(f)->dim) * sizeof *feat);
-  if (!feat) return dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory for FID");
-  dx_status st = dx_features_embed(f, x, n, tr->C, tr->H, tr->W, feat, NULL, tr->err, tr->errlen);
+  int *pred = labels ? malloc((size_t)n * sizeof *pred) : NULL;
+  if (!feat || (labels && !pred))
+    return free(feat), free(pred),
+           dx_errf(tr->err, tr->errlen, DX_ERR_NOMEM, NULL, "out of memory for FID");
+  dx_status st = dx_features_embed(f, x, n, tr->C, tr->H, tr->W, feat, pred, tr->err, tr->errlen);
   dx_kid_opts ko = {.seed = (uint64_t)done};
   dx_fid_score r;
   if (st == DX_OK)
     st = dx_features_score(f, feat, n, tr->fid_ref, tr->fid_ref_n, &ko, &r, tr->err, tr->errlen);
-  free(feat);
+  int64_t right = 0;
+  for (int64_t i = 0; labels && st == DX_OK && i < n; i++)
+    right += pred[i] == labels[i];
+  free(feat), free(pred);
   if (st != DX_OK || !tr->env->store) return st;
-  int64_t T = tr->e->diffusion.T, steps = s->cfg.steps > 0 && s->cfg.steps < T ? s->cfg.steps : T;
-  const char *sampler = slot(tr, "diffusion.sampler", -1)->plugin->desc->name;
-  const char *names[3] = {"fid", "kid", "kid_spread"};
-  double v[3] = {r.fid, r.kid, r.kid_spread};
+  const char *names[4] = {"fid", "kid", "kid_spread", "acc"};
+  double v[4] = {r.fid, r.kid, r.kid_spread, (double)right / (double)n};
   char name[256], key[64];
-  for (int k = 0; k < 3 && st == DX_OK; k++) {
-    dx_features_metric(f, names[k], sampler, steps, n, name, sizeof name);
+  for (int k = 0; k < (labels ? 4 : 3) && st == DX_OK; k++) {
+    metric(tr, s, labels, names[k], n, name, sizeof name);
     st = dx_store_log_metric(tr->env->store, tr->env->run_id, done, name, v[k]);
   }
   snprintf(key, sizeof key, "features.%s.sha256", dx_features_info_of(f)->dataset);
@@ -79,14 +110,16 @@ dx_status dx_trainer_fid(trainer *tr, int64_t done) {
   int64_t n = total - first < share ? total - first : share;
   float *mine = malloc((size_t)(share * D) * sizeof *mine);
   float *all = tr->ranks > 1 ? malloc((size_t)(share * tr->ranks * D) * sizeof *all) : mine;
-  dx_status st = mine && all ? DX_OK : DX_ERR_NOMEM;
+  int64_t *labels = fid_labels(e, total);
+  dx_status st = mine && all && (labels || !e->model.classes) ? DX_OK : DX_ERR_NOMEM;
   if (st != DX_OK) dx_errf(tr->err, tr->errlen, st, NULL, "out of memory for FID samples");
   dx_sampler s = tr->sampler;
   if (e->sample.steps > 0) s.cfg.steps = e->sample.steps;
   uint64_t seed = stream_seed((uint64_t)e->seed, STREAM_FID);
   for (int64_t k = 0; k < n && st == DX_OK; k += chunk) {
     int64_t m = n - k < chunk ? n - k : chunk;
-    st = dx_trainer_draw_range(tr, &s, first + k, m, total, seed, NULL, 0, mine + k * D);
+    st = dx_trainer_draw_range(tr, &s, first + k, m, total, seed, labels, e->sample.guidance,
+                               mine + k * D);
   }
   if (tr->ranks > 1) {
     st = dx_trainer_agree(tr, st, NULL);
@@ -94,9 +127,9 @@ dx_status dx_trainer_fid(trainer *tr, int64_t done) {
         dx_comm_allgather(tr->comm, mine, (size_t)(share * D) * sizeof *mine, all) != DX_OK)
       st = (snprintf(tr->err, tr->errlen, "%s", dx_comm_error(tr->comm)), DX_ERR_IO);
   }
-  if (st == DX_OK && tr->rank == 0) st = score(tr, done, &s, all, total);
+  if (st == DX_OK && tr->rank == 0) st = score(tr, done, &s, all, total, labels);
   if (all != mine) free(all);
-  free(mine);
+  free(mine), free(labels);
   tr->log.since = now(); /* scoring time is not training time */
   return st;
 }
