@@ -38,17 +38,25 @@ static dx_status create(dx_module *m, const dx_params *p, const dx_block_shape *
   return dx_status_of(ctx);
 }
 
+/* q, k or v (part 0, 1, 2) as (b, heads, d, n), through its own rows of
+ * to_qkv's weight: no qkv tensor to cut into copies. */
+static dx_tensor *head_part(dx_ctx *ctx, const attn *a, dx_tensor *xn, int part) {
+  int64_t hid = a->heads * a->dim_head, wrows[4] = {1, 3 * hid, a->ch, 1};
+  int64_t wpart[4] = {hid, a->ch, 1, 1};
+  dx_tensor *w = dx_reshape(
+      ctx, dx_slice_channels(ctx, dx_reshape(ctx, a->qkv_w, 4, wrows), part * hid, hid), 4, wpart);
+  int64_t heads[4] = {xn->shape[0], a->heads, a->dim_head, xn->shape[2] * xn->shape[3]};
+  return dx_reshape(ctx, dx_conv2d(ctx, xn, w, NULL, 1, 0, 1), 4, heads);
+}
+
 static dx_tensor *forward(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *temb, bool training) {
   (void)temb, (void)training;
   attn *a = state;
   int64_t b = x->shape[0], h = x->shape[2], w = x->shape[3];
-  dx_tensor *qkv =
-      dx_conv2d(ctx, dx_group_norm(ctx, x, 1, a->norm_w, a->norm_b, 1e-5), a->qkv_w, NULL, 1, 0, 1);
-  dx_tensor *part[3];
-  if (dx_chunk(ctx, qkv, 3, part) != DX_OK) return NULL;
-  int64_t heads[4] = {b, a->heads, a->dim_head, h * w};
-  dx_tensor *q = dx_scale(ctx, dx_reshape(ctx, part[0], 4, heads), 1.0 / sqrt((double)a->dim_head));
-  dx_tensor *k = dx_reshape(ctx, part[1], 4, heads), *v = dx_reshape(ctx, part[2], 4, heads);
+  dx_tensor *xn = dx_group_norm(ctx, x, 1, a->norm_w, a->norm_b, 1e-5);
+  if (!xn) return NULL;
+  dx_tensor *q = dx_scale(ctx, head_part(ctx, a, xn, 0), 1.0 / sqrt((double)a->dim_head));
+  dx_tensor *k = head_part(ctx, a, xn, 1), *v = head_part(ctx, a, xn, 2);
   dx_tensor *sim = dx_softmax(ctx, dx_matmul(ctx, q, k, true, false), -1); /* (b, heads, n, n) */
   dx_tensor *o = dx_matmul(ctx, v, sim, false, true);                      /* (b, heads, d, n) */
   int64_t image[4] = {b, a->heads * a->dim_head, h, w};

@@ -43,36 +43,38 @@ static dx_status create(dx_module *m, const dx_params *p, const dx_block_shape *
   return dx_status_of(ctx);
 }
 
-/* One of q, k, v (part 0, 1, 2 of qkv) as (b, heads, d, n). */
-static dx_tensor *head_view(dx_ctx *ctx, const linattn *a, dx_tensor *qkv, int part) {
-  int64_t hid = a->heads * a->dim_head;
-  int64_t heads[4] = {qkv->shape[0], a->heads, a->dim_head, qkv->shape[2] * qkv->shape[3]};
-  return dx_reshape(ctx, dx_slice_channels(ctx, qkv, part * hid, hid), 4, heads);
+/* One of q, k, v (part 0, 1, 2) as (b, heads, d, n): a 1x1 convolution of
+ * xn with that part's rows of to_qkv's weight (a copy of a few kB), so that
+ * no (b, 3 hid, h, w) qkv is made and sliced into copies. */
+static dx_tensor *project(dx_ctx *ctx, const linattn *a, dx_tensor *xn, int part) {
+  int64_t hid = a->heads * a->dim_head, rows[4] = {1, 3 * hid, a->ch, 1},
+          filt[4] = {hid, a->ch, 1, 1};
+  dx_tensor *w = dx_slice_channels(ctx, dx_reshape(ctx, a->qkv_w, 4, rows), part * hid, hid);
+  int64_t heads[4] = {xn->shape[0], a->heads, a->dim_head, xn->shape[2] * xn->shape[3]};
+  return dx_reshape(ctx, dx_conv2d(ctx, xn, dx_reshape(ctx, w, 4, filt), NULL, 1, 0, 1), 4, heads);
 }
 
 /* The scopes (dx_scope_begin) matter without the tape: q, k and v are each as
  * large as the block's input times heads * dim_head / channels, so the
- * context is made first and each stage is given back once used. */
+ * context is made first and each stage is given back once used. The
+ * 1/sqrt(d) scales the (d x d) context rather than q (d x n): the same
+ * product, one pass over a tensor n/d times smaller. */
 static dx_tensor *forward(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *temb, bool training) {
   (void)temb, (void)training;
   linattn *a = state;
   int64_t b = x->shape[0], h = x->shape[2], w = x->shape[3];
   dx_scope_begin(ctx);
-  dx_scope_begin(ctx);
-  dx_tensor *qkv =
-      dx_scope_end(ctx, dx_conv2d(ctx, dx_group_norm(ctx, x, 1, a->norm_w, a->norm_b, 1e-5),
-                                  a->qkv_w, NULL, 1, 0, 1));
-  if (!qkv) return dx_scope_end(ctx, NULL);
+  dx_tensor *xn = dx_group_norm(ctx, x, 1, a->norm_w, a->norm_b, 1e-5);
+  if (!xn) return dx_scope_end(ctx, NULL);
   dx_scope_begin(ctx);
   dx_scope_begin(ctx);
-  dx_tensor *k = dx_scope_end(ctx, dx_softmax(ctx, head_view(ctx, a, qkv, 1), -1));
-  dx_tensor *v = head_view(ctx, a, qkv, 2);
-  dx_tensor *context = dx_scope_end(ctx, dx_matmul(ctx, k, v, false, true)); /* (b, heads, d, d) */
+  dx_tensor *k = dx_scope_end(ctx, dx_softmax(ctx, project(ctx, a, xn, 1), -1));
+  dx_tensor *v = project(ctx, a, xn, 2);
+  dx_tensor *context = dx_scope_end(
+      ctx, dx_scale(ctx, dx_matmul(ctx, k, v, false, true), 1.0 / sqrt((double)a->dim_head)));
   dx_scope_begin(ctx);
   dx_scope_begin(ctx);
-  dx_scope_begin(ctx);
-  dx_tensor *q = dx_scope_end(ctx, dx_softmax(ctx, head_view(ctx, a, qkv, 0), -2));
-  q = dx_scope_end(ctx, dx_scale(ctx, q, 1.0 / sqrt((double)a->dim_head)));
+  dx_tensor *q = dx_scope_end(ctx, dx_softmax(ctx, project(ctx, a, xn, 0), -2));
   dx_tensor *o = dx_scope_end(ctx, dx_matmul(ctx, context, q, true, false)); /* (b, heads, d, n) */
   int64_t image[4] = {b, a->heads * a->dim_head, h, w};
   o = dx_scope_end(ctx, dx_conv2d(ctx, dx_reshape(ctx, o, 4, image), a->out_w, a->out_b, 1, 0, 1));
