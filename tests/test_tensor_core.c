@@ -77,6 +77,32 @@ START_TEST(reshape_gradient) {
 }
 END_TEST
 
+/* reshape_backward hands y's gradient buffer to x when x has none yet: h, an
+ * intermediate, reaches the output through a chain of two reshapes and
+ * through h * h. Recorded in one order the reshapes' backward runs first
+ * (the buffer passes down the chain, then h * h adds into it); in the other,
+ * h * h's runs first and the reshape adds. */
+static dx_tensor *reshape_uses_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
+  int64_t s34[2] = {3, 4}, s26[2] = {2, 6}, s43[2] = {4, 3};
+  dx_tensor *h = dx_scale(ctx, in[0], 1.5), *a = NULL, *r = NULL;
+  if (*(int *)user == 0) a = dx_mul(ctx, h, h);
+  r = dx_reshape(ctx, dx_reshape(ctx, h, 2, s34), 2, s26);
+  if (*(int *)user == 1) a = dx_mul(ctx, h, h);
+  return dx_add(ctx, dx_reshape(ctx, dx_square(ctx, r), 2, s43), a);
+}
+
+START_TEST(reshape_hands_its_gradient_on) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t shape[2] = {4, 3};
+  dx_tensor *x = dxt_param(ctx, DX_F64, 2, shape, -1, 1, 2);
+  for (int order = 0; order < 2; order++) {
+    dxt_gradcheck(ctx, reshape_uses_fn, &x, 1, &order, NULL);
+    dxt_f32_vs_f64(ctx, reshape_uses_fn, &x, 1, &order, 1e-6);
+  }
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(parameters_survive_reset_and_free_cleanly) {
   dx_ctx *ctx = dxt_ctx(1);
   int64_t shape[1] = {3};
@@ -197,6 +223,7 @@ int main(void) {
   DXT_ADD(tc, write_read_round_trip_converts);
   DXT_ADD(tc, bad_shapes_are_errors_not_crashes);
   DXT_ADD(tc, reshape_gradient);
+  DXT_ADD(tc, reshape_hands_its_gradient_on);
   DXT_ADD(tc, parameters_survive_reset_and_free_cleanly);
   DXT_ADD(tc, random_draws_are_counter_based);
   DXT_ADD(tc, a_checkpointed_segment_has_the_gradients_of_the_plain_one);

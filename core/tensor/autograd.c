@@ -71,6 +71,7 @@ dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t) {
  * gradient for every activation at once, as well as the activations. */
 static void release_grad(dx_ctx *ctx, dx_tensor *out) {
   if (out->flags & DX_TENSOR_PERSISTENT) return; /* keeping it is always safe */
+  if (!out->grad) return;                        /* handed on (reshape_backward) */
   dx_spare_grad *s = NULL;
   for (dx_spare_grad **p = &ctx->lent_grads; *p; p = &(*p)->next)
     if ((*p)->t == out->grad) {
@@ -140,11 +141,24 @@ dx_tensor *dx_detach(dx_ctx *ctx, dx_tensor *t) {
   return dx_tensor_view(ctx, t, t->ndim, t->shape);
 }
 
-/* y is x under another shape: the gradient passes through unchanged. */
+/* y is x under another shape: the gradient passes through unchanged. When x
+ * has no gradient yet, y's buffer becomes x's (the walk releases y's gradient
+ * right after this, and nothing else holds it) instead of a zeroed buffer
+ * that y's is then added to: at batch 128 the U-Net's attention reshapes
+ * spent 2.8 % of a training step zeroing and adding. A persistent x keeps its
+ * own buffer, which sums over steps (train.accumulate). */
 static void reshape_backward(dx_ctx *ctx, dx_node *n) {
-  dx_tensor *x = n->in[0];
+  dx_tensor *x = n->in[0], *gy = n->out->grad;
+  if (!x->grad && !(x->flags & DX_TENSOR_PERSISTENT) && gy->dtype == x->dtype) {
+    gy->ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++)
+      gy->shape[i] = x->shape[i];
+    x->grad = gy;
+    n->out->grad = NULL;
+    return;
+  }
   dx_tensor *gx = dx_grad(ctx, x);
-  if (gx) ctx->be->axpy(ctx->be, gx, 1.0, n->out->grad);
+  if (gx) ctx->be->axpy(ctx->be, gx, 1.0, gy);
 }
 
 dx_tensor *dx_reshape(dx_ctx *ctx, dx_tensor *x, int ndim, const int64_t *shape) {
