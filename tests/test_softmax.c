@@ -1,6 +1,6 @@
 /* Softmax over an axis: forward against a naive float64 reference on every
  * axis of tensors of rank 1..4, stability for large inputs, gradients against
- * finite differences, float32 against float64, bad axes. */
+ * finite differences, float32 against float64, the in-place form, bad axes. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -151,6 +151,49 @@ START_TEST(attention_shapes_on_two_threads) {
 }
 END_TEST
 
+/* dx_softmax_inplace without the tape writes over x and returns it, with
+ * dx_softmax's values on both kernels' paths (rows and columns); with a node
+ * on the tape (whose backward might read x) it leaves x alone, and its
+ * gradient is dx_softmax's. */
+static dx_tensor *softmax_inplace_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
+  return dx_softmax_inplace(ctx, dx_scale(ctx, in[0], 1.0), *(int *)user);
+}
+
+START_TEST(in_place_without_the_tape) {
+  dx_ctx *ctx = dxt_ctx(2);
+  int64_t shape[4] = {2, 4, 32, 150};
+  for (int dt = DX_F32; dt <= DX_F64; dt++)
+    for (int axis = -2; axis <= -1; axis++) {
+      dx_tensor *x = dxt_param(ctx, (dx_dtype)dt, 4, shape, -5, 5, 70 + (uint64_t)axis);
+      bool was = dx_set_grad_enabled(ctx, false);
+      double *want = dxt_values(ctx, dx_softmax(ctx, x, axis));
+      dx_tensor *y = dx_softmax_inplace(ctx, x, axis);
+      ck_assert_ptr_eq(y, x);
+      double *got = dxt_values(ctx, y);
+      ck_assert_msg(dxt_rel_err(got, want, dx_numel(x), 1e-30) == 0, "axis %d", axis);
+      dx_set_grad_enabled(ctx, was);
+      free(got), free(want);
+      dx_tensor_free(ctx, x);
+      dx_step_reset(ctx);
+    }
+  int64_t small[4] = {2, 3, 4, 5};
+  dx_tensor *x = dxt_param(ctx, DX_F64, 4, small, -2, 2, 80);
+  double *before = dxt_values(ctx, x);
+  dx_tensor *h = dx_scale(ctx, x, 1.0); /* a node on the tape */
+  double *h_before = dxt_values(ctx, h);
+  ck_assert_ptr_ne(dx_softmax_inplace(ctx, h, 1), h);
+  double *h_after = dxt_values(ctx, h);
+  ck_assert(dxt_rel_err(h_after, h_before, dx_numel(h), 1e-30) == 0);
+  dx_step_reset(ctx);
+  for (int axis = 0; axis < 4; axis++)
+    dxt_gradcheck(ctx, softmax_inplace_fn, &x, 1, &axis, NULL);
+  double *after = dxt_values(ctx, x);
+  ck_assert(dxt_rel_err(after, before, dx_numel(x), 1e-30) == 0);
+  free(before), free(after), free(h_before), free(h_after);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(bad_axis_is_an_error) {
   dx_ctx *ctx = dxt_ctx(1);
   int64_t shape[3] = {2, 3, 4};
@@ -175,6 +218,7 @@ int main(void) {
   DXT_ADD(tc, gradients_match_finite_differences);
   DXT_ADD(tc, accumulates_and_float32_matches_float64);
   DXT_ADD(tc, attention_shapes_on_two_threads);
+  DXT_ADD(tc, in_place_without_the_tape);
   DXT_ADD(tc, bad_axis_is_an_error);
   suite_add_tcase(s, tc);
   return dxt_run(s);

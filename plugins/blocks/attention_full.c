@@ -57,8 +57,9 @@ static dx_tensor *forward(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *tem
   if (!xn) return NULL;
   dx_tensor *q = dx_scale(ctx, head_part(ctx, a, xn, 0), 1.0 / sqrt((double)a->dim_head));
   dx_tensor *k = head_part(ctx, a, xn, 1), *v = head_part(ctx, a, xn, 2);
-  dx_tensor *sim = dx_softmax(ctx, dx_matmul(ctx, q, k, true, false), -1); /* (b, heads, n, n) */
-  dx_tensor *o = dx_matmul(ctx, v, sim, false, true);                      /* (b, heads, d, n) */
+  dx_tensor *sim =
+      dx_softmax_inplace(ctx, dx_matmul(ctx, q, k, true, false), -1); /* (b, heads, n, n) */
+  dx_tensor *o = dx_matmul(ctx, v, sim, false, true);                 /* (b, heads, d, n) */
   int64_t image[4] = {b, a->heads * a->dim_head, h, w};
   o = dx_conv2d(ctx, dx_reshape(ctx, o, 4, image), a->out_w, a->out_b, 1, 0, 1);
   return dx_add(ctx, o, x);

@@ -56,7 +56,10 @@ static dx_tensor *project(dx_ctx *ctx, const linattn *a, dx_tensor *xn, int part
 
 /* The scopes (dx_scope_begin) matter without the tape: q, k and v are each as
  * large as the block's input times heads * dim_head / channels, so the
- * context is made first and each stage is given back once used. The
+ * context is made first and each stage is given back once used. Without
+ * the tape the softmaxes run in place, so their scopes move nothing, and o
+ * stays where it is made, above q: the scope that gave q back moved all of
+ * o down onto it, where the block's end moves only its output. The
  * 1/sqrt(d) scales the (d x d) context rather than q (d x n): the same
  * product, one pass over a tensor n/d times smaller. */
 static dx_tensor *forward(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *temb, bool training) {
@@ -68,14 +71,13 @@ static dx_tensor *forward(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *tem
   if (!xn) return dx_scope_end(ctx, NULL);
   dx_scope_begin(ctx);
   dx_scope_begin(ctx);
-  dx_tensor *k = dx_scope_end(ctx, dx_softmax(ctx, project(ctx, a, xn, 1), -1));
+  dx_tensor *k = dx_scope_end(ctx, dx_softmax_inplace(ctx, project(ctx, a, xn, 1), -1));
   dx_tensor *v = project(ctx, a, xn, 2);
   dx_tensor *context = dx_scope_end(
       ctx, dx_scale(ctx, dx_matmul(ctx, k, v, false, true), 1.0 / sqrt((double)a->dim_head)));
   dx_scope_begin(ctx);
-  dx_scope_begin(ctx);
-  dx_tensor *q = dx_scope_end(ctx, dx_softmax(ctx, project(ctx, a, xn, 0), -2));
-  dx_tensor *o = dx_scope_end(ctx, dx_matmul(ctx, context, q, true, false)); /* (b, heads, d, n) */
+  dx_tensor *q = dx_scope_end(ctx, dx_softmax_inplace(ctx, project(ctx, a, xn, 0), -2));
+  dx_tensor *o = dx_matmul(ctx, context, q, true, false); /* (b, heads, d, n) */
   int64_t image[4] = {b, a->heads * a->dim_head, h, w};
   o = dx_scope_end(ctx, dx_conv2d(ctx, dx_reshape(ctx, o, 4, image), a->out_w, a->out_b, 1, 0, 1));
   return dx_add(ctx, dx_group_norm(ctx, o, 1, a->out_norm_w, a->out_norm_b, 1e-5), x);

@@ -200,6 +200,12 @@ DX_API dx_tensor *dx_group_norm_silu(dx_ctx *ctx, dx_tensor *x, int groups, dx_t
                                      dx_tensor *beta, double eps, dx_tensor *film);
 /* Softmax over one axis (negative counts from the end). */
 DX_API dx_tensor *dx_softmax(dx_ctx *ctx, dx_tensor *x, int axis);
+/* The same, written over x and returned as x while nothing is recorded for
+ * a backward (grad mode off, as in sampling and evaluation, and the tape
+ * empty): no new tensor, so nothing for a scope to move. Otherwise it is
+ * dx_softmax and x is left as it was. Either way, use only the result
+ * afterwards. */
+DX_API dx_tensor *dx_softmax_inplace(dx_ctx *ctx, dx_tensor *x, int axis);
 
 /* --- shape ------------------------------------------------------------------- */
 
