@@ -54,6 +54,10 @@ static const conv_case cases[] = {
     {"Winograd, 3 images, 9x14", 3, 16, 9, 14, 15, 3, 3, 1, 1, 1, true, 1},
     {"Winograd, 32 out channels (whole vectors)", 4, 8, 6, 5, 32, 3, 3, 1, 1, 1, true, 2},
     {"1x1, 19 -> 30 channels, 9x9", 5, 19, 9, 9, 30, 1, 1, 1, 0, 1, true, 2},
+    /* float32 1x1 backward-filter's own tiles (conv_pointwise.c): images in
+     * groups of one (40x40 fills a group), threads splitting 5 images 3 + 2 */
+    {"1x1, 19 -> 30 channels, 40x40", 5, 19, 40, 40, 30, 1, 1, 1, 0, 1, true, 2},
+    {"1x1, 7 -> 5 channels, 40x40, one thread", 3, 7, 40, 40, 5, 1, 1, 1, 0, 1, true, 1},
 };
 
 static int64_t out_size(int64_t in, int64_t k, int stride, int pad) {

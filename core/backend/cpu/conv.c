@@ -18,7 +18,8 @@
  * x in place, with no im2col. Depthwise convolutions have their own loops
  * (conv_depthwise.c); float32 stride-1 convolutions on a CPU with AVX-512
  * an implicit GEMM (conv_implicit.c), or for 3x3 with padding 1
- * Winograd's F(2x2, 3x3) (conv_winograd.c). */
+ * Winograd's F(2x2, 3x3) (conv_winograd.c); there a 1x1's backward-filter
+ * has register tiles of its own (conv_pointwise.c). */
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -77,7 +78,10 @@ static size_t cpu_conv2d_workspace(dx_backend *be, const dx_conv2d_desc *d) {
   }
   plan pl;
   plan_of(d, &pl);
-  return (size_t)slot_count(&pl) * (pl.col_bytes + pl.dw_bytes);
+  size_t bytes = (size_t)slot_count(&pl) * (pl.col_bytes + pl.dw_bytes);
+  if (dx_conv_pointwise_ok(d) && dx_conv_pointwise_workspace(d) > bytes)
+    bytes = dx_conv_pointwise_workspace(d);
+  return bytes;
 }
 
 /* ws is NULL when no slot needs bytes, and NULL + 0 is undefined in C. */
@@ -380,6 +384,10 @@ static void filter_images(const plan *pl, const dx_tensor *x, const dx_tensor *d
 /* x (N,Ci,H,W), dy (N,Co,Ho,Wo) -> dw (Co,Ci/groups,kh,kw) +=, db (Co) += */
 static void cpu_conv2d_bwd_filter(dx_backend *be, const dx_conv2d_desc *d, const dx_tensor *x,
                                   const dx_tensor *dy, dx_tensor *dw, dx_tensor *db, void *ws) {
+  if (dw && dx_conv_pointwise_ok(d)) { /* sums db as it goes */
+    dx_conv_pointwise_bwd_filter(d, x->data, dy->data, dw->data, db ? db->data : NULL, ws);
+    return;
+  }
   if (db) dx_conv_bias_grad(d, dy, db);
   if (!dw) return;
   if (dx_conv_depthwise_implicit_ok(d)) {

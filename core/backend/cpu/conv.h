@@ -47,6 +47,15 @@ void dx_conv_implicit_bwd_data(const dx_conv2d_desc *d, const float *dy, const f
 void dx_conv_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
                                  float *dw, void *ws);
 
+/* float32 1x1 convolutions (stride 1, no padding, groups 1) on a CPU with
+ * AVX-512 (conv_pointwise.c): backward-filter (dw +=, and db += when db is
+ * not NULL) as register tiles of dot products along the positions,
+ * operands read in place. Needs dx_conv_pointwise_workspace(d) bytes of ws. */
+bool dx_conv_pointwise_ok(const dx_conv2d_desc *d);
+size_t dx_conv_pointwise_workspace(const dx_conv2d_desc *d);
+void dx_conv_pointwise_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
+                                  float *dw, float *db, void *ws);
+
 /* Output channels per register tile of the implicit GEMM's product. */
 #define DX_CONV_MR 7
 /* out (k, ldo) [:, 0:q) = wp (k, c) src (c, ld) [:, 0:q), float32, AVX-512
