@@ -174,6 +174,66 @@ START_TEST(init_is_seeded_and_follows_pytorch_bounds) {
 }
 END_TEST
 
+/* The 3-level U-Net of these tests (1 channel in, 2 out, 16x16) with the
+ * blocks of pl (block, linear attention, full attention) and c's other
+ * settings. */
+static dx_unet *small_net(dx_ctx *ctx, const dxt_plugin *pl, dx_unet_config c, uint64_t seed) {
+  c.in_channels = 1, c.out_channels = 2, c.dim = 8, c.n_levels = 3, c.image_size = 16;
+  c.mults[0] = 1, c.mults[1] = 2, c.mults[2] = 4;
+  c.block = (dx_block_spec){pl[0].plugin->desc, pl[0].params};
+  for (int i = 0; i < 3; i++)
+    c.attention[i] = (dx_block_spec){pl[1].plugin->desc, pl[1].params};
+  c.mid_attention = (dx_block_spec){pl[2].plugin->desc, pl[2].params};
+  dx_unet *net = dx_unet_create(ctx, &c, seed);
+  ck_assert_msg(net != NULL, "%s", dx_error_message(ctx));
+  return net;
+}
+
+/* --- the forward pass without the tape, a few images at a time ------------- */
+
+/* Without the tape a batch runs in chunks of images (unet.c's CPU_CHUNK):
+ * 19 images (two full chunks and a short one) through a conditional,
+ * self-conditioning net on two threads, labels and x0 estimates cut with
+ * the chunks, give what the whole batch gives with grad mode on, where the
+ * forward runs unchunked. */
+START_TEST(chunked_forward_matches_the_whole_batch) {
+  dx_ctx *ctx = dxt_ctx(2);
+  const char *resnet_kv[1] = {"groups=4"};
+  dxt_plugin pl[3] = {dxt_plugin_load("resnet", DX_KIND_BLOCK, resnet_kv, 1),
+                      dxt_plugin_load("attention_linear", DX_KIND_BLOCK, NULL, 0),
+                      dxt_plugin_load("attention_full", DX_KIND_BLOCK, NULL, 0)};
+  dx_unet *net = small_net(ctx, pl, (dx_unet_config){.classes = 3, .self_condition = true}, 11);
+  enum { N = 19 };
+  int64_t xs[4] = {N, 1, 16, 16}, ts[1] = {N}, labels[N];
+  double tv[N];
+  for (int i = 0; i < N; i++)
+    labels[i] = i % 4, tv[i] = (double)(i * 53 % 1000);
+  dx_tensor *x = dx_tensor_new(ctx, DX_F32, 4, xs), *xself = dx_tensor_new(ctx, DX_F32, 4, xs);
+  dx_tensor *t = dx_tensor_new(ctx, DX_F32, 1, ts);
+  dx_tensor_randn(ctx, x, 1, 0), dx_tensor_randn(ctx, xself, 2, 0);
+  dx_tensor_write(ctx, t, tv, DX_F64);
+  dx_unet_cond cond = {labels, xself};
+  dx_tensor *whole = dx_unet_forward_cond(ctx, net, x, t, &cond, false);
+  bool was = dx_set_grad_enabled(ctx, false);
+  dx_tensor *chunked = dx_unet_forward_cond(ctx, net, x, t, &cond, false);
+  dx_set_grad_enabled(ctx, was);
+  ck_assert_msg(whole && chunked, "%s", dx_error_message(ctx));
+  ck_assert(dx_same_shape(whole, chunked));
+  int64_t n = dx_numel(whole);
+  double *a = dxt_values(ctx, whole), *b = dxt_values(ctx, chunked);
+  double err = dxt_rel_err(b, a, n, 1e-30);
+  fprintf(stderr, "test_unet: chunked forward against the whole batch: %.3g\n", err);
+  ck_assert_msg(err < 1e-6, "chunked forward differs by %.3g", err);
+  for (int64_t i = 1; i < N; i++) /* images differ: each chunk went to its place */
+    ck_assert(a[i * n / N] != a[(i - 1) * n / N]);
+  free(a), free(b);
+  dx_unet_free(net);
+  for (int i = 0; i < 3; i++)
+    dxt_plugin_free(&pl[i]);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 /* --- recomputation ---------------------------------------------------------- */
 
 typedef struct step_result {
@@ -196,19 +256,7 @@ static void train_twice(const char *block, bool recompute, bool scopes, step_res
       dxt_plugin_load(block, DX_KIND_BLOCK, resnet ? resnet_kv : NULL, resnet ? 2 : 0),
       dxt_plugin_load("attention_linear", DX_KIND_BLOCK, NULL, 0),
       dxt_plugin_load("attention_full", DX_KIND_BLOCK, NULL, 0)};
-  dx_unet_config c = {.in_channels = 1,
-                      .out_channels = 2,
-                      .dim = 8,
-                      .n_levels = 3,
-                      .mults = {1, 2, 4},
-                      .image_size = 16,
-                      .recompute = recompute};
-  c.block = (dx_block_spec){pl[0].plugin->desc, pl[0].params};
-  for (int i = 0; i < 3; i++)
-    c.attention[i] = (dx_block_spec){pl[1].plugin->desc, pl[1].params};
-  c.mid_attention = (dx_block_spec){pl[2].plugin->desc, pl[2].params};
-  dx_unet *net = dx_unet_create(ctx, &c, 5);
-  ck_assert_msg(net != NULL, "%s", dx_error_message(ctx));
+  dx_unet *net = small_net(ctx, pl, (dx_unet_config){.recompute = recompute}, 5);
   dx_param_list *ps = dx_unet_params(net);
   int64_t xs[4] = {4, 1, 16, 16}, ys[4] = {4, 2, 16, 16}, ts[1] = {4};
   for (int step = 0; step < 2; step++) {
@@ -309,6 +357,7 @@ int main(void) {
   DXT_ADD(tc, init_is_seeded_and_follows_pytorch_bounds);
   DXT_ADD(tc, resnet_unet_matches_pytorch);
   DXT_ADD(tc, convnext_unet_matches_pytorch);
+  DXT_ADD(tc, chunked_forward_matches_the_whole_batch);
   DXT_ADD(tc, scopes_with_the_tape_give_the_same_gradients_resnet);
   DXT_ADD(tc, scopes_with_the_tape_give_the_same_gradients_convnext);
   DXT_ADD(tc, recomputation_gives_the_same_gradients_resnet);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/batch_view.h"
 #include "tensor/checkpoint.h"
 
 typedef struct inst {
@@ -383,7 +384,7 @@ dx_tensor *dx_unet_forward(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t
   return dx_unet_forward_cond(ctx, net, x, t, NULL, training);
 }
 
-dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
+static dx_tensor *forward_batch(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
                                 const dx_unet_cond *cond, bool training) {
   const int n = net->cfg.n_levels;
   const int64_t *labels = cond ? cond->labels : NULL;
@@ -418,4 +419,44 @@ dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
   dx_tensor *head_in[3] = {y, stem, te}, *out = NULL;
   segment(ctx, net, head, PART_HEAD, training, 3, head_in, 1, &out);
   return out;
+}
+
+/* Images per pass of a forward without the tape on the CPU. Every op of the
+ * network treats images apart, so the batch may run a few images at a time;
+ * each chunk gives back all it made before the next begins, which then
+ * finds those bytes still in cache. bench/train_step --mode sample, one
+ * thread, user CPU seconds per image over 8 steps: 5.6 ms at batch 8 and 16
+ * against 6.15 ms at batch 64. */
+#define CPU_CHUNK 8
+
+/* The network on images [i0, i0 + m) into their place in out. */
+static void forward_chunk(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
+                          const dx_unet_cond *cond, int64_t i0, int64_t m, dx_tensor *out) {
+  dx_unet_cond c = {cond && cond->labels ? cond->labels + i0 : NULL,
+                    cond && cond->x_self ? dx_batch_view(ctx, cond->x_self, i0, m) : NULL};
+  dx_scope_begin(ctx);
+  dx_tensor *y = forward_batch(ctx, net, dx_batch_view(ctx, x, i0, m), dx_batch_view(ctx, t, i0, m),
+                               &c, false);
+  dx_tensor *dst = dx_batch_view(ctx, out, i0, m);
+  if (y && dst) {
+    if (dx_same_shape(y, dst))
+      dx_tensor_copy(ctx, dst, y);
+    else
+      dx_set_error(ctx, DX_ERR_INVALID, "U-Net: an output not the size of its input");
+  }
+  dx_scope_end(ctx, NULL);
+}
+
+dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
+                                const dx_unet_cond *cond, bool training) {
+  if (training || dx_grad_enabled(ctx) || !x || !t || x->ndim != 4 || t->ndim != 1 ||
+      x->shape[0] <= CPU_CHUNK || t->shape[0] != x->shape[0] ||
+      (cond && cond->x_self && cond->x_self->shape[0] != x->shape[0]) ||
+      dx_ctx_device(ctx).kind != DX_DEVICE_CPU)
+    return forward_batch(ctx, net, x, t, cond, training);
+  int64_t n = x->shape[0], shape[4] = {n, net->final_conv.w->shape[0], x->shape[2], x->shape[3]};
+  dx_tensor *out = dx_tensor_new(ctx, x->dtype, 4, shape);
+  for (int64_t i0 = 0; out && i0 < n && dx_status_of(ctx) == DX_OK; i0 += CPU_CHUNK)
+    forward_chunk(ctx, net, x, t, cond, i0, n - i0 < CPU_CHUNK ? n - i0 : CPU_CHUNK, out);
+  return dx_status_of(ctx) == DX_OK ? out : NULL;
 }
