@@ -142,31 +142,39 @@ size_t dx_conv_winograd_workspace(const dx_conv2d_desc *d) {
 /* g (K, C, 3, 3) -> u: for each xi of the 16, blocks of DX_CONV_MR output
  * channels, each (C, mr), of G g G^T. flip: g is the forward filter
  * (Co, Ci, 3, 3) and this pass transforms its transposed, flipped filter. */
-static void transform_filter(const wgeo *e, const float *g, bool flip, float *u) {
-  for (int64_t k = 0; k < e->k; k++)
-    for (int64_t c = 0; c < e->c; c++) {
-      float f[3][3], t[4][3], v[4][4];
-      for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++)
-          f[i][j] = flip ? g[((c * e->k + k) * 3 + 2 - i) * 3 + 2 - j]
-                         : g[((k * e->c + c) * 3 + i) * 3 + j];
-      for (int j = 0; j < 3; j++) { /* G f: rows */
-        t[0][j] = f[0][j];
-        t[1][j] = 0.5f * (f[0][j] + f[1][j] + f[2][j]);
-        t[2][j] = 0.5f * (f[0][j] - f[1][j] + f[2][j]);
-        t[3][j] = f[2][j];
-      }
-      for (int i = 0; i < 4; i++) { /* (G f) G^T: columns */
-        v[i][0] = t[i][0];
-        v[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        v[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-        v[i][3] = t[i][2];
-      }
-      int64_t k0 = k / DX_CONV_MR * DX_CONV_MR;
-      int64_t mr = e->k - k0 < DX_CONV_MR ? e->k - k0 : DX_CONV_MR;
-      for (int xi = 0; xi < 16; xi++)
-        u[xi * e->k * e->c + k0 * e->c + c * mr + (k - k0)] = v[xi / 4][xi % 4];
+static void transform_row(const wgeo *e, const float *g, bool flip, float *u, int64_t k) {
+  for (int64_t c = 0; c < e->c; c++) {
+    float f[3][3], t[4][3], v[4][4];
+    for (int i = 0; i < 3; i++)
+      for (int j = 0; j < 3; j++)
+        f[i][j] = flip ? g[((c * e->k + k) * 3 + 2 - i) * 3 + 2 - j]
+                       : g[((k * e->c + c) * 3 + i) * 3 + j];
+    for (int j = 0; j < 3; j++) { /* G f: rows */
+      t[0][j] = f[0][j];
+      t[1][j] = 0.5f * (f[0][j] + f[1][j] + f[2][j]);
+      t[2][j] = 0.5f * (f[0][j] - f[1][j] + f[2][j]);
+      t[3][j] = f[2][j];
     }
+    for (int i = 0; i < 4; i++) { /* (G f) G^T: columns */
+      v[i][0] = t[i][0];
+      v[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+      v[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+      v[i][3] = t[i][2];
+    }
+    int64_t k0 = k / DX_CONV_MR * DX_CONV_MR;
+    int64_t mr = e->k - k0 < DX_CONV_MR ? e->k - k0 : DX_CONV_MR;
+    for (int xi = 0; xi < 16; xi++)
+      u[xi * e->k * e->c + k0 * e->c + c * mr + (k - k0)] = v[xi / 4][xi % 4];
+  }
+}
+
+/* Threads share the output channels: it ran on one thread while the other
+ * waited, and a forward pass in chunks of images (unet.c) transforms each
+ * filter once per chunk (one-thread perf of a batch-64 sampling step in
+ * chunks of 8: 4 % of the samples in dx_conv_winograd_fwd itself). */
+static void transform_filter(const wgeo *e, const float *g, bool flip, float *u) {
+  DX_PAR_IF(e->k * e->c >= 4096, "omp parallel for schedule(static) num_threads(e->threads)",
+            for (int64_t k = 0; k < e->k; k++) transform_row(e, g, flip, u, k););
 }
 
 /* Lanes [lo, hi) of a vector, clipped to [0, 16). */
