@@ -183,6 +183,37 @@ START_TEST(gelu_float32_tails) {
 }
 END_TEST
 
+/* An addition's backward hands dy's buffer on to an operand without a
+ * gradient yet (the minuend of a subtraction too, never the subtrahend, nor
+ * a parameter): h and g
+ * are intermediates used again before or after, so in one order the
+ * hand-on happens and the later use adds into it, in the other the operand
+ * already has a gradient and the other operand takes the buffer. */
+static dx_tensor *add_uses_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
+  int order = *(int *)user;
+  dx_tensor *h = dx_scale(ctx, in[0], 1.5), *g = dx_square(ctx, in[0]), *hh = NULL;
+  if (order == 0) hh = dx_mul(ctx, h, h);
+  dx_tensor *z = dx_sub(ctx, dx_add(ctx, h, g), g);
+  dx_tensor *w = dx_add(ctx, dx_add(ctx, z, z), dx_sub(ctx, g, h));
+  w = dx_add(ctx, w, dx_sub(ctx, in[0], dx_scale(ctx, g, 0.5))); /* x keeps its own buffer */
+  if (order == 1) hh = dx_mul(ctx, h, h);
+  return dx_mul(ctx, w, hh);
+}
+
+START_TEST(addition_hands_its_gradient_on) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t s[2] = {3, 5};
+  dx_tensor *x = dxt_param(ctx, DX_F64, 2, s, -1, 1, 3);
+  int orders[2] = {0, 1};
+  for (int i = 0; i < 2; i++)
+    dxt_gradcheck(ctx, add_uses_fn, &x, 1, &orders[i], NULL);
+  for (int i = 0; i < 2; i++)
+    dxt_f32_vs_f64(ctx, add_uses_fn, &x, 1, &orders[i], 1e-5);
+  dx_tensor_free(ctx, x);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 /* Kinks: abs'(0) = 0 as sign(0); clamp passes the gradient strictly inside
  * (lo, hi) only (tensor.h; PyTorch also passes it at the bounds). */
 START_TEST(kinks_follow_the_contract) {
@@ -513,6 +544,7 @@ int main(void) {
   DXT_ADD(tc, unary_forward_matches_reference);
   tcase_add_loop_test(tc, unary_gradients, 0, U_COUNT);
   DXT_ADD(tc, gelu_float32_tails);
+  DXT_ADD(tc, addition_hands_its_gradient_on);
   DXT_ADD(tc, kinks_follow_the_contract);
   tcase_add_loop_test(tc, binary_matches_reference, 0, NPAIRS);
   tcase_add_loop_test(tc, binary_gradients, 0, NPAIRS);

@@ -141,24 +141,29 @@ dx_tensor *dx_detach(dx_ctx *ctx, dx_tensor *t) {
   return dx_tensor_view(ctx, t, t->ndim, t->shape);
 }
 
-/* y is x under another shape: the gradient passes through unchanged. When x
- * has no gradient yet, y's buffer becomes x's (the walk releases y's gradient
- * right after this, and nothing else holds it) instead of a zeroed buffer
- * that y's is then added to: at batch 128 the U-Net's attention reshapes
- * spent 2.8 % of a training step zeroing and adding. A persistent x keeps its
- * own buffer, which sums over steps (train.accumulate). */
+bool dx_grad_hand_on(dx_node *n, dx_tensor *x) {
+  dx_tensor *gy = n->out->grad;
+  if (x->grad || (x->flags & DX_TENSOR_PERSISTENT) || !gy || gy->dtype != x->dtype ||
+      dx_numel(gy) != dx_numel(x))
+    return false;
+  gy->ndim = x->ndim;
+  for (int i = 0; i < x->ndim; i++)
+    gy->shape[i] = x->shape[i];
+  x->grad = gy;
+  n->out->grad = NULL;
+  return true;
+}
+
+/* y is x under another shape: the gradient passes through unchanged, so y's
+ * buffer becomes x's when it can (at batch 128 the U-Net's attention
+ * reshapes spent 2.8 % of a training step zeroing a buffer for x and adding
+ * y's into it). A persistent x keeps its own buffer, which sums over steps
+ * (train.accumulate). */
 static void reshape_backward(dx_ctx *ctx, dx_node *n) {
-  dx_tensor *x = n->in[0], *gy = n->out->grad;
-  if (!x->grad && !(x->flags & DX_TENSOR_PERSISTENT) && gy->dtype == x->dtype) {
-    gy->ndim = x->ndim;
-    for (int i = 0; i < x->ndim; i++)
-      gy->shape[i] = x->shape[i];
-    x->grad = gy;
-    n->out->grad = NULL;
-    return;
-  }
+  dx_tensor *x = n->in[0];
+  if (dx_grad_hand_on(n, x)) return;
   dx_tensor *gx = dx_grad(ctx, x);
-  if (gx) ctx->be->axpy(ctx->be, gx, 1.0, gy);
+  if (gx) ctx->be->axpy(ctx->be, gx, 1.0, n->out->grad);
 }
 
 dx_tensor *dx_reshape(dx_ctx *ctx, dx_tensor *x, int ndim, const int64_t *shape) {

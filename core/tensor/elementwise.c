@@ -26,14 +26,30 @@ static bool broadcast_shape(dx_ctx *ctx, const char *op, const dx_tensor *a, con
   return true;
 }
 
-/* The backend reduces dy over each operand's stretched dims. */
+/* An operand of an addition (or the minuend of a subtraction) of y's own
+ * shape whose gradient is exactly dy: it can take y's buffer once the other
+ * operand has been served (dx_grad_hand_on). */
+static bool passes_dy(const dx_node *n, const dx_tensor *x, const dx_tensor *other, bool first) {
+  dx_binary_op op = (dx_binary_op)n->iarg[0];
+  return x != other && dx_wants_grad(x) && !x->grad && !(x->flags & DX_TENSOR_PERSISTENT) &&
+         dx_same_shape(x, n->out) && (op == DX_BIN_ADD || (op == DX_BIN_SUB && first));
+}
+
+/* The backend reduces dy over each operand's stretched dims. Residual
+ * additions hand dy's buffer on to one operand instead of zeroing one and
+ * adding dy into it. */
 static void binary_backward(dx_ctx *ctx, dx_node *n) {
   dx_tensor *a = n->in[0], *b = n->in[1];
-  dx_tensor *ga = dx_wants_grad(a) ? dx_grad(ctx, a) : NULL;
-  dx_tensor *gb = dx_wants_grad(b) ? dx_grad(ctx, b) : NULL;
-  if (dx_status_of(ctx) != DX_OK || !dx_kernel_ok(ctx, (const void *)ctx->be->binary_bwd, n->op))
-    return;
-  ctx->be->binary_bwd(ctx->be, (dx_binary_op)n->iarg[0], a, b, n->out->grad, ga, gb);
+  if (!dx_kernel_ok(ctx, (const void *)ctx->be->binary_bwd, n->op)) return;
+  bool take_a = passes_dy(n, a, b, true), take_b = !take_a && passes_dy(n, b, a, false);
+  dx_tensor *ga = dx_wants_grad(a) && !take_a ? dx_grad(ctx, a) : NULL;
+  dx_tensor *gb = dx_wants_grad(b) && !take_b ? dx_grad(ctx, b) : NULL;
+  if (dx_status_of(ctx) != DX_OK) return;
+  if (ga || gb) ctx->be->binary_bwd(ctx->be, (dx_binary_op)n->iarg[0], a, b, n->out->grad, ga, gb);
+  if ((take_a && !dx_grad_hand_on(n, a)) || (take_b && !dx_grad_hand_on(n, b))) {
+    dx_tensor *gx = dx_grad(ctx, take_a ? a : b); /* not expected: passes_dy checked it */
+    if (gx) ctx->be->axpy(ctx->be, gx, 1.0, n->out->grad);
+  }
 }
 
 static dx_tensor *binary(dx_ctx *ctx, dx_binary_op op, dx_tensor *a, dx_tensor *b) {

@@ -193,4 +193,12 @@ dx_status dx_tape_walk(dx_ctx *ctx);
  * with the error recorded. */
 dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t);
 
+/* Inside n's backward: when x has no gradient yet, is not persistent and
+ * has as many elements of the same type as n's output, n's output gradient
+ * becomes x's (reshaped to x; the walk then has nothing of n's to release)
+ * instead of a zeroed buffer it would be added to. Returns whether it did;
+ * n's backward must not use n->out->grad afterwards. For ops whose gradient
+ * passes through unchanged: reshape, an addition's operand. */
+bool dx_grad_hand_on(dx_node *n, dx_tensor *x);
+
 #endif
