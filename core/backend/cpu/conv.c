@@ -388,6 +388,10 @@ static void cpu_conv2d_bwd_filter(dx_backend *be, const dx_conv2d_desc *d, const
     dx_conv_pointwise_bwd_filter(d, x->data, dy->data, dw->data, db ? db->data : NULL, ws);
     return;
   }
+  if (dw && dx_conv_winograd_ok(d)) { /* likewise */
+    dx_conv_winograd_bwd_filter(d, x->data, dy->data, dw->data, db ? db->data : NULL, ws);
+    return;
+  }
   if (db) dx_conv_bias_grad(d, dy, db);
   if (!dw) return;
   if (dx_conv_depthwise_implicit_ok(d)) {
@@ -396,10 +400,6 @@ static void cpu_conv2d_bwd_filter(dx_backend *be, const dx_conv2d_desc *d, const
   }
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_bwd_filter(d, x, dy, dw, ws);
-    return;
-  }
-  if (dx_conv_winograd_ok(d)) {
-    dx_conv_winograd_bwd_filter(d, x->data, dy->data, dw->data, ws);
     return;
   }
   if (dx_conv_implicit_ok(d)) {

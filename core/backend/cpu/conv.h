@@ -80,7 +80,7 @@ void dx_conv_winograd_fwd(const dx_conv2d_desc *d, const float *x, const float *
 void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w, float *dx,
                                void *ws);
 void dx_conv_winograd_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
-                                 float *dw, void *ws);
+                                 float *dw, float *db, void *ws); /* db += too, unless NULL */
 
 /* The same for depthwise float32 stride-1 convolutions (ConvNeXt's 7x7). */
 bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d);

@@ -97,12 +97,15 @@ static size_t u_bytes(const wgeo *e) {
 }
 static size_t v_floats(const wgeo *e) { return (size_t)(16 * e->c * e->tpad); }
 /* Per thread: V (16, C, tpad), then M (16, K, tpad); backward-filter's
- * W (16, tpad, kp), one image of dy transposed (h*w, kp) and dU (16, C, kp). */
+ * W (16, tpad, kp), one image of dy transposed (h*w, kp), dU (16, C, kp),
+ * an image's sums of dy (kp floats) and the thread's bias gradient (kp
+ * doubles). */
 static size_t w_floats(const wgeo *e) { return (size_t)(16 * e->tpad * e->kp); }
 static size_t dyt_floats(const wgeo *e) { return (size_t)(e->h * e->w * e->kp); }
 static size_t slot_bytes(const wgeo *e) {
   size_t f = v_floats(e) + (!e->filter ? (size_t)(16 * e->k * e->tpad)
-                                       : w_floats(e) + dyt_floats(e) + (size_t)(16 * e->c * e->kp));
+                                       : w_floats(e) + dyt_floats(e) + (size_t)(16 * e->c * e->kp) +
+                                             (size_t)(3 * e->kp));
   return round_up(f * sizeof(float));
 }
 
@@ -377,8 +380,10 @@ static INLINE AVX512 void transpose16(__m512 r[16]) {
 
 /* dy (K, h*w) of one image -> dyt (h*w, kp), zero in the padding channels:
  * blocks of 16 channels by 16 positions transposed in registers (a scalar
- * loop here took a tenth of backward-filter's time). */
-static AVX512 void transpose_dy(const wgeo *e, const float *dy, float *dyt) {
+ * loop here took a tenth of backward-filter's time). bsum (kp), unless
+ * NULL, += each channel's sum over the image: the bias gradient, summed
+ * here while dy is in registers instead of in a pass of its own. */
+static AVX512 void transpose_dy(const wgeo *e, const float *dy, float *dyt, float *bsum) {
   int64_t p = e->h * e->w;
   for (int64_t i0 = 0; i0 < p; i0 += 16) {
     int64_t np = p - i0 < 16 ? p - i0 : 16;
@@ -389,8 +394,12 @@ static AVX512 void transpose_dy(const wgeo *e, const float *dy, float *dyt) {
         r[j] =
             k0 + j < e->k ? _mm512_maskz_loadu_ps(m, dy + (k0 + j) * p + i0) : _mm512_setzero_ps();
       transpose16(r);
-      for (int64_t j = 0; j < np; j++)
+      __m512 sum = _mm512_setzero_ps();
+      for (int64_t j = 0; j < np; j++) {
         _mm512_storeu_ps(dyt + (i0 + j) * e->kp + k0, r[j]);
+        sum = _mm512_add_ps(sum, r[j]);
+      }
+      if (bsum) _mm512_storeu_ps(bsum + k0, _mm512_add_ps(_mm512_loadu_ps(bsum + k0), sum));
     }
   }
 }
@@ -426,13 +435,21 @@ static AVX512 void dy_tiles(const wgeo *e, const float *dyt, int64_t j, float *w
     }
 }
 
-/* One group of images into this thread's du (16, C, kp). */
-static void filter_group(const wgeo *e, const float *x, const float *dy, float *slot, int64_t gi) {
+/* One group of images into this thread's du (16, C, kp), and with bias
+ * into its bias gradient (kp doubles after du and an image's sums). */
+static void filter_group(const wgeo *e, const float *x, const float *dy, float *slot, int64_t gi,
+                         bool bias) {
   float *v = slot, *w = v + v_floats(e), *dyt = w + w_floats(e), *du = dyt + dyt_floats(e);
+  float *bsum = du + 16 * e->c * e->kp;
+  double *db = (double *)(bsum + e->kp);
   int64_t i0 = gi * e->g, m = e->n - i0 < e->g ? e->n - i0 : e->g, q = m * e->th * e->tw;
   input_tiles(e, x, i0, m, v);
   for (int64_t j = 0; j < m; j++) {
-    transpose_dy(e, dy + (i0 + j) * e->k * e->h * e->w, dyt);
+    if (bias) memset(bsum, 0, (size_t)e->kp * sizeof(float));
+    transpose_dy(e, dy + (i0 + j) * e->k * e->h * e->w, dyt, bias ? bsum : NULL);
+    if (bias)
+      for (int64_t k = 0; k < e->kp; k++)
+        db[k] += bsum[k];
     dy_tiles(e, dyt, j, w);
   }
   for (int xi = 0; xi < 16; xi++)
@@ -462,24 +479,33 @@ static void filter_back(const wgeo *e, const float *du, float *dw) {
     }
 }
 
-/* x (N,Ci,H,W), dy (N,Co,H,W) -> dw (Co,Ci,3,3) += */
+/* x (N,Ci,H,W), dy (N,Co,H,W) -> dw (Co,Ci,3,3) +=, db (Co) += (db may be NULL) */
 void dx_conv_winograd_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
-                                 float *dw, void *ws) {
+                                 float *dw, float *db, void *ws) {
   wgeo e;
   filter_wgeo(d, &e);
   int64_t groups = (e.n + e.g - 1) / e.g;
   size_t dun = (size_t)(16 * e.c * e.kp), off = v_floats(&e) + w_floats(&e) + dyt_floats(&e);
-  for (int t = 0; t < e.threads; t++)
-    memset(slot_of(d, &e, ws, t) + off, 0, dun * sizeof(float));
+  for (int t = 0; t < e.threads; t++) {
+    float *du = slot_of(d, &e, ws, t) + off;
+    memset(du, 0, dun * sizeof(float));
+    memset(du + dun + e.kp, 0, (size_t)e.kp * sizeof(double));
+  }
   /* static: which images a thread sums, and in what order, must not depend
    * on timing (reproducible runs) */
   DX_PAR_IF(groups > 1, "omp parallel for schedule(static) num_threads(e.threads)",
             for (int64_t gi = 0; gi < groups; gi++)
-                filter_group(&e, x, dy, slot_of(d, &e, ws, omp_get_thread_num()), gi););
+                filter_group(&e, x, dy, slot_of(d, &e, ws, omp_get_thread_num()), gi, db););
   float *du = slot_of(d, &e, ws, 0) + off;
   for (int t = 1; t < e.threads; t++)
     dx_conv_axpy(DX_F32, du, 1, 1.0, slot_of(d, &e, ws, t) + off, 1, (int64_t)dun);
   filter_back(&e, du, dw);
+  for (int64_t k = 0; db && k < e.k; k++) { /* the threads' sums, in thread order */
+    double sk = 0;
+    for (int t = 0; t < e.threads; t++)
+      sk += ((const double *)(slot_of(d, &e, ws, t) + off + dun + e.kp))[k];
+    db[k] += (float)sk;
+  }
 }
 
 #else /* no AVX-512 kernels on this target: dx_conv_winograd_ok() says no */
@@ -489,5 +515,5 @@ void dx_conv_winograd_fwd(const dx_conv2d_desc *d, const float *x, const float *
 void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const float *w, float *dx,
                                void *ws) {}
 void dx_conv_winograd_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
-                                 float *dw, void *ws) {}
+                                 float *dw, float *db, void *ws) {}
 #endif
