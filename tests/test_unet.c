@@ -191,8 +191,8 @@ static dx_unet *small_net(dx_ctx *ctx, const dxt_plugin *pl, dx_unet_config c, u
 
 /* --- the forward pass without the tape, a few images at a time ------------- */
 
-/* Without the tape a batch runs in chunks of images (unet.c's CPU_CHUNK):
- * 19 images (two full chunks and a short one) through a conditional,
+/* Without the tape a batch runs in chunks of images (unet.c: 8 per thread):
+ * 35 images (two full chunks and a short one) through a conditional,
  * self-conditioning net on two threads, labels and x0 estimates cut with
  * the chunks, give what the whole batch gives with grad mode on, where the
  * forward runs unchunked. */
@@ -203,7 +203,7 @@ START_TEST(chunked_forward_matches_the_whole_batch) {
                       dxt_plugin_load("attention_linear", DX_KIND_BLOCK, NULL, 0),
                       dxt_plugin_load("attention_full", DX_KIND_BLOCK, NULL, 0)};
   dx_unet *net = small_net(ctx, pl, (dx_unet_config){.classes = 3, .self_condition = true}, 11);
-  enum { N = 19 };
+  enum { N = 35 };
   int64_t xs[4] = {N, 1, 16, 16}, ts[1] = {N}, labels[N];
   double tv[N];
   for (int i = 0; i < N; i++)

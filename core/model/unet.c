@@ -421,13 +421,19 @@ static dx_tensor *forward_batch(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
   return out;
 }
 
-/* Images per pass of a forward without the tape on the CPU. Every op of the
- * network treats images apart, so the batch may run a few images at a time;
- * each chunk gives back all it made before the next begins, which then
- * finds those bytes still in cache. bench/train_step --mode sample, one
- * thread, user CPU seconds per image over 8 steps: 5.6 ms at batch 8 and 16
- * against 6.15 ms at batch 64. */
-#define CPU_CHUNK 8
+/* Images per pass of a forward without the tape on the CPU, per thread.
+ * Every op of the network treats images apart, so the batch may run a few
+ * images at a time; each chunk gives back all it made before the next
+ * begins, which then finds those bytes still in cache. bench/train_step
+ * --mode sample, one thread, user CPU seconds per image over 8 steps:
+ * 5.6 ms at batch 8 and 16 against 6.15 ms at batch 64; chunks of 2, 4, 8
+ * and 16 of a batch of 64: 3.58, 3.31, 3.29 and 3.51 CPU-s for 9 passes.
+ * With more threads a chunk holds 8 images for each, so that each thread's
+ * share stays that size and the parallel regions are not multiplied: with
+ * OMP_WAIT_POLICY=passive (ddpmx sample) each one wakes the other threads
+ * (futex calls of `ddpmx sample --n 64` on 2 threads, per step: 892
+ * unchunked, 5960 in chunks of 8, 3336 in chunks of 16). */
+#define CHUNK_PER_THREAD 8
 
 /* The network on images [i0, i0 + m) into their place in out. */
 static void forward_chunk(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
@@ -449,14 +455,15 @@ static void forward_chunk(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
 
 dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
                                 const dx_unet_cond *cond, bool training) {
+  int64_t chunk = CHUNK_PER_THREAD * (int64_t)dx_ctx_threads(ctx);
   if (training || dx_grad_enabled(ctx) || !x || !t || x->ndim != 4 || t->ndim != 1 ||
-      x->shape[0] <= CPU_CHUNK || t->shape[0] != x->shape[0] ||
+      x->shape[0] <= chunk || t->shape[0] != x->shape[0] ||
       (cond && cond->x_self && cond->x_self->shape[0] != x->shape[0]) ||
       dx_ctx_device(ctx).kind != DX_DEVICE_CPU)
     return forward_batch(ctx, net, x, t, cond, training);
   int64_t n = x->shape[0], shape[4] = {n, net->final_conv.w->shape[0], x->shape[2], x->shape[3]};
   dx_tensor *out = dx_tensor_new(ctx, x->dtype, 4, shape);
-  for (int64_t i0 = 0; out && i0 < n && dx_status_of(ctx) == DX_OK; i0 += CPU_CHUNK)
-    forward_chunk(ctx, net, x, t, cond, i0, n - i0 < CPU_CHUNK ? n - i0 : CPU_CHUNK, out);
+  for (int64_t i0 = 0; out && i0 < n && dx_status_of(ctx) == DX_OK; i0 += chunk)
+    forward_chunk(ctx, net, x, t, cond, i0, n - i0 < chunk ? n - i0 : chunk, out);
   return dx_status_of(ctx) == DX_OK ? out : NULL;
 }
