@@ -109,6 +109,27 @@ START_TEST(matmul_gradient_accumulates_over_uses) {
 }
 END_TEST
 
+/* Intermediates as operands: matmul_backward writes a gradient buffer it
+ * makes (not zeroed, perhaps a dead buffer with an earlier gradient in it)
+ * with beta = 0, and adds into one that exists. */
+static dx_tensor *chain_fn(dx_ctx *ctx, dx_tensor **in, void *user) {
+  (void)user;
+  dx_tensor *h1 = dx_scale(ctx, in[0], 0.5), *h2 = dx_scale(ctx, in[1], 1.5);
+  dx_tensor *y = dx_tanh(ctx, dx_matmul(ctx, h1, h2, false, false)); /* (4, 3) */
+  return dx_mul(ctx, dx_matmul(ctx, y, h2, false, true), h1);        /* (4, 5) */
+}
+
+START_TEST(matmul_gradient_of_intermediates) {
+  dx_ctx *ctx = dxt_ctx(1);
+  int64_t sa[2] = {4, 5}, sb[2] = {5, 3};
+  dx_tensor *in[2] = {dxt_param(ctx, DX_F64, 2, sa, -1, 1, 7),
+                      dxt_param(ctx, DX_F64, 2, sb, -1, 1, 8)};
+  dxt_gradcheck(ctx, chain_fn, in, 2, NULL, NULL);
+  dxt_f32_vs_f64(ctx, chain_fn, in, 2, NULL, 1e-5);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 /* A large batch of small products takes the thread-per-product path; one
  * large product takes BLAS's own threads. Both against the naive loop. */
 START_TEST(matmul_batched_paths_agree_with_naive) {
@@ -240,6 +261,7 @@ int main(void) {
   tcase_add_loop_test(tc, matmul_forward_matches_naive, 0, nmm);
   tcase_add_loop_test(tc, matmul_gradients, 0, nmm);
   DXT_ADD(tc, matmul_gradient_accumulates_over_uses);
+  DXT_ADD(tc, matmul_gradient_of_intermediates);
   DXT_ADD(tc, matmul_batched_paths_agree_with_naive);
   DXT_ADD(tc, matmul_shape_errors_are_clear);
   tcase_add_loop_test(tc, linear_forward_and_gradients, 0,

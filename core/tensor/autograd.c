@@ -33,10 +33,10 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
   return n;
 }
 
-/* The smallest dead gradient buffer that holds t, reshaped to t and zeroed,
- * or NULL. Sizes differ from op to op, so an exact match would leave most
+/* The smallest dead gradient buffer that holds t, reshaped to t and zeroed
+ * (unless zero is false), or NULL. Sizes differ from op to op, so an exact match would leave most
  * buffers unused and make new ones. */
-static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t) {
+static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t, bool zero) {
   size_t bytes = (size_t)dx_numel(t) * dx_dtype_size(t->dtype);
   dx_spare_grad **best = NULL;
   for (dx_spare_grad **p = &ctx->spare_grads; *p; p = &(*p)->next) {
@@ -51,7 +51,7 @@ static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t) {
   g->ndim = t->ndim;
   for (int i = 0; i < t->ndim; i++)
     g->shape[i] = t->shape[i];
-  ctx->be->fill(ctx->be, g, 0.0);
+  if (zero) ctx->be->fill(ctx->be, g, 0.0);
   s->next = ctx->lent_grads; /* remembers the buffer's full size */
   ctx->lent_grads = s;
   return g;
@@ -59,8 +59,17 @@ static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t) {
 
 dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t) {
   if (t->grad) return t->grad;
-  dx_tensor *g = spare_for(ctx, t);
+  dx_tensor *g = spare_for(ctx, t, true);
   if (!g) g = dx_tensor_zeros(ctx, t->dtype, t->ndim, t->shape);
+  t->grad = g;
+  return g;
+}
+
+dx_tensor *dx_grad_to_write(dx_ctx *ctx, dx_tensor *t, bool *fresh) {
+  *fresh = !t->grad;
+  if (t->grad) return t->grad;
+  dx_tensor *g = spare_for(ctx, t, false);
+  if (!g) g = dx_tensor_new(ctx, t->dtype, t->ndim, t->shape);
   t->grad = g;
   return g;
 }

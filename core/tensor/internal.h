@@ -192,6 +192,10 @@ dx_status dx_tape_walk(dx_ctx *ctx);
  * for activations; parameters own theirs). NULL only on allocation failure,
  * with the error recorded. */
 dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t);
+/* The same, but a buffer made here is not zeroed: *fresh says so, and the
+ * caller must then write every element (a product with beta = 0) instead of
+ * adding. */
+dx_tensor *dx_grad_to_write(dx_ctx *ctx, dx_tensor *t, bool *fresh);
 
 /* Inside n's backward: when x has no gradient yet, is not persistent and
  * has as many elements of the same type as n's output, n's output gradient

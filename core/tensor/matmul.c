@@ -29,27 +29,28 @@ static void product(dx_backend *be, bool ta, bool tb, operand a, operand b, dx_t
 
 /* With Y = op(A) op(B): d op(A) = dY op(B)^T and d op(B) = op(A)^T dY, each
  * written back in the operand's stored orientation (transposed when its
- * flag is set), so A^T's gradient lands in A's layout. */
+ * flag is set), so A^T's gradient lands in A's layout. A gradient buffer
+ * made here is written with beta = 0 rather than zeroed and added to. */
 static void matmul_backward(dx_ctx *ctx, dx_node *n) {
   dx_backend *be = ctx->be;
   dx_tensor *a = n->in[0], *b = n->in[1];
-  bool ta = n->iarg[0], tb = n->iarg[1];
+  bool ta = n->iarg[0], tb = n->iarg[1], fresh;
   operand oa = operand_of(a), ob = operand_of(b), dy = operand_of(n->out->grad);
   if (dx_wants_grad(a)) {
-    dx_tensor *ga = dx_grad(ctx, a);
+    dx_tensor *ga = dx_grad_to_write(ctx, a, &fresh);
     if (!ga) return;
     if (ta)
-      product(be, tb, true, ob, dy, ga, 1.0); /* A = (dY op(B)^T)^T = op(B) dY^T */
+      product(be, tb, true, ob, dy, ga, fresh ? 0.0 : 1.0); /* A = (dY op(B)^T)^T = op(B) dY^T */
     else
-      product(be, false, !tb, dy, ob, ga, 1.0); /* A = dY op(B)^T */
+      product(be, false, !tb, dy, ob, ga, fresh ? 0.0 : 1.0); /* A = dY op(B)^T */
   }
   if (dx_wants_grad(b)) {
-    dx_tensor *gb = dx_grad(ctx, b);
+    dx_tensor *gb = dx_grad_to_write(ctx, b, &fresh);
     if (!gb) return;
     if (tb)
-      product(be, true, ta, dy, oa, gb, 1.0); /* B = (op(A)^T dY)^T = dY^T op(A) */
+      product(be, true, ta, dy, oa, gb, fresh ? 0.0 : 1.0); /* B = (op(A)^T dY)^T = dY^T op(A) */
     else
-      product(be, !ta, false, oa, dy, gb, 1.0); /* B = op(A)^T dY */
+      product(be, !ta, false, oa, dy, gb, fresh ? 0.0 : 1.0); /* B = op(A)^T dY */
   }
 }
 
