@@ -34,8 +34,8 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
 }
 
 /* The smallest dead gradient buffer that holds t, reshaped to t and zeroed
- * (unless zero is false), or NULL. Sizes differ from op to op, so an exact match would leave most
- * buffers unused and make new ones. */
+ * (unless zero is false), or NULL. Sizes differ from op to op, so an exact
+ * match would leave most buffers unused and make new ones. */
 static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t, bool zero) {
   size_t bytes = (size_t)dx_numel(t) * dx_dtype_size(t->dtype);
   dx_spare_grad **best = NULL;

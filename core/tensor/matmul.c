@@ -39,18 +39,20 @@ static void matmul_backward(dx_ctx *ctx, dx_node *n) {
   if (dx_wants_grad(a)) {
     dx_tensor *ga = dx_grad_to_write(ctx, a, &fresh);
     if (!ga) return;
+    double beta = fresh ? 0.0 : 1.0;
     if (ta)
-      product(be, tb, true, ob, dy, ga, fresh ? 0.0 : 1.0); /* A = (dY op(B)^T)^T = op(B) dY^T */
+      product(be, tb, true, ob, dy, ga, beta); /* A = (dY op(B)^T)^T = op(B) dY^T */
     else
-      product(be, false, !tb, dy, ob, ga, fresh ? 0.0 : 1.0); /* A = dY op(B)^T */
+      product(be, false, !tb, dy, ob, ga, beta); /* A = dY op(B)^T */
   }
   if (dx_wants_grad(b)) {
     dx_tensor *gb = dx_grad_to_write(ctx, b, &fresh);
     if (!gb) return;
+    double beta = fresh ? 0.0 : 1.0;
     if (tb)
-      product(be, true, ta, dy, oa, gb, fresh ? 0.0 : 1.0); /* B = (op(A)^T dY)^T = dY^T op(A) */
+      product(be, true, ta, dy, oa, gb, beta); /* B = (op(A)^T dY)^T = dY^T op(A) */
     else
-      product(be, !ta, false, oa, dy, gb, fresh ? 0.0 : 1.0); /* B = op(A)^T dY */
+      product(be, !ta, false, oa, dy, gb, beta); /* B = op(A)^T dY */
   }
 }
 
