@@ -96,5 +96,5 @@ summary=$(grep -E '^[0-9]+% tests passed' "$cache/last.log" | tail -1 || true)
 if [ "$status" -eq 0 ]; then
   echo "fresh-check: PASS in ${secs} s: $summary (log: $cache/last.log)"
 else
-  fail "after ${secs} s: ${summary:-the command did not reach ctest's summary} (log: $cache/last.log)"
+  fail "after ${secs} s: ${summary:-the command did not reach the summary of ctest} (log: $cache/last.log)"
 fi
