@@ -23,11 +23,26 @@ static dx_status cpu_synchronize(dx_backend *be, char *err, size_t errlen) {
   return DX_OK;
 }
 
-static void cpu_destroy(dx_backend *be) { free(be); }
+/* The table and what the CPU kernels keep between calls. be->impl stays
+ * free for a module that wraps this backend (tests/modules/fake_cuda.c). */
+typedef struct cpu_backend {
+  dx_backend be; /* first: a dx_backend * is a cpu_backend * */
+  struct dx_cpu_filter_cache *filters;
+} cpu_backend;
+
+struct dx_cpu_filter_cache **dx_cpu_filters(dx_backend *be) {
+  return &((cpu_backend *)be)->filters;
+}
+
+static void cpu_destroy(dx_backend *be) {
+  dx_cpu_filter_cache_free(be);
+  free(be);
+}
 
 dx_backend *dx_cpu_backend_create(void) {
-  dx_backend *be = calloc(1, sizeof *be);
-  if (!be) return NULL;
+  cpu_backend *cb = calloc(1, sizeof *cb);
+  if (!cb) return NULL;
+  dx_backend *be = &cb->be;
   be->abi = DX_BACKEND_ABI;
   be->name = "cpu";
   be->kind = DX_DEVICE_CPU;

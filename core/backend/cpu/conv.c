@@ -22,6 +22,7 @@
  * has register tiles of its own (conv_pointwise.c). */
 #include <omp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/conv.h"
@@ -73,7 +74,10 @@ static size_t cpu_conv2d_workspace(dx_backend *be, const dx_conv2d_desc *d) {
   if (dx_conv_depthwise_implicit_ok(d)) return dx_conv_depthwise_implicit_workspace(d);
   if (dx_conv_is_depthwise(d)) return dx_conv_depthwise_workspace(d);
   if (dx_conv_implicit_ok(d)) {
-    if (dx_conv_winograd_ok(d)) return dx_conv_winograd_workspace(d);
+    if (dx_conv_winograd_ok(d)) {
+      size_t w2 = dx_conv_winograd_workspace(d), w4 = dx_conv_winograd4_workspace(d);
+      return w2 > w4 ? w2 : w4;
+    }
     return dx_conv_implicit_workspace(d);
   }
   plan pl;
@@ -107,6 +111,14 @@ void dx_conv_axpy(dx_dtype dt, void *dst, int64_t ds, double a, const void *src,
 
 void dx_conv_mul_acc(dx_dtype dt, void *acc, const void *x, int64_t sx, const void *y, int64_t n) {
   DX_TYPED(dt, mul_acc, acc, x, sx, y, n);
+}
+
+bool dx_conv_switched_off(const char *name, int *cache) {
+  if (*cache < 0) {
+    const char *s = getenv(name);
+    *cache = s && s[0] == '0';
+  }
+  return *cache;
 }
 
 /* dst[i] = src[i*stride], i < n (a bit copy: 4- or 8-byte elements) */
@@ -251,6 +263,13 @@ static void cpu_conv2d_fwd(dx_backend *be, const dx_conv2d_desc *d, const dx_ten
   }
   if (dx_conv_is_depthwise(d)) {
     dx_conv_depthwise_fwd(d, x, w, b, y);
+    return;
+  }
+  if (dx_conv_winograd4_ok(d)) {
+    size_t wn = (size_t)(d->co * d->ci * 9), un = (size_t)(36 * d->co * d->ci);
+    const float *u =
+        dx_cpu_transformed_filter(be, d, w->data, wn, un, dx_conv_winograd4_filter, ws);
+    dx_conv_winograd4_fwd(d, x->data, u, b ? b->data : NULL, y->data, ws);
     return;
   }
   if (dx_conv_winograd_ok(d)) {

@@ -82,6 +82,17 @@ void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const f
 void dx_conv_winograd_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
                                  float *dw, float *db, void *ws); /* db += too, unless NULL */
 
+/* The forward pass of the same convolutions by F(4x4, 3x3)
+ * (conv_winograd4.c): fewer multiplications, larger rounding errors.
+ * dx_conv_winograd4_filter writes the transformed filter u (the first
+ * bytes of a workspace will do) that dx_conv_winograd4_fwd reads; ws
+ * holds dx_conv_winograd4_workspace(d) bytes. */
+bool dx_conv_winograd4_ok(const dx_conv2d_desc *d);
+size_t dx_conv_winograd4_workspace(const dx_conv2d_desc *d);
+void dx_conv_winograd4_filter(const dx_conv2d_desc *d, const float *w, float *u);
+void dx_conv_winograd4_fwd(const dx_conv2d_desc *d, const float *x, const float *u, const float *b,
+                           float *y, void *ws);
+
 /* The same for depthwise float32 stride-1 convolutions (ConvNeXt's 7x7). */
 bool dx_conv_depthwise_implicit_ok(const dx_conv2d_desc *d);
 size_t dx_conv_depthwise_implicit_workspace(const dx_conv2d_desc *d);
@@ -91,6 +102,30 @@ void dx_conv_depthwise_implicit_bwd_data(const dx_conv2d_desc *d, const float *d
                                          float *dx, void *ws);
 void dx_conv_depthwise_implicit_bwd_filter(const dx_conv2d_desc *d, const float *x, const float *dy,
                                            float *dw, void *ws);
+
+/* An environment switch of the kernels (DDPMX_WINOGRAD=0 and the like),
+ * read once into *cache (-1 until then): true when name's value starts
+ * with 0 (conv.c). */
+bool dx_conv_switched_off(const char *name, int *cache);
+
+/* Images per group for n images on threads threads, at most gmax in a
+ * group: as many groups on every thread, equal shares of the batch. */
+static inline int64_t dx_conv_group_images(int64_t n, int threads, int64_t gmax) {
+  int64_t per = (n + (int64_t)threads * gmax - 1) / ((int64_t)threads * gmax);
+  int64_t groups = (int64_t)threads * per;
+  return (n + groups - 1) / groups;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+/* Lanes [lo, hi) of a 16-lane vector, clipped to [0, 16). */
+static inline __mmask16 dx_conv_span(int64_t lo, int64_t hi) {
+  if (lo < 0) lo = 0;
+  if (hi > 16) hi = 16;
+  if (hi <= lo) return 0;
+  return (__mmask16)(((1u << (hi - lo)) - 1) << lo);
+}
+#endif
 
 /* dst[i*ds] += a * src[i*ss], i < n (conv.c) */
 void dx_conv_axpy(dx_dtype dt, void *dst, int64_t ds, double a, const void *src, int64_t ss,

@@ -74,10 +74,7 @@ static void wgeo_of(wgeo *e, int64_t n, int64_t c, int64_t k, int64_t h, int64_t
   size_t per_image = (size_t)(16 * (c + e->kp) * tiles) * sizeof(float);
   int64_t gmax = (int64_t)(GROUP_BYTES / per_image);
   if (gmax < 1) gmax = 1;
-  /* as many groups on every thread: equal shares of the batch */
-  int64_t per = (n + (int64_t)e->threads * gmax - 1) / ((int64_t)e->threads * gmax);
-  int64_t groups = (int64_t)e->threads * per;
-  e->g = (n + groups - 1) / groups;
+  e->g = dx_conv_group_images(e->n, e->threads, gmax);
   e->tpad = (e->g * tiles + 15) / 16 * 16;
 }
 
@@ -112,12 +109,8 @@ static size_t slot_bytes(const wgeo *e) {
 /* DDPMX_WINOGRAD=0 keeps these convolutions on the implicit GEMM (exact
  * direct sums, for comparisons); read once. */
 static bool enabled(void) {
-  static int on = -1;
-  if (on < 0) {
-    const char *s = getenv("DDPMX_WINOGRAD");
-    on = !(s && s[0] == '0');
-  }
-  return on;
+  static int off = -1;
+  return !dx_conv_switched_off("DDPMX_WINOGRAD", &off);
 }
 
 bool dx_conv_winograd_ok(const dx_conv2d_desc *d) {
@@ -180,14 +173,6 @@ static void transform_filter(const wgeo *e, const float *g, bool flip, float *u)
             for (int64_t k = 0; k < e->k; k++) transform_row(e, g, flip, u, k););
 }
 
-/* Lanes [lo, hi) of a vector, clipped to [0, 16). */
-static inline __mmask16 span(int64_t lo, int64_t hi) {
-  if (lo < 0) lo = 0;
-  if (hi > 16) hi = 16;
-  if (hi <= lo) return 0;
-  return (__mmask16)(((1u << (hi - lo)) - 1) << lo);
-}
-
 /* x (N,C,H,W) images [i0, i0+m) -> v (16, C, tpad): B^T d B of every tile. */
 static AVX512 void input_tiles(const wgeo *e, const float *x, int64_t i0, int64_t m, float *v) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
@@ -200,8 +185,10 @@ static AVX512 void input_tiles(const wgeo *e, const float *x, int64_t i0, int64_
         for (int64_t tw0 = 0; tw0 < e->tw; tw0 += 16) {
           int64_t nt = e->tw - tw0 < 16 ? e->tw - tw0 : 16, col = 2 * tw0 - 1;
           /* lanes of the four loads that fall inside the row */
-          __mmask16 m0 = span(-col, e->w - col), m1 = span(-col - 16, e->w - col - 16),
-                    m2 = span(-col - 2, e->w - col - 2), m3 = span(-col - 18, e->w - col - 18);
+          __mmask16 m0 = dx_conv_span(-col, e->w - col),
+                    m1 = dx_conv_span(-col - 16, e->w - col - 16),
+                    m2 = dx_conv_span(-col - 2, e->w - col - 2),
+                    m3 = dx_conv_span(-col - 18, e->w - col - 18);
           __m512 u[4][4];
           for (int r = 0; r < 4; r++) {
             int64_t ih = 2 * th - 1 + r;
@@ -244,7 +231,7 @@ static AVX512 void store_row(float *row, int64_t avail, __m512 left, __m512 righ
   const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
   __m512 p = _mm512_permutex2var_ps(left, lo, right), q = _mm512_permutex2var_ps(left, hi, right);
-  __mmask16 mp = span(0, avail), mq = span(0, avail - 16);
+  __mmask16 mp = dx_conv_span(0, avail), mq = dx_conv_span(0, avail - 16);
   if (add) {
     p = _mm512_add_ps(p, _mm512_maskz_loadu_ps(mp, row));
     q = _mm512_add_ps(q, _mm512_maskz_loadu_ps(mq, row + 16));

@@ -34,6 +34,17 @@ void dx_cpu_init_movement(dx_backend *be);    /* movement.c: permute, concat, sh
 void dx_cpu_init_embedding(dx_backend *be);   /* embedding.c */
 void dx_cpu_init_optim(dx_backend *be);       /* optim.c: Adam, norms, EMA */
 
+/* filter_cache.c: a filter's transform u (un floats) of the weights w (wn
+ * floats), made by fn(d, w, u) and kept in the backend while the weights
+ * compare equal; if the cache cannot hold it, made into scratch. */
+typedef void (*dx_cpu_transform_fn)(const dx_conv2d_desc *d, const float *w, float *u);
+const float *dx_cpu_transformed_filter(dx_backend *be, const dx_conv2d_desc *d, const float *w,
+                                       size_t wn, size_t un, dx_cpu_transform_fn fn,
+                                       float *scratch);
+void dx_cpu_filter_cache_free(dx_backend *be);
+/* backend.c: where the backend keeps its cache (NULL until first used). */
+struct dx_cpu_filter_cache **dx_cpu_filters(dx_backend *be);
+
 /* gemm.c: one row-major product C (m,n) = alpha op(A) op(B) + beta C through
  * BLAS, for kernels that build their own operands (conv.c). */
 void dx_cpu_gemm(dx_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
