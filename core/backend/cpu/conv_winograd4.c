@@ -209,48 +209,65 @@ static INLINE AVX512 void at6(const __m512 m[6], __m512 y[4]) {
                        m[5]);
 }
 
-/* Image rows of channel c for the 16 tiles from q0 -> the 6x6 input blocks
- * d[r][i], tile per lane (zero outside the image and past the last tile). */
-static INLINE AVX512 void gather_blocks(const w4geo *e, const float *x, int64_t i0, int64_t c,
-                                        const run *runs, int nruns, __m512 d[6][6]) {
+/* What a lane run reads, the same for every channel: its image's offset
+ * (channel 0), first input column, the loads' lanes inside the image, its
+ * own lanes, and per lane the column (4 (l - l0)) of its tile in the loads. */
+typedef struct run_src {
+  int64_t img, col, th;
+  __mmask16 ma, mb, lanes;
+  __m512i base;
+} run_src;
+
+static AVX512 void run_srcs(const w4geo *e, int64_t i0, const run *runs, int nruns, run_src *rs) {
   const __m512i lane4 =
       _mm512_set_epi32(60, 56, 52, 48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0);
-  for (int r = 0; r < 6; r++)
-    for (int i = 0; i < 6; i++)
-      d[r][i] = _mm512_setzero_ps();
-  int64_t hw = e->h * e->w;
   for (int s = 0; s < nruns; s++) {
     const run *u = &runs[s];
-    const float *img = x + ((i0 + u->j) * e->c + c) * hw;
     int64_t col = 4 * u->tw0 - 1;
-    __mmask16 ma = dx_conv_span(-col, e->w - col), mb = dx_conv_span(-col - 16, e->w - col - 16);
-    __mmask16 lanes = (__mmask16)(((1u << u->nt) - 1) << u->l0);
-    /* lane l reads column col + 4 (l - l0) + i of the two loads */
-    __m512i base = _mm512_sub_epi32(lane4, _mm512_set1_epi32(4 * u->l0));
-    for (int r = 0; r < 6; r++) {
-      int64_t ih = 4 * u->th - 1 + r;
-      if (ih < 0 || ih >= e->h) continue;
-      const float *row = img + ih * e->w + col;
-      __m512 a = _mm512_maskz_loadu_ps(ma, row), b = _mm512_maskz_loadu_ps(mb, row + 16);
-      for (int i = 0; i < 6; i++) {
-        __m512 p = _mm512_permutex2var_ps(a, _mm512_add_epi32(base, _mm512_set1_epi32(i)), b);
-        d[r][i] = _mm512_mask_mov_ps(d[r][i], lanes, p);
-      }
+    rs[s] = (run_src){.img = (i0 + u->j) * e->c * e->h * e->w,
+                      .col = col,
+                      .th = u->th,
+                      .ma = dx_conv_span(-col, e->w - col),
+                      .mb = dx_conv_span(-col - 16, e->w - col - 16),
+                      .lanes = (__mmask16)(((1u << u->nt) - 1) << u->l0),
+                      .base = _mm512_sub_epi32(lane4, _mm512_set1_epi32(4 * u->l0))};
+  }
+}
+
+/* Row r of the 6x6 input blocks of channel c (plane xc) of the 16 tiles:
+ * d[i], tile per lane, zero outside the image and past the last tile. Rows
+ * outer and runs inner, so that the six vectors stay in registers. */
+static INLINE AVX512 void gather_row(const w4geo *e, const float *xc, const run_src *rs, int nruns,
+                                     int r, __m512 d[6]) {
+  for (int i = 0; i < 6; i++)
+    d[i] = _mm512_setzero_ps();
+  for (int s = 0; s < nruns; s++) {
+    int64_t ih = 4 * rs[s].th - 1 + r;
+    if (ih < 0 || ih >= e->h) continue;
+    const float *row = xc + rs[s].img + ih * e->w + rs[s].col;
+    __m512 a = _mm512_maskz_loadu_ps(rs[s].ma, row), b = _mm512_maskz_loadu_ps(rs[s].mb, row + 16);
+    for (int i = 0; i < 6; i++) {
+      __m512 p = _mm512_permutex2var_ps(a, _mm512_add_epi32(rs[s].base, _mm512_set1_epi32(i)), b);
+      d[i] = _mm512_mask_mov_ps(d[i], rs[s].lanes, p);
     }
   }
 }
 
 /* x (N,C,H,W) images [i0, i0+m) -> v (36, C, tpad): B^T d B of every tile. */
 static AVX512 void input_tiles(const w4geo *e, const float *x, int64_t i0, int64_t m, float *v) {
-  int64_t ld = e->tpad, xs = e->c * ld, q = m * e->th * e->tw;
+  int64_t ld = e->tpad, xs = e->c * ld, q = m * e->th * e->tw, hw = e->h * e->w;
   run runs[16];
+  run_src rs[16];
   for (int64_t q0 = 0; q0 < q; q0 += 16) {
     int nruns = runs_of(e, q0, q, runs);
+    run_srcs(e, i0, runs, nruns, rs);
     for (int64_t c = 0; c < e->c; c++) {
-      __m512 d[6][6], t[6][6];
-      gather_blocks(e, x, i0, c, runs, nruns, d);
-      for (int r = 0; r < 6; r++) /* B along each row */
-        bt6(d[r], t[r]);
+      __m512 t[6][6];
+      for (int r = 0; r < 6; r++) { /* B along each row */
+        __m512 d[6];
+        gather_row(e, x + c * hw, rs, nruns, r, d);
+        bt6(d, t[r]);
+      }
       float *dst = v + c * ld + q0;
       for (int i = 0; i < 6; i++) { /* B^T along each column */
         __m512 col[6] = {t[0][i], t[1][i], t[2][i], t[3][i], t[4][i], t[5][i]}, o[6];
