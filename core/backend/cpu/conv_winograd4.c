@@ -313,8 +313,12 @@ static AVX512 void output_tiles(const w4geo *e, const float *mo, int64_t i0, int
       __m512 r[4][6];
       for (int j = 0; j < 6; j++) { /* A^T along each column */
         __m512 col[6], o[4];
-        for (int i = 0; i < 6; i++)
-          col[i] = _mm512_loadu_ps(src + (i * 6 + j) * ms);
+        /* one pointer stepping down the column: GCC otherwise keeps the
+         * 36 offsets (invariant over k) in registers, and spills them */
+        const float *pj = src + j * ms;
+        __asm__("" : "+r"(pj));
+        for (int i = 0; i < 6; i++, pj += 6 * ms)
+          col[i] = _mm512_loadu_ps(pj);
         at6(col, o);
         for (int a = 0; a < 4; a++)
           r[a][j] = o[a];
