@@ -141,42 +141,53 @@ START_TEST(space_timesteps_matches_improved_diffusion) {
 }
 END_TEST
 
-/* The logSNR steps against lists computed independently with NumPy (the
- * schedules of ref_betas; each step the global argmin of |lambda - target|
- * over 0..T-2, not ddpmx's walk), and against the rule itself: each kept
- * step below the top is nearer its target lambda than its neighbours. */
-START_TEST(logsnr_steps_are_even_in_lambda) {
+typedef dx_status (*spacing_fn)(dx_ctx *, const dx_diffusion *, int64_t, int64_t *);
+
+/* The logSNR steps and Karras et al.'s (rho = 7, sigma_max = 80) against
+ * lists computed independently with NumPy (the schedules of ref_betas; each
+ * step the global argmin of |lambda - target|, or of |sigma^(1/7) -
+ * target|, over 0..T-2, not ddpmx's walk), and their fallbacks: fewer than
+ * 3 steps are those of dx_space_timesteps, T steps are every step. */
+START_TEST(spaced_steps_match_numpy) {
   dx_ctx *ctx = dxt_ctx(1);
-  static const int64_t cos20[20] = {0,   2,   8,   20,  45,  91,  177, 321, 517, 705,
-                                    836, 912, 953, 975, 986, 992, 995, 997, 998, 999};
-  static const int64_t lin10[10] = {0, 5, 22, 73, 202, 410, 603, 757, 886, 999};
+  static const int64_t log_cos20[20] = {0,   2,   8,   20,  45,  91,  177, 321, 517, 705,
+                                        836, 912, 953, 975, 986, 992, 995, 997, 998, 999};
+  static const int64_t log_lin10[10] = {0, 5, 22, 73, 202, 410, 603, 757, 886, 999};
+  static const int64_t kar_cos20[20] = {0,   5,   20,  54,  117, 224, 377, 549, 697, 802,
+                                        870, 913, 941, 959, 971, 979, 984, 988, 991, 999};
+  static const int64_t kar_lin10[10] = {0, 18, 98, 292, 501, 654, 767, 856, 930, 999};
   const struct {
+    spacing_fn space;
     const char *kind;
     int64_t n;
     const int64_t *want;
-  } cases[2] = {{"cosine", 20, cos20}, {"linear", 10, lin10}};
-  for (int c = 0; c < 2; c++) {
+  } cases[4] = {{dx_space_timesteps_logsnr, "cosine", 20, log_cos20},
+                {dx_space_timesteps_logsnr, "linear", 10, log_lin10},
+                {dx_space_timesteps_karras, "cosine", 20, kar_cos20},
+                {dx_space_timesteps_karras, "linear", 10, kar_lin10}};
+  for (int c = 0; c < 4; c++) {
     dx_diffusion *d = ref_diffusion(ctx, cases[c].kind, 1000);
     int64_t keep[20];
-    ck_assert_int_eq(dx_space_timesteps_logsnr(ctx, d, cases[c].n, keep), DX_OK);
+    ck_assert_int_eq(cases[c].space(ctx, d, cases[c].n, keep), DX_OK);
     for (int64_t i = 0; i < cases[c].n; i++)
-      ck_assert_msg(keep[i] == cases[c].want[i], "%s %lld steps: step %lld is %lld, want %lld",
-                    cases[c].kind, (long long)cases[c].n, (long long)i, (long long)keep[i],
+      ck_assert_msg(keep[i] == cases[c].want[i],
+                    "case %d, %s %lld steps: step %lld is %lld, want %lld", c, cases[c].kind,
+                    (long long)cases[c].n, (long long)i, (long long)keep[i],
                     (long long)cases[c].want[i]);
     dx_diffusion_free(d);
   }
-  /* Fewer than 3 steps: those of dx_space_timesteps. */
   dx_diffusion *d = ref_diffusion(ctx, "cosine", 1000);
-  int64_t a[2], b[2];
-  ck_assert_int_eq(dx_space_timesteps_logsnr(ctx, d, 2, a), DX_OK);
-  ck_assert_int_eq(dx_space_timesteps(ctx, 1000, 2, b), DX_OK);
-  ck_assert(a[0] == b[0] && a[1] == b[1]);
-  ck_assert_int_ne(dx_space_timesteps_logsnr(ctx, d, 1001, a), DX_OK);
-  /* As many steps as T: every step. */
   int64_t *all = malloc(1000 * sizeof *all);
-  ck_assert_int_eq(dx_space_timesteps_logsnr(ctx, d, 1000, all), DX_OK);
-  for (int64_t i = 0; i < 1000; i++)
-    ck_assert_int_eq(all[i], i);
+  for (int c = 0; c < 4; c += 2) {
+    int64_t a[2], b[2];
+    ck_assert_int_eq(cases[c].space(ctx, d, 2, a), DX_OK);
+    ck_assert_int_eq(dx_space_timesteps(ctx, 1000, 2, b), DX_OK);
+    ck_assert(a[0] == b[0] && a[1] == b[1]);
+    ck_assert_int_ne(cases[c].space(ctx, d, 1001, a), DX_OK);
+    ck_assert_int_eq(cases[c].space(ctx, d, 1000, all), DX_OK);
+    for (int64_t i = 0; i < 1000; i++)
+      ck_assert_int_eq(all[i], i);
+  }
   free(all);
   dx_diffusion_free(d);
   dx_ctx_free(ctx);
@@ -572,7 +583,7 @@ static Suite *suite(void) {
   DXT_ADD(host, alpha_bar_strictly_decreasing);
   DXT_ADD(host, betas_outside_unit_interval_are_refused);
   DXT_ADD(host, space_timesteps_matches_improved_diffusion);
-  DXT_ADD(host, logsnr_steps_are_even_in_lambda);
+  DXT_ADD(host, spaced_steps_match_numpy);
   DXT_ADD(host, respacing_keeps_the_marginals);
   DXT_ADD(host, kl_of_equal_gaussians_is_zero);
   DXT_ADD(host, discretized_likelihood_sums_to_one);

@@ -50,26 +50,56 @@ static double lambda_at(const dx_diffusion *d, int64_t t) {
   return 0.5 * (log(d->alpha_bar[t]) - log1p(-d->alpha_bar[t]));
 }
 
+/* The coordinate the steps are spread evenly in; it falls as t grows.
+ * rho = 0: lambda itself. rho > 0: -sigma^(1/rho) with sigma = exp(-lambda)
+ * the noise-to-signal ratio (Karras et al. 2022, eq. 5), negated to fall. */
+static double coord_at(const dx_diffusion *d, int64_t t, double rho) {
+  double lambda = lambda_at(d, t);
+  return rho > 0 ? -exp(-lambda / rho) : lambda;
+}
+
+/* n - 1 steps evenly in the coordinate from c(0) to top, each the step
+ * nearest its point, made strictly increasing, then T - 1. */
+static void space_evenly_in(const dx_diffusion *d, int64_t n, double rho, double top,
+                            int64_t *keep) {
+  int64_t T = d->T;
+  double bottom = coord_at(d, 0, rho);
+  int64_t t = 0;
+  keep[n - 1] = T - 1;
+  for (int64_t i = 0; i < n - 1; i++) {
+    double want = bottom + (top - bottom) * (double)i / (double)(n - 2);
+    /* c falls as t grows: walk up while the next step is nearer. */
+    while (t < T - 2 && fabs(coord_at(d, t + 1, rho) - want) <= fabs(coord_at(d, t, rho) - want))
+      t++;
+    int64_t lo = i > 0 ? keep[i - 1] + 1 : 0, hi = T - n + i; /* room for the steps above */
+    keep[i] = t < lo ? lo : t > hi ? hi : t;
+  }
+}
+
 dx_status dx_space_timesteps_logsnr(dx_ctx *ctx, const dx_diffusion *d, int64_t n, int64_t *keep) {
   int64_t T = d->T;
   if (n < 3 || n > T) return dx_space_timesteps(ctx, T, n, keep);
-  /* Evenly spaced lambdas from lambda(0) to lambda(T - 1), except that the
-   * one below the top may not fall inside the last step: a clipped last beta
+  /* Evenly spaced from lambda(0) to lambda(T - 1), except that the one
+   * below the top may not fall inside the last step: a clipped last beta
    * (the cosine schedule's 0.999) puts lambda(T - 1) several units below
    * lambda(T - 2), and lambdas spaced from there would round to the top few
    * steps. The others are then spread from lambda(T - 2). */
   double bottom = lambda_at(d, 0);
   double below_top = bottom + (lambda_at(d, T - 1) - bottom) * (double)(n - 2) / (double)(n - 1);
-  double top = fmax(below_top, lambda_at(d, T - 2));
-  int64_t t = 0;
-  keep[n - 1] = T - 1;
-  for (int64_t i = 0; i < n - 1; i++) {
-    double want = bottom + (top - bottom) * (double)i / (double)(n - 2);
-    /* lambda falls as t grows: walk up while the next step is nearer. */
-    while (t < T - 2 && fabs(lambda_at(d, t + 1) - want) <= fabs(lambda_at(d, t) - want))
-      t++;
-    int64_t lo = i > 0 ? keep[i - 1] + 1 : 0, hi = T - n + i; /* room for the steps above */
-    keep[i] = t < lo ? lo : t > hi ? hi : t;
-  }
+  space_evenly_in(d, n, 0.0, fmax(below_top, lambda_at(d, T - 2)), keep);
+  return DX_OK;
+}
+
+dx_status dx_space_timesteps_karras(dx_ctx *ctx, const dx_diffusion *d, int64_t n, int64_t *keep) {
+  int64_t T = d->T;
+  if (n < 3 || n > T) return dx_space_timesteps(ctx, T, n, keep);
+  /* Karras et al.'s rho = 7 and sigma_max = 80 (their Table 1). Above
+   * sigma = 80, x_t says little about an image in [-1, 1], and the one step
+   * from T - 1 covers that range; spreading steps up to the cosine
+   * schedule's sigma(T - 2) = 642 would spend several of them there. A
+   * schedule whose sigma(T - 2) is lower starts from there. */
+  const double rho = 7.0, sigma_max = 80.0;
+  double top = fmax(-pow(sigma_max, 1.0 / rho), coord_at(d, T - 2, rho));
+  space_evenly_in(d, n, rho, top, keep);
   return DX_OK;
 }

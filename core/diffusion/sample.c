@@ -26,7 +26,10 @@ void dx_sampler_read_common(const dx_params *p, dx_sampler_config *cfg) {
   cfg->clip = dx_params_bool(p, "clip");
   cfg->threshold = dx_params_float(p, "threshold");     /* 0 (off) for a plugin without it */
   const char *spacing = dx_params_string(p, "spacing"); /* NULL for a plugin without it */
-  cfg->spacing = spacing && !strcmp(spacing, "logsnr") ? DX_SPACING_LOGSNR : DX_SPACING_UNIFORM;
+  cfg->spacing = !spacing                     ? DX_SPACING_UNIFORM
+                 : !strcmp(spacing, "logsnr") ? DX_SPACING_LOGSNR
+                 : !strcmp(spacing, "karras") ? DX_SPACING_KARRAS
+                                              : DX_SPACING_UNIFORM;
 }
 
 dx_status dx_sampler_create_stateless(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg,
@@ -67,9 +70,12 @@ const dx_diffusion *dx_sampling_tables(dx_ctx *ctx, const dx_sampler *s, const d
   if (steps <= 0 || steps >= d->T) return d;
   int64_t *keep = malloc((size_t)steps * sizeof *keep);
   if (!keep) return dx_set_error(ctx, DX_ERR_NOMEM, "out of memory respacing"), NULL;
-  dx_status st = s->cfg.spacing == DX_SPACING_LOGSNR
-                     ? dx_space_timesteps_logsnr(ctx, d, steps, keep)
-                     : dx_space_timesteps(ctx, d->T, steps, keep);
+  dx_status st;
+  switch (s->cfg.spacing) {
+  case DX_SPACING_LOGSNR: st = dx_space_timesteps_logsnr(ctx, d, steps, keep); break;
+  case DX_SPACING_KARRAS: st = dx_space_timesteps_karras(ctx, d, steps, keep); break;
+  default: st = dx_space_timesteps(ctx, d->T, steps, keep);
+  }
   if (st == DX_OK) *owned = dx_diffusion_respace(ctx, d, keep, steps);
   free(keep);
   return *owned;

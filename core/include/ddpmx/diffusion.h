@@ -60,6 +60,13 @@ DX_API dx_status dx_space_timesteps(dx_ctx *ctx, int64_t T, int64_t n, int64_t *
  * instead. n in [1, T]; below 3 the steps are those of dx_space_timesteps. */
 DX_API dx_status dx_space_timesteps_logsnr(dx_ctx *ctx, const dx_diffusion *d, int64_t n,
                                            int64_t *keep);
+/* n indices of d, 0 and T - 1 included: T - 1, then n - 1 steps evenly in
+ * sigma^(1/7) from min(80, sigma(T - 2)) down to sigma(0), sigma =
+ * sqrt((1 - abar) / abar) (Karras et al. 2022, eq. 5 with their rho = 7 and
+ * sigma_max = 80), each the step nearest its sigma, made strictly
+ * increasing. n in [1, T]; below 3 the steps are those of dx_space_timesteps. */
+DX_API dx_status dx_space_timesteps_karras(dx_ctx *ctx, const dx_diffusion *d, int64_t n,
+                                           int64_t *keep);
 
 /* --- Gaussian math on the host, float64 ------------------------------------ */
 

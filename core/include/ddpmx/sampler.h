@@ -22,7 +22,8 @@ extern "C" {
 /* How the host picks the steps when a sampler asks for fewer than T. */
 typedef enum dx_spacing {
   DX_SPACING_UNIFORM = 0, /* evenly in t (dx_space_timesteps) */
-  DX_SPACING_LOGSNR = 1   /* evenly in log(alpha / sigma) (dx_space_timesteps_logsnr) */
+  DX_SPACING_LOGSNR = 1,  /* evenly in log(alpha / sigma) (dx_space_timesteps_logsnr) */
+  DX_SPACING_KARRAS = 2   /* evenly in sigma^(1/7) (dx_space_timesteps_karras) */
 } dx_spacing;
 
 /* What a sampler tells the host when it is created. */
@@ -77,8 +78,8 @@ DX_API void dx_sampler_release(dx_sampler *s);
 
 /* The parameters every sampler declares, to open its spec with:
  *   static const dx_param_spec params[] = {DX_SAMPLER_COMMON_PARAMS(0), ...};
- * DX_SAMPLER_COMMON_PARAMS_SPACED also sets the default spacing, "uniform"
- * or "logsnr". */
+ * DX_SAMPLER_COMMON_PARAMS_SPACED also sets the default spacing, "uniform",
+ * "logsnr" or "karras". */
 #define DX_SAMPLER_COMMON_PARAMS(default_steps)                                                    \
   DX_SAMPLER_COMMON_PARAMS_SPACED(default_steps, "uniform")
 #define DX_SAMPLER_COMMON_PARAMS_SPACED(default_steps, default_spacing)                            \
@@ -98,8 +99,9 @@ DX_API void dx_sampler_release(dx_sampler *s);
        "dynamic thresholding (Saharia et al. 2022): per image, s = max(this quantile of |x0|, "    \
        "1), x0 clipped to [-s, s] and divided by s; 0 is off"},                                    \
   {                                                                                                \
-    "spacing", DX_PARAM_CHOICE, default_spacing, "uniform|logsnr", NULL,                           \
-        "the respaced steps: evenly in t, or evenly in lambda = log(alpha / sigma)"                \
+    "spacing", DX_PARAM_CHOICE, default_spacing, "uniform|logsnr|karras", NULL,                    \
+        "the respaced steps: evenly in t, in lambda = log(alpha / sigma), or in sigma^(1/7) "      \
+        "(Karras et al. 2022)"                                                                     \
   }
 
 /* Reads DX_SAMPLER_COMMON_PARAMS into cfg. */
