@@ -45,6 +45,7 @@ peer=${PEER:-$here/../../shared/bench/peer_torch_unet.py}
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 echo "mode=$mode block=$block device=$device batch=$batch size=$size dim=$dim mults=$mults threads=$threads steps=$steps rounds=$rounds${gpu:+ ddpmx:$gpu}"
 net="--batch $batch --steps $steps --dim $dim --mults $mults --size $size --block $block"
+ratios=""
 for r in $(seq "$rounds"); do
   # shellcheck disable=SC2086 # $net is a list of options
   p=$("$python" "$peer" --mode "$mode" --threads "$threads" --device "$device" $net)
@@ -54,4 +55,12 @@ for r in $(seq "$rounds"); do
   pt=$(field "$p" step_s_median); dt=$(field "$d" step_s_median)
   awk -v r="$r" -v pt="$pt" -v dt="$dt" -v gf="$gf" -v m="$mult" -v prss="$(field "$p" peak_rss_mb)" -v drss="$(field "$d" peak_rss_mb)" \
     'BEGIN { printf "round %d: peer %.3f s/step (%.1f GFLOP/s, %s MB)  ddpmx %.3f s/step (%.1f GFLOP/s, %s MB)  ddpmx/peer time %.2f\n", r, pt, m*gf/pt, prss, dt, m*gf/dt, drss, dt/pt }'
+  ratios="$ratios $(awk -v pt="$pt" -v dt="$dt" 'BEGIN { printf "%.4f", dt/pt }')"
 done
+# The median of the pairwise ratios: each pair ran back to back, so a slow
+# spell of the host that hits both programs cancels, and one that hits a
+# single round does not decide the result.
+echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '
+  { v[NR] = $1 }
+  END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "ddpmx/peer time over %d rounds: median %.2f, range %.2f-%.2f\n", NR, m, v[1], v[NR] }'
