@@ -76,7 +76,7 @@ typedef struct chain_spec {
   const char *sampler;
   int64_t steps;       /* 0: all */
   double eta;          /* ddim */
-  const char *spacing; /* dpmpp_2m: "logsnr" (its default) or "karras"; NULL: evenly in t */
+  const char *spacing; /* dpmpp_2m: "logsnr" or "karras" (its default); NULL: evenly in t */
   bool sde;            /* dpmpp_2m: the SDE solver */
   bool own_only;       /* checked against its exact moments only, as its discretisation error is
                           larger than the check's sampling error */
