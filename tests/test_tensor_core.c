@@ -1,6 +1,7 @@
 /* The tensor core itself: arena, persistent tensors, tape, errors, random. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dx_test.h"
 #include "tensor/checkpoint.h"
@@ -216,6 +217,61 @@ START_TEST(a_checkpointed_segment_has_the_gradients_of_the_plain_one) {
 }
 END_TEST
 
+/* dx_run_pieces: every piece runs once, in a context of its own with the
+ * tape off when ctx has several threads (in ctx itself, in order, when the
+ * tape is on); a piece's error becomes ctx's with its message; the worker
+ * contexts are reset after each call, so repeated calls do not grow them. */
+typedef struct pieces_probe {
+  int runs[64];
+  dx_ctx *seen[64];
+  bool grad[64];
+  int64_t fail_at; /* -1: none */
+} pieces_probe;
+
+static void probe_piece(dx_ctx *w, int64_t i, void *arg) {
+  pieces_probe *p = arg;
+  __atomic_add_fetch(&p->runs[i], 1, __ATOMIC_RELAXED);
+  p->seen[i] = w, p->grad[i] = dx_grad_enabled(w);
+  int64_t shape[1] = {1 << 16};
+  dx_tensor_new(w, DX_F32, 1, shape); /* 256 KB that the reset must give back */
+  if (i == p->fail_at) dx_set_error(w, DX_ERR_NUMERIC, "piece %lld went wrong", (long long)i);
+}
+
+START_TEST(pieces_run_once_each_in_their_own_contexts) {
+  dx_ctx *ctx = dxt_ctx(2);
+  pieces_probe p = {.fail_at = -1};
+  dx_set_grad_enabled(ctx, false);
+  ck_assert_int_eq(dx_run_pieces(ctx, 64, probe_piece, &p), DX_OK);
+  for (int i = 0; i < 64; i++) {
+    ck_assert_int_eq(p.runs[i], 1);
+    ck_assert_ptr_ne(p.seen[i], ctx);
+    ck_assert(!p.grad[i]);
+  }
+  size_t used = dx_arena_stats_of(p.seen[0]).used;
+  for (int k = 0; k < 3; k++)
+    ck_assert_int_eq(dx_run_pieces(ctx, 64, probe_piece, &p), DX_OK);
+  ck_assert_uint_eq(dx_arena_stats_of(p.seen[0]).used, used);
+  /* An error: ctx's, with the piece's message; later pieces are skipped. */
+  memset(&p, 0, sizeof p);
+  p.fail_at = 5;
+  ck_assert_int_eq(dx_run_pieces(ctx, 64, probe_piece, &p), DX_ERR_NUMERIC);
+  ck_assert_str_eq(dx_error_message(ctx), "piece 5 went wrong");
+  int ran = 0;
+  for (int i = 0; i < 64; i++)
+    ran += p.runs[i];
+  ck_assert_int_lt(ran, 64);
+  dx_clear_error(ctx);
+  /* With the tape on, in ctx, in order. */
+  dx_set_grad_enabled(ctx, true);
+  memset(&p, 0, sizeof p);
+  p.fail_at = -1;
+  ck_assert_int_eq(dx_run_pieces(ctx, 4, probe_piece, &p), DX_OK);
+  for (int i = 0; i < 4; i++)
+    ck_assert(p.runs[i] == 1 && p.seen[i] == ctx && p.grad[i]);
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("tensor_core");
   TCase *tc = tcase_create("core");
@@ -226,6 +282,7 @@ int main(void) {
   DXT_ADD(tc, reshape_hands_its_gradient_on);
   DXT_ADD(tc, parameters_survive_reset_and_free_cleanly);
   DXT_ADD(tc, random_draws_are_counter_based);
+  DXT_ADD(tc, pieces_run_once_each_in_their_own_contexts);
   DXT_ADD(tc, a_checkpointed_segment_has_the_gradients_of_the_plain_one);
   suite_add_tcase(s, tc);
   return dxt_run(s);

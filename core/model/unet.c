@@ -428,11 +428,9 @@ static dx_tensor *forward_batch(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
  * --mode sample, one thread, user CPU seconds per image over 8 steps:
  * 5.6 ms at batch 8 and 16 against 6.15 ms at batch 64; chunks of 2, 4, 8
  * and 16 of a batch of 64: 3.58, 3.31, 3.29 and 3.51 CPU-s for 9 passes.
- * With more threads a chunk holds 8 images for each, so that each thread's
- * share stays that size and the parallel regions are not multiplied: with
- * OMP_WAIT_POLICY=passive (ddpmx sample) each one wakes the other threads
- * (futex calls of `ddpmx sample --n 64` on 2 threads, per step: 892
- * unchunked, 5960 in chunks of 8, 3336 in chunks of 16). */
+ * With several threads each chunk runs on one thread alone, the chunks
+ * shared out as threads come free (dx_run_pieces): no barrier per op, and a
+ * thread the host slows takes fewer chunks. */
 #define CHUNK_PER_THREAD 8
 
 /* The network on images [i0, i0 + m) into their place in out. */
@@ -453,17 +451,30 @@ static void forward_chunk(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
   dx_scope_end(ctx, NULL);
 }
 
+typedef struct chunk_job {
+  dx_unet *net;
+  dx_tensor *x, *t, *out;
+  const dx_unet_cond *cond;
+} chunk_job;
+
+static void run_chunk(dx_ctx *ctx, int64_t i, void *arg) {
+  chunk_job *j = arg;
+  int64_t n = j->x->shape[0], i0 = i * CHUNK_PER_THREAD;
+  int64_t m = n - i0 < CHUNK_PER_THREAD ? n - i0 : CHUNK_PER_THREAD;
+  forward_chunk(ctx, j->net, j->x, j->t, j->cond, i0, m, j->out);
+}
+
 dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
                                 const dx_unet_cond *cond, bool training) {
-  int64_t chunk = CHUNK_PER_THREAD * (int64_t)dx_ctx_threads(ctx);
   if (training || dx_grad_enabled(ctx) || !x || !t || x->ndim != 4 || t->ndim != 1 ||
-      x->shape[0] <= chunk || t->shape[0] != x->shape[0] ||
+      x->shape[0] <= CHUNK_PER_THREAD || t->shape[0] != x->shape[0] ||
       (cond && cond->x_self && cond->x_self->shape[0] != x->shape[0]) ||
       dx_ctx_device(ctx).kind != DX_DEVICE_CPU)
     return forward_batch(ctx, net, x, t, cond, training);
   int64_t n = x->shape[0], shape[4] = {n, net->final_conv.w->shape[0], x->shape[2], x->shape[3]};
   dx_tensor *out = dx_tensor_new(ctx, x->dtype, 4, shape);
-  for (int64_t i0 = 0; out && i0 < n && dx_status_of(ctx) == DX_OK; i0 += chunk)
-    forward_chunk(ctx, net, x, t, cond, i0, n - i0 < chunk ? n - i0 : chunk, out);
-  return dx_status_of(ctx) == DX_OK ? out : NULL;
+  if (!out) return NULL;
+  chunk_job job = {net, x, t, out, cond};
+  int64_t chunks = (n + CHUNK_PER_THREAD - 1) / CHUNK_PER_THREAD;
+  return dx_run_pieces(ctx, chunks, run_chunk, &job) == DX_OK ? out : NULL;
 }

@@ -70,6 +70,9 @@ void dx_persistent_free_all(dx_ctx *ctx); /* tensor.c */
 
 void dx_ctx_free(dx_ctx *ctx) {
   if (!ctx) return;
+  for (int i = 0; i < ctx->n_workers; i++)
+    dx_ctx_free(ctx->workers[i]);
+  free(ctx->workers);
   dx_persistent_free_all(ctx);
   if (ctx->scratch) ctx->be->free(ctx->be, ctx->scratch);
   free(ctx->ranges);

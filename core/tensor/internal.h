@@ -139,6 +139,8 @@ struct dx_ctx {
   uint64_t seed, rng_offset;
   uint64_t rng_first, rng_n, rng_total; /* dx_set_rng_share */
   dx_persistent *persistent;
+  struct dx_ctx **workers; /* dx_run_pieces' contexts, one a thread; n_workers of them */
+  int n_workers;
   dx_status status;
   char errmsg[DX_ERRMSG_MAX];
 };

@@ -47,7 +47,10 @@ typedef struct dx_block_ops {
   /* Declares parameters on m and returns private state (may be NULL). */
   dx_status (*create)(dx_module *m, const dx_params *p, const dx_block_shape *shape, void **state);
   /* x (N,in_ch,H,W), temb (N,time_dim) or NULL -> (N,out_ch,H,W). `training`
-   * switches dropout on. Returns NULL with the error recorded in ctx. */
+   * switches dropout on. Returns NULL with the error recorded in ctx.
+   * Without the tape the host may run it on several threads at once, each
+   * with its own ctx and images (dx_run_pieces): it must make everything in
+   * the ctx it is given and not write its state. */
   dx_tensor *(*forward)(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *temb, bool training);
   void (*destroy)(void *state);
 } dx_block_ops;

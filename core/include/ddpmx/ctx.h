@@ -119,6 +119,20 @@ DX_API uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count);
  * is the same however the batch is split. Kept across dx_set_seed. */
 DX_API void dx_set_rng_share(dx_ctx *ctx, int64_t first, int64_t n, int64_t total);
 
+/* --- pieces of work on the CPU threads ----------------------------------- */
+
+/* Runs piece(w, i, arg) for every i < n. On the CPU with several threads,
+ * without the tape and outside a parallel region, the pieces are shared out
+ * between the threads as each comes free, and each piece runs start to end
+ * on one thread in a context of its own (one thread, no tape, kept with ctx
+ * and reset after the call, so nothing a piece makes outlives it: it writes
+ * its results into tensors of ctx). A thread slowed by other work on its
+ * core then takes fewer pieces instead of holding up every op. Elsewhere the
+ * pieces run in order in ctx. The first error of a piece becomes ctx's, and
+ * no piece starts after it. */
+typedef void (*dx_piece_fn)(dx_ctx *w, int64_t i, void *arg);
+DX_API dx_status dx_run_pieces(dx_ctx *ctx, int64_t n, dx_piece_fn piece, void *arg);
+
 #ifdef __cplusplus
 }
 #endif
