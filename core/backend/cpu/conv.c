@@ -29,7 +29,6 @@
 
 /* Bytes of unrolled patches per band: about half a core's L2 cache. */
 #define BAND_BYTES ((size_t)512 << 10)
-#define ALIGN 64
 
 typedef struct plan {
   const dx_conv2d_desc *d;
@@ -43,8 +42,6 @@ typedef struct plan {
   int threads;
   size_t col_bytes, dw_bytes; /* per thread slot */
 } plan;
-
-static size_t round_up(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
 static void plan_of(const dx_conv2d_desc *d, plan *pl) {
   memset(pl, 0, sizeof *pl);
@@ -64,8 +61,8 @@ static void plan_of(const dx_conv2d_desc *d, plan *pl) {
   pl->nbands = (d->ho + pl->band_rows - 1) / pl->band_rows;
   pl->threads = omp_get_max_threads();
   pl->per_image = d->n >= pl->threads && pl->threads > 1;
-  pl->col_bytes = pl->direct ? 0 : round_up((size_t)pl->band_rows * row_bytes);
-  pl->dw_bytes = pl->per_image ? round_up((size_t)(d->co * pl->kg) * pl->es) : 0;
+  pl->col_bytes = pl->direct ? 0 : dx_conv_round_up((size_t)pl->band_rows * row_bytes);
+  pl->dw_bytes = pl->per_image ? dx_conv_round_up((size_t)(d->co * pl->kg) * pl->es) : 0;
 }
 
 static int64_t slot_count(const plan *pl) { return pl->per_image ? pl->threads : 1; }

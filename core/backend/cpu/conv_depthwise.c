@@ -111,7 +111,7 @@ void dx_conv_depthwise_bwd_data(const dx_conv2d_desc *d, const dx_tensor *dy, co
  * per thread. */
 static int threads_of(void) { return omp_get_max_threads(); }
 static size_t slot_bytes(const dx_conv2d_desc *d) {
-  return ((size_t)(d->kh * d->kw * d->wo) * dx_dtype_size(d->dtype) + 63) / 64 * 64;
+  return dx_conv_round_up((size_t)(d->kh * d->kw * d->wo) * dx_dtype_size(d->dtype));
 }
 
 size_t dx_conv_depthwise_workspace(const dx_conv2d_desc *d) {

@@ -36,13 +36,6 @@
 
 #include "backend/cpu/conv.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_KERNELS 1
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f,fma")))
-#define INLINE inline __attribute__((always_inline))
-#endif
-
 #define MR DX_CONV_MR /* output channels per forward tile */
 #define NV 4          /* vectors of 16 positions per forward tile */
 #define NVW 4         /* vectors of 16 output channels per backward-weights tile */
@@ -50,7 +43,6 @@
 #define MAX_TAPS 64   /* kh*kw: up to 8x8 */
 #define Q_TARGET 1024 /* positions per group of images: the tiles' B rows stay in L1/L2 */
 #define Q_TARGET_FILTER 512
-#define ALIGN 64
 
 /* The layout of one pass: a stride-1 convolution of c input channels
  * (h, w) into k output channels (ho, wo), kernel kh x kw, padding ph, pw. */
@@ -62,8 +54,6 @@ typedef struct geo {
   int64_t qpad; /* output positions of a full group, rounded up to a vector */
   int threads;
 } geo;
-
-static size_t round_up(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
 static void geo_of(geo *e, int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t kh,
                    int64_t kw, int64_t ph, int64_t pw, int threads, int64_t q_target) {
@@ -91,11 +81,13 @@ static int64_t tap_offset(const geo *e, int64_t t) {
   return t % e->kw * e->c * plane_of(e) + t / e->kw * e->wo;
 }
 static size_t src_bytes(const geo *e) {
-  return round_up((size_t)(e->kw * e->c * plane_of(e)) * sizeof(float));
+  return dx_conv_round_up((size_t)(e->kw * e->c * plane_of(e)) * sizeof(float));
 }
-static size_t out_bytes(const geo *e) { return round_up((size_t)(e->k * e->qpad) * sizeof(float)); }
+static size_t out_bytes(const geo *e) {
+  return dx_conv_round_up((size_t)(e->k * e->qpad) * sizeof(float));
+}
 static size_t filter_bytes(const geo *e) {
-  return round_up((size_t)(e->k * e->c * taps_of(e)) * sizeof(float));
+  return dx_conv_round_up((size_t)(e->k * e->c * taps_of(e)) * sizeof(float));
 }
 
 /* The forward pass's layout, and backward-data's: dy (k = Ci output
@@ -116,15 +108,15 @@ static void filter_geo(const dx_conv2d_desc *d, geo *e) {
 /* Output channels of backward-weights' dy^T rows, rounded up to vectors. */
 static int64_t kpad_of(const geo *e) { return (e->k + 15) / 16 * 16; }
 static size_t dyt_bytes(const geo *e) {
-  return round_up((size_t)(e->qpad * kpad_of(e)) * sizeof(float));
+  return dx_conv_round_up((size_t)(e->qpad * kpad_of(e)) * sizeof(float));
 }
 static size_t dwt_bytes(const geo *e) {
-  return round_up((size_t)(e->c * taps_of(e) * kpad_of(e)) * sizeof(float));
+  return dx_conv_round_up((size_t)(e->c * taps_of(e) * kpad_of(e)) * sizeof(float));
 }
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 bool dx_conv_implicit_ok(const dx_conv2d_desc *d) {
-#ifdef HAVE_KERNELS
+#ifdef DX_CONV_KERNELS
   int threads = omp_get_max_threads();
   /* A 1x1 unpadded convolution is already a product that BLAS runs on x in
    * place (conv.c); here it would only gain the copies. */
@@ -232,10 +224,10 @@ static void pack_filter(const geo *e, const float *w, bool flip, float *wp) {
   }
 }
 
-#ifdef HAVE_KERNELS
+#ifdef DX_CONV_KERNELS
 
 /* Lanes o0 + l < end of a vector starting at o0 (none if end <= o0). */
-static INLINE AVX512 __mmask16 lanes(int64_t o0, int64_t end) {
+static DX_INLINE DX_AVX512 __mmask16 lanes(int64_t o0, int64_t end) {
   int64_t n = end - o0;
   return n <= 0 ? 0 : n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }
@@ -247,8 +239,8 @@ static INLINE AVX512 __mmask16 lanes(int64_t o0, int64_t end) {
  * after the last image are zero. Rows are a few dozen floats, so each is
  * written with masked vector loads and stores: a memcpy and two memsets per
  * row cost as much as the product itself. */
-static AVX512 void fill_src(const geo *e, const float *x, int64_t xstep, int64_t i0, int64_t m,
-                            float *src) {
+static DX_AVX512 void fill_src(const geo *e, const float *x, int64_t xstep, int64_t i0, int64_t m,
+                               float *src) {
   int64_t wo = e->wo, plane = plane_of(e);
   size_t img = (size_t)xstep;
   for (int64_t kj = 0; kj < e->kw; kj++) {
@@ -291,7 +283,7 @@ typedef struct fwd_args {
   __mmask16 last; /* lanes of the last vector */
 } fwd_args;
 
-static INLINE AVX512 void fwd_tile(int mr, int nv, const fwd_args *a) {
+static DX_INLINE DX_AVX512 void fwd_tile(int mr, int nv, const fwd_args *a) {
   __m512 acc[MR][NV] = {{{0}}};
   const float *wp = a->wp;
   for (int64_t c = 0; c < a->c; c++) {
@@ -323,7 +315,7 @@ static INLINE AVX512 void fwd_tile(int mr, int nv, const fwd_args *a) {
 
 typedef void (*fwd_fn)(const fwd_args *a);
 #define FWD(m, v)                                                                                  \
-  static AVX512 void fwd_##m##_##v(const fwd_args *a) { fwd_tile(m, v, a); }
+  static DX_AVX512 void fwd_##m##_##v(const fwd_args *a) { fwd_tile(m, v, a); }
 #define FWD_ROW(m) FWD(m, 1) FWD(m, 2) FWD(m, 3) FWD(m, 4)
 // clang-format off
 FWD_ROW(1)
@@ -393,7 +385,7 @@ typedef struct bww_args {
   int64_t ldw;
 } bww_args;
 
-static INLINE AVX512 void bww_tile(int nv, int nj, const bww_args *a) {
+static DX_INLINE DX_AVX512 void bww_tile(int nv, int nj, const bww_args *a) {
   __m512 acc[NVW][NJ] = {{{0}}};
   const float *dq = a->dyt;
   for (int64_t q = 0; q < a->q; q++, dq += a->ldd) {
@@ -425,7 +417,7 @@ static int rows_for(int nv) { return nv == 1 ? 24 : nv == 2 ? 12 : nv == 3 ? 8 :
 typedef void (*bww_fn)(const bww_args *a);
 // clang-format off
 #define BWW(v, j)                                                                                  \
-  static AVX512 void bww_##v##_##j(const bww_args *a) { bww_tile(v, j, a); }
+  static DX_AVX512 void bww_##v##_##j(const bww_args *a) { bww_tile(v, j, a); }
 #define BWW_ROW(v) \
   BWW(v, 1) BWW(v, 2) BWW(v, 3) BWW(v, 4) BWW(v, 5) BWW(v, 6) BWW(v, 7) BWW(v, 8) \
   BWW(v, 9) BWW(v, 10) BWW(v, 11) BWW(v, 12) BWW(v, 13) BWW(v, 14) BWW(v, 15) BWW(v, 16) \
@@ -611,8 +603,8 @@ size_t dx_conv_depthwise_implicit_workspace(const dx_conv2d_desc *d) {
 }
 
 /* out (16 nv) = sum over taps t of w[t] src[off[t] ...] */
-static INLINE AVX512 void dwf_tile(int nv, const float *src, const int64_t *off, const float *w,
-                                   int64_t taps, float *out, __mmask16 last) {
+static DX_INLINE DX_AVX512 void dwf_tile(int nv, const float *src, const int64_t *off,
+                                         const float *w, int64_t taps, float *out, __mmask16 last) {
   __m512 acc[NVD] = {{0}};
   for (int64_t t = 0; t < taps; t++) {
     __m512 wv = _mm512_set1_ps(w[t]);
@@ -631,8 +623,8 @@ static INLINE AVX512 void dwf_tile(int nv, const float *src, const int64_t *off,
 typedef void (*dwf_fn)(const float *src, const int64_t *off, const float *w, int64_t taps,
                        float *out, __mmask16 last);
 #define DWF(v)                                                                                     \
-  static AVX512 void dwf_##v(const float *src, const int64_t *off, const float *w, int64_t taps,   \
-                             float *out, __mmask16 last) {                                         \
+  static DX_AVX512 void dwf_##v(const float *src, const int64_t *off, const float *w,              \
+                                int64_t taps, float *out, __mmask16 last) {                        \
     dwf_tile(v, src, off, w, taps, out, last);                                                     \
   }
 // clang-format off
@@ -648,8 +640,8 @@ DWF(8) static const dwf_fn dwf_tiles[NVD] = {dwf_1, dwf_2, dwf_3, dwf_4,
 // clang-format on
 
 /* dw[t] += sum_q dyc[q] src[off[t] + q], t < nt */
-static INLINE AVX512 void dwb_tile(int nt, const float *dyc, const float *src, const int64_t *off,
-                                   int64_t q, float *dw) {
+static DX_INLINE DX_AVX512 void dwb_tile(int nt, const float *dyc, const float *src,
+                                         const int64_t *off, int64_t q, float *dw) {
   __m512 acc[NTD] = {{0}};
   for (int64_t q0 = 0; q0 < q; q0 += 16) {
     __mmask16 m = lanes(q0, q);
@@ -666,8 +658,8 @@ static INLINE AVX512 void dwb_tile(int nt, const float *dyc, const float *src, c
 typedef void (*dwb_fn)(const float *dyc, const float *src, const int64_t *off, int64_t q,
                        float *dw);
 #define DWB(t)                                                                                     \
-  static AVX512 void dwb_##t(const float *dyc, const float *src, const int64_t *off, int64_t q,    \
-                             float *dw) {                                                          \
+  static DX_AVX512 void dwb_##t(const float *dyc, const float *src, const int64_t *off, int64_t q, \
+                                float *dw) {                                                       \
     dwb_tile(t, dyc, src, off, q, dw);                                                             \
   }
 // clang-format off
@@ -709,8 +701,8 @@ static void tap_offsets(const geo *e, int64_t *offs) {
 /* One channel through the forward product, every image: in (N,C,H,W)
  * channel c -> out plane y (N,C,Ho,Wo) channel c, = conv + b[c] or (add) +=.
  * wc: the channel's taps. */
-static AVX512 void dw_channel(const geo *e, int64_t cs, const float *in, const float *wc,
-                              const float *b, float *y, bool add, float *src, float *out) {
+static DX_AVX512 void dw_channel(const geo *e, int64_t cs, const float *in, const float *wc,
+                                 const float *b, float *y, bool add, float *src, float *out) {
   int64_t taps = taps_of(e), offs[MAX_TAPS];
   tap_offsets(e, offs);
   for (int64_t gi = 0; gi < groups_of(e); gi++) {

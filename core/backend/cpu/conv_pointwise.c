@@ -21,11 +21,7 @@
 
 #include "backend/cpu/conv.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_KERNELS 1
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f,fma")))
-#define INLINE inline __attribute__((always_inline))
+#ifdef DX_CONV_KERNELS
 /* Keeps a loaded vector in its register: left alone, GCC folds x's loads
  * into the multiply-adds as memory operands, 24 loads instead of 6 per 16
  * positions, and the tile runs at the load ports' pace (half the speed). */
@@ -37,15 +33,13 @@
 /* Floats of x and dy per group of images: a group's rows stay in half a
  * core's L2 while the tiles pass over them. */
 #define GROUP_FLOATS ((int64_t)128 << 10)
-#define ALIGN 64
 
 /* A thread's slot: its sum of dw (Co*Ci floats), then of db (Co doubles). */
-static size_t round_up(size_t b) { return (b + ALIGN - 1) / ALIGN * ALIGN; }
 static size_t dw_bytes(const dx_conv2d_desc *d) {
-  return round_up((size_t)(d->co * d->ci) * sizeof(float));
+  return dx_conv_round_up((size_t)(d->co * d->ci) * sizeof(float));
 }
 static size_t slot_bytes(const dx_conv2d_desc *d) {
-  return dw_bytes(d) + round_up((size_t)d->co * sizeof(double));
+  return dw_bytes(d) + dx_conv_round_up((size_t)d->co * sizeof(double));
 }
 
 static int threads_for(const dx_conv2d_desc *d) {
@@ -57,7 +51,7 @@ size_t dx_conv_pointwise_workspace(const dx_conv2d_desc *d) {
   return (size_t)threads_for(d) * slot_bytes(d);
 }
 
-#ifdef HAVE_KERNELS
+#ifdef DX_CONV_KERNELS
 
 bool dx_conv_pointwise_ok(const dx_conv2d_desc *d) {
   return d->dtype == DX_F32 && d->groups == 1 && d->kh == 1 && d->kw == 1 && d->stride == 1 &&
@@ -75,8 +69,8 @@ typedef struct tile_args {
 
 /* acc[i][j] += dy[i] x[j] lane by lane over the 16 positions at q (the lanes
  * of m: a short last vector reads nothing past the row). */
-static INLINE AVX512 void step(int mk, int mc, const float *dy, const float *x, int64_t p,
-                               int64_t q, __mmask16 m, __m512 acc[MK][MC]) {
+static DX_INLINE DX_AVX512 void step(int mk, int mc, const float *dy, const float *x, int64_t p,
+                                     int64_t q, __mmask16 m, __m512 acc[MK][MC]) {
   __m512 xv[MC];
 #pragma GCC unroll 6
   for (int j = 0; j < mc; j++) {
@@ -93,7 +87,7 @@ static INLINE AVX512 void step(int mk, int mc, const float *dy, const float *x, 
 }
 
 /* dw[k][c] += sum over the group's images and positions of dy[k] x[c]. */
-static INLINE AVX512 void tile(int mk, int mc, const tile_args *a) {
+static DX_INLINE DX_AVX512 void tile(int mk, int mc, const tile_args *a) {
   __m512 acc[MK][MC];
 #pragma GCC unroll 4
   for (int i = 0; i < mk; i++)
@@ -117,7 +111,7 @@ static INLINE AVX512 void tile(int mk, int mc, const tile_args *a) {
 
 typedef void (*tile_fn)(const tile_args *a);
 #define TILE(k, c)                                                                                 \
-  static AVX512 void tile_##k##_##c(const tile_args *a) { tile(k, c, a); }
+  static DX_AVX512 void tile_##k##_##c(const tile_args *a) { tile(k, c, a); }
 #define TILE_ROW(k) TILE(k, 1) TILE(k, 2) TILE(k, 3) TILE(k, 4) TILE(k, 5) TILE(k, 6)
 TILE_ROW(1)
 TILE_ROW(2)
@@ -129,7 +123,7 @@ static const tile_fn tiles[MK][MC] = {TILE_REF(1), TILE_REF(2), TILE_REF(3), TIL
 
 /* The sum of a row of n floats: float lanes, the total in double (as
  * conv.c's bias gradient sums a plane). */
-static AVX512 double row_sum(const float *v, int64_t n) {
+static DX_AVX512 double row_sum(const float *v, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   int64_t q = 0;
   for (; q <= n - 16; q += 16)

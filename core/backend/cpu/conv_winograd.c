@@ -38,17 +38,6 @@
 
 #include "backend/cpu/conv.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_KERNELS 1
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f,fma")))
-#define INLINE inline __attribute__((always_inline))
-#endif
-
-#define ALIGN 64
-/* Bytes of V and M per group of images: half a core's L2 (1 MiB here); a
- * whole L2 measured 20 % slower at the 7x7 level, about the same elsewhere. */
-#define GROUP_BYTES ((size_t)1 << 19)
 /* Below this many input or output channels the transforms outweigh what
  * the product saves. */
 #define MIN_CHANNELS 8
@@ -63,8 +52,6 @@ typedef struct wgeo {
   int threads;
 } wgeo;
 
-static size_t round_up(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
-
 static void wgeo_of(wgeo *e, int64_t n, int64_t c, int64_t k, int64_t h, int64_t w, bool filter) {
   *e = (wgeo){.n = n, .c = c, .k = k, .h = h, .w = w, .th = (h + 1) / 2, .tw = (w + 1) / 2};
   e->kp = filter ? (k + 15) / 16 * 16 : k;
@@ -72,7 +59,7 @@ static void wgeo_of(wgeo *e, int64_t n, int64_t c, int64_t k, int64_t h, int64_t
   e->threads = omp_get_max_threads();
   int64_t tiles = e->th * e->tw;
   size_t per_image = (size_t)(16 * (c + e->kp) * tiles) * sizeof(float);
-  int64_t gmax = (int64_t)(GROUP_BYTES / per_image);
+  int64_t gmax = (int64_t)(DX_CONV_GROUP_BYTES / per_image);
   if (gmax < 1) gmax = 1;
   e->g = dx_conv_group_images(e->n, e->threads, gmax);
   e->tpad = (e->g * tiles + 15) / 16 * 16;
@@ -90,7 +77,7 @@ static void filter_wgeo(const dx_conv2d_desc *d, wgeo *e) {
 }
 
 static size_t u_bytes(const wgeo *e) {
-  return round_up((size_t)(16 * e->k * e->c) * sizeof(float));
+  return dx_conv_round_up((size_t)(16 * e->k * e->c) * sizeof(float));
 }
 static size_t v_floats(const wgeo *e) { return (size_t)(16 * e->c * e->tpad); }
 /* Per thread: V (16, C, tpad), then M (16, K, tpad); backward-filter's
@@ -103,7 +90,7 @@ static size_t slot_bytes(const wgeo *e) {
   size_t f = v_floats(e) + (!e->filter ? (size_t)(16 * e->k * e->tpad)
                                        : w_floats(e) + dyt_floats(e) + (size_t)(16 * e->c * e->kp) +
                                              (size_t)(3 * e->kp));
-  return round_up(f * sizeof(float));
+  return dx_conv_round_up(f * sizeof(float));
 }
 
 /* DDPMX_WINOGRAD=0 keeps these convolutions on the implicit GEMM (exact
@@ -114,7 +101,7 @@ static bool enabled(void) {
 }
 
 bool dx_conv_winograd_ok(const dx_conv2d_desc *d) {
-#ifdef HAVE_KERNELS
+#ifdef DX_CONV_KERNELS
   int threads = omp_get_max_threads();
   return d->dtype == DX_F32 && d->groups == 1 && d->stride == 1 && d->pad == 1 && d->kh == 3 &&
          d->kw == 3 && d->ci >= MIN_CHANNELS && d->co >= MIN_CHANNELS &&
@@ -133,7 +120,7 @@ size_t dx_conv_winograd_workspace(const dx_conv2d_desc *d) {
   return u_bytes(&e) + (size_t)e.threads * slot;
 }
 
-#ifdef HAVE_KERNELS
+#ifdef DX_CONV_KERNELS
 
 /* g (K, C, 3, 3) -> u: for each xi of the 16, blocks of DX_CONV_MR output
  * channels, each (C, mr), of G g G^T. flip: g is the forward filter
@@ -174,7 +161,7 @@ static void transform_filter(const wgeo *e, const float *g, bool flip, float *u)
 }
 
 /* x (N,C,H,W) images [i0, i0+m) -> v (16, C, tpad): B^T d B of every tile. */
-static AVX512 void input_tiles(const wgeo *e, const float *x, int64_t i0, int64_t m, float *v) {
+static DX_AVX512 void input_tiles(const wgeo *e, const float *x, int64_t i0, int64_t m, float *v) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   int64_t hw = e->h * e->w, ld = e->tpad, xs = e->c * ld;
@@ -226,8 +213,8 @@ static AVX512 void input_tiles(const wgeo *e, const float *x, int64_t i0, int64_
 
 /* One output row's two vectors (columns 2 tw0 .. 2 tw0 + 31) from the tile
  * row's left and right columns: y = them (+ bias) or y += them. */
-static AVX512 void store_row(float *row, int64_t avail, __m512 left, __m512 right, __m512 bias,
-                             bool add) {
+static DX_AVX512 void store_row(float *row, int64_t avail, __m512 left, __m512 right, __m512 bias,
+                                bool add) {
   const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
   __m512 p = _mm512_permutex2var_ps(left, lo, right), q = _mm512_permutex2var_ps(left, hi, right);
@@ -245,8 +232,8 @@ static AVX512 void store_row(float *row, int64_t avail, __m512 left, __m512 righ
 
 /* mo (16, K, tpad) -> y (N,K,H,W) images [i0, i0+m): A^T M A of every
  * tile, + b[k] (b may be NULL) or (add) accumulated into y. */
-static AVX512 void output_tiles(const wgeo *e, const float *mo, int64_t i0, int64_t m, float *y,
-                                const float *b, bool add) {
+static DX_AVX512 void output_tiles(const wgeo *e, const float *mo, int64_t i0, int64_t m, float *y,
+                                   const float *b, bool add) {
   int64_t hw = e->h * e->w, ld = e->tpad, ms = e->k * ld;
   for (int64_t k = 0; k < e->k; k++) {
     __m512 bias = _mm512_set1_ps(b ? b[k] : 0.0f);
@@ -337,7 +324,7 @@ void dx_conv_winograd_bwd_data(const dx_conv2d_desc *d, const float *dy, const f
 
 /* r[j][c] -> r[c][j], 16 x 16 floats in registers: floats interleaved
  * within 128-bit lanes, then pairs of floats, then the 4 x 4 lanes. */
-static INLINE AVX512 void transpose16(__m512 r[16]) {
+static DX_INLINE DX_AVX512 void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (int i = 0; i < 8; i++) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -370,7 +357,7 @@ static INLINE AVX512 void transpose16(__m512 r[16]) {
  * loop here took a tenth of backward-filter's time). bsum (kp), unless
  * NULL, += each channel's sum over the image: the bias gradient, summed
  * here while dy is in registers instead of in a pass of its own. */
-static AVX512 void transpose_dy(const wgeo *e, const float *dy, float *dyt, float *bsum) {
+static DX_AVX512 void transpose_dy(const wgeo *e, const float *dy, float *dyt, float *bsum) {
   int64_t p = e->h * e->w;
   for (int64_t i0 = 0; i0 < p; i0 += 16) {
     int64_t np = p - i0 < 16 ? p - i0 : 16;
@@ -393,7 +380,7 @@ static AVX512 void transpose_dy(const wgeo *e, const float *dy, float *dyt, floa
 
 /* dyt of image j of the group -> w (16, tpad, kp): A dY A^T of its tiles;
  * outputs past the image's edge (odd sizes) read zero. */
-static AVX512 void dy_tiles(const wgeo *e, const float *dyt, int64_t j, float *w) {
+static DX_AVX512 void dy_tiles(const wgeo *e, const float *dyt, int64_t j, float *w) {
   int64_t kp = e->kp, ws = e->tpad * kp;
   for (int64_t th = 0; th < e->th; th++)
     for (int64_t tw = 0; tw < e->tw; tw++) {

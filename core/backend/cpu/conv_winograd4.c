@@ -37,16 +37,7 @@
 
 #include "backend/cpu/conv.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_KERNELS 1
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f,fma")))
-#define INLINE inline __attribute__((always_inline))
-#endif
-
-#define ALIGN 64
-#define GROUP_BYTES ((size_t)1 << 19) /* V and M of a group: half a core's L2 */
-#define RUN 7                         /* tiles per lane run: 4*6 + 6 columns fit two vectors */
+#define RUN 7 /* tiles per lane run: 4*6 + 6 columns fit two vectors */
 /* Below 16 channels either way F(2x2, 3x3) runs the pass: there the
  * products that F(4x4, 3x3) saves are the smallest part of it, and its
  * rounding noise showed most: test_unet's check that a chunked forward
@@ -63,8 +54,6 @@ typedef struct w4geo {
   int threads;
 } w4geo;
 
-static size_t round_up(size_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
-
 static void w4geo_of(const dx_conv2d_desc *d, w4geo *e) {
   *e = (w4geo){.n = d->n, .c = d->ci, .k = d->co, .h = d->h, .w = d->w};
   e->th = (d->h + 3) / 4;
@@ -72,7 +61,7 @@ static void w4geo_of(const dx_conv2d_desc *d, w4geo *e) {
   e->threads = omp_get_max_threads();
   int64_t tiles = e->th * e->tw;
   size_t per_image = (size_t)(36 * (e->c + e->k) * tiles) * sizeof(float);
-  int64_t gmax = (int64_t)(GROUP_BYTES / per_image);
+  int64_t gmax = (int64_t)(DX_CONV_GROUP_BYTES / per_image);
   if (gmax < 1) gmax = 1;
   /* The products run over the tiles in vectors of 16: a group of one 28x28
    * image (49 tiles) computes 64 lanes. Up to 4x the bytes, take images
@@ -89,11 +78,11 @@ static void w4geo_of(const dx_conv2d_desc *d, w4geo *e) {
 }
 
 static size_t u_bytes(const w4geo *e) {
-  return round_up((size_t)(36 * e->k * e->c) * sizeof(float));
+  return dx_conv_round_up((size_t)(36 * e->k * e->c) * sizeof(float));
 }
 static size_t v_floats(const w4geo *e) { return (size_t)(36 * e->c * e->tpad); }
 static size_t slot_bytes(const w4geo *e) {
-  return round_up((v_floats(e) + (size_t)(36 * e->k * e->tpad)) * sizeof(float));
+  return dx_conv_round_up((v_floats(e) + (size_t)(36 * e->k * e->tpad)) * sizeof(float));
 }
 
 /* DDPMX_WINOGRAD4=0 keeps the forward pass on F(2x2, 3x3); read once. */
@@ -103,7 +92,7 @@ static bool enabled(void) {
 }
 
 bool dx_conv_winograd4_ok(const dx_conv2d_desc *d) {
-#ifdef HAVE_KERNELS
+#ifdef DX_CONV_KERNELS
   return dx_conv_winograd_ok(d) && d->ci >= MIN_CHANNELS && d->co >= MIN_CHANNELS && enabled();
 #else
   (void)d;
@@ -117,7 +106,7 @@ size_t dx_conv_winograd4_workspace(const dx_conv2d_desc *d) {
   return u_bytes(&e) + (size_t)e.threads * slot_bytes(&e);
 }
 
-#ifdef HAVE_KERNELS
+#ifdef DX_CONV_KERNELS
 
 /* u = G f for one column (f0, f1, f2) of the filter, in double. */
 static void g_col(double f0, double f1, double f2, double u[6]) {
@@ -180,7 +169,7 @@ static int runs_of(const w4geo *e, int64_t q0, int64_t q, run *r) {
  *   t0 = 2 (d0 + d4) + 3 (d3 - d1) - 4 d2,   t1 = 2 (d4 - d1) + 5 d3 + d2,
  *   t2 = 2 (d4 + d1) - 5 d2 + d3,           t3 = 2 (d3 - d1) + (d4 - d2),
  *   t4 = 2 (d4 - d2) + (d1 - d3),           t5 = 2 (d1 + d5) + 3 (d4 - d2) - 4 d3. */
-static INLINE AVX512 void bt6(const __m512 d[6], __m512 t[6]) {
+static DX_INLINE DX_AVX512 void bt6(const __m512 d[6], __m512 t[6]) {
   const __m512 two = _mm512_set1_ps(2.0f), three = _mm512_set1_ps(3.0f),
                four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f);
   __m512 d31 = _mm512_sub_ps(d[3], d[1]), d42 = _mm512_sub_ps(d[4], d[2]);
@@ -197,7 +186,7 @@ static INLINE AVX512 void bt6(const __m512 d[6], __m512 t[6]) {
 /* A^T applied to six vectors: y0 = m0 + m1 + m2 + m3 + m4,
  * y1 = m1 - m2 + m3 / 2 - 2 m4, y2 = m1 + m2 + m3 / 4 + 4 m4,
  * y3 = m1 - m2 + m3 / 8 - 8 m4 + m5. */
-static INLINE AVX512 void at6(const __m512 m[6], __m512 y[4]) {
+static DX_INLINE DX_AVX512 void at6(const __m512 m[6], __m512 y[4]) {
   __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
   y[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), _mm512_add_ps(m[3], m[4]));
   y[1] = _mm512_fmadd_ps(_mm512_set1_ps(0.5f), m[3],
@@ -218,7 +207,8 @@ typedef struct run_src {
   __m512i base;
 } run_src;
 
-static AVX512 void run_srcs(const w4geo *e, int64_t i0, const run *runs, int nruns, run_src *rs) {
+static DX_AVX512 void run_srcs(const w4geo *e, int64_t i0, const run *runs, int nruns,
+                               run_src *rs) {
   const __m512i lane4 =
       _mm512_set_epi32(60, 56, 52, 48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0);
   for (int s = 0; s < nruns; s++) {
@@ -237,8 +227,8 @@ static AVX512 void run_srcs(const w4geo *e, int64_t i0, const run *runs, int nru
 /* Row r of the 6x6 input blocks of channel c (plane xc) of the 16 tiles:
  * d[i], tile per lane, zero outside the image and past the last tile. Rows
  * outer and runs inner, so that the six vectors stay in registers. */
-static INLINE AVX512 void gather_row(const w4geo *e, const float *xc, const run_src *rs, int nruns,
-                                     int r, __m512 d[6]) {
+static DX_INLINE DX_AVX512 void gather_row(const w4geo *e, const float *xc, const run_src *rs,
+                                           int nruns, int r, __m512 d[6]) {
   for (int i = 0; i < 6; i++)
     d[i] = _mm512_setzero_ps();
   for (int s = 0; s < nruns; s++) {
@@ -254,7 +244,7 @@ static INLINE AVX512 void gather_row(const w4geo *e, const float *xc, const run_
 }
 
 /* x (N,C,H,W) images [i0, i0+m) -> v (36, C, tpad): B^T d B of every tile. */
-static AVX512 void input_tiles(const w4geo *e, const float *x, int64_t i0, int64_t m, float *v) {
+static DX_AVX512 void input_tiles(const w4geo *e, const float *x, int64_t i0, int64_t m, float *v) {
   int64_t ld = e->tpad, xs = e->c * ld, q = m * e->th * e->tw, hw = e->h * e->w;
   run runs[16];
   run_src rs[16];
@@ -281,8 +271,8 @@ static AVX512 void input_tiles(const w4geo *e, const float *x, int64_t i0, int64
 
 /* y0..y3: one output row (4 columns per lane) of the 16 tiles -> the
  * row's floats of run u at out (avail columns left in the image). */
-static INLINE AVX512 void store_run(const run *u, const __m512 y[4], float *out, int64_t avail,
-                                    __m512 bias) {
+static DX_INLINE DX_AVX512 void store_run(const run *u, const __m512 y[4], float *out,
+                                          int64_t avail, __m512 bias) {
   /* pairs: lane 2p + e of t01 is y[e] of tile l0 + p, of t23 y[2 + e] */
   const __m512i pair = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   /* column 4p + b of the run: lane 2p + (b & 1) of t01 (b < 2) or t23 */
@@ -301,8 +291,8 @@ static INLINE AVX512 void store_run(const run *u, const __m512 y[4], float *out,
 
 /* mo (36, K, tpad) -> y (N,K,H,W) images [i0, i0+m): A^T M A of every
  * tile, + b[k] (b may be NULL). */
-static AVX512 void output_tiles(const w4geo *e, const float *mo, int64_t i0, int64_t m, float *y,
-                                const float *b) {
+static DX_AVX512 void output_tiles(const w4geo *e, const float *mo, int64_t i0, int64_t m, float *y,
+                                   const float *b) {
   int64_t hw = e->h * e->w, ld = e->tpad, ms = e->k * ld, q = m * e->th * e->tw;
   run runs[16];
   for (int64_t q0 = 0; q0 < q; q0 += 16) {

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu.h"
+#include "backend/cpu/conv.h"
 
 #define ENTRIES 64
 #define MAX_BYTES ((size_t)96 << 20) /* copies and transforms together */
@@ -106,7 +106,7 @@ const float *dx_cpu_transformed_filter(dx_backend *be, const dx_conv2d_desc *d, 
   x = fc ? make_room(fc, (wn + un) * sizeof(float)) : NULL;
   if (x) {
     x->copy = malloc(wn * sizeof(float));
-    x->u = aligned_alloc(64, (un * sizeof(float) + 63) / 64 * 64);
+    x->u = aligned_alloc(DX_CONV_ALIGN, dx_conv_round_up(un * sizeof(float)));
     if (!x->copy || !x->u) {
       free(x->copy);
       free(x->u);
