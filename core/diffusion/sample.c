@@ -5,6 +5,7 @@
 
 #include "ddpmx/sampler.h"
 #include "diffusion/internal.h"
+#include "util/value.h"
 
 dx_status dx_sampler_init(dx_ctx *ctx, dx_sampler *s, const dx_plugin_desc *desc,
                           const dx_params *p) {
@@ -26,10 +27,8 @@ void dx_sampler_read_common(const dx_params *p, dx_sampler_config *cfg) {
   cfg->clip = dx_params_bool(p, "clip");
   cfg->threshold = dx_params_float(p, "threshold");     /* 0 (off) for a plugin without it */
   const char *spacing = dx_params_string(p, "spacing"); /* NULL for a plugin without it */
-  cfg->spacing = !spacing                     ? DX_SPACING_UNIFORM
-                 : !strcmp(spacing, "logsnr") ? DX_SPACING_LOGSNR
-                 : !strcmp(spacing, "karras") ? DX_SPACING_KARRAS
-                                              : DX_SPACING_UNIFORM;
+  int i = spacing ? dx_words_find(DX_SPACING_WORDS, spacing) : -1; /* the spec checked it */
+  cfg->spacing = i >= 0 ? (dx_spacing)i : DX_SPACING_UNIFORM;
 }
 
 dx_status dx_sampler_create_stateless(dx_ctx *ctx, const dx_params *p, dx_sampler_config *cfg,

@@ -25,6 +25,8 @@ typedef enum dx_spacing {
   DX_SPACING_LOGSNR = 1,  /* evenly in log(alpha / sigma) (dx_space_timesteps_logsnr) */
   DX_SPACING_KARRAS = 2   /* evenly in sigma^(1/7) (dx_space_timesteps_karras) */
 } dx_spacing;
+/* The words of a sampler's `spacing`, in the order of the values. */
+#define DX_SPACING_WORDS "uniform|logsnr|karras"
 
 /* What a sampler tells the host when it is created. */
 typedef struct dx_sampler_config {
@@ -99,7 +101,7 @@ DX_API void dx_sampler_release(dx_sampler *s);
        "dynamic thresholding (Saharia et al. 2022): per image, s = max(this quantile of |x0|, "    \
        "1), x0 clipped to [-s, s] and divided by s; 0 is off"},                                    \
   {                                                                                                \
-    "spacing", DX_PARAM_CHOICE, default_spacing, "uniform|logsnr|karras", NULL,                    \
+    "spacing", DX_PARAM_CHOICE, default_spacing, DX_SPACING_WORDS, NULL,                           \
         "the respaced steps: evenly in t, in lambda = log(alpha / sigma), or in sigma^(1/7) "      \
         "(Karras et al. 2022)"                                                                     \
   }
