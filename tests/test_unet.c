@@ -191,11 +191,10 @@ static dx_unet *small_net(dx_ctx *ctx, const dxt_plugin *pl, dx_unet_config c, u
 
 /* --- the forward pass without the tape, a few images at a time ------------- */
 
-/* Without the tape a batch runs in chunks of images (unet.c: 8 per thread):
- * 35 images (two full chunks and a short one) through a conditional,
- * self-conditioning net on two threads, labels and x0 estimates cut with
- * the chunks, give what the whole batch gives with grad mode on, where the
- * forward runs unchunked. */
+/* Without the tape a batch runs in chunks of images (unet.c: 8 each,
+ * shared out between the threads): 35 images (two full chunks and a short one) through a
+ * conditional, self-conditioning net on two threads, labels and x0 estimates cut with the chunks,
+ * give what the whole batch gives with grad mode on, where the forward runs unchunked. */
 START_TEST(chunked_forward_matches_the_whole_batch) {
   dx_ctx *ctx = dxt_ctx(2);
   const char *resnet_kv[1] = {"groups=4"};

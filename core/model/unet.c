@@ -421,7 +421,7 @@ static dx_tensor *forward_batch(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
   return out;
 }
 
-/* Images per pass of a forward without the tape on the CPU, per thread.
+/* Images per pass of a forward without the tape on the CPU.
  * Every op of the network treats images apart, so the batch may run a few
  * images at a time; each chunk gives back all it made before the next
  * begins, which then finds those bytes still in cache. bench/train_step
@@ -429,9 +429,9 @@ static dx_tensor *forward_batch(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
  * 5.6 ms at batch 8 and 16 against 6.15 ms at batch 64; chunks of 2, 4, 8
  * and 16 of a batch of 64: 3.58, 3.31, 3.29 and 3.51 CPU-s for 9 passes.
  * With several threads each chunk runs on one thread alone, the chunks
- * shared out as threads come free (dx_run_pieces): no barrier per op, and a
- * thread the host slows takes fewer chunks. */
-#define CHUNK_PER_THREAD 8
+ * shared out as threads come free (dx_run_pieces): no barrier per op and no
+ * data shared between the threads. */
+#define CHUNK_IMAGES 8
 
 /* The network on images [i0, i0 + m) into their place in out. */
 static void forward_chunk(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
@@ -459,15 +459,15 @@ typedef struct chunk_job {
 
 static void run_chunk(dx_ctx *ctx, int64_t i, void *arg) {
   chunk_job *j = arg;
-  int64_t n = j->x->shape[0], i0 = i * CHUNK_PER_THREAD;
-  int64_t m = n - i0 < CHUNK_PER_THREAD ? n - i0 : CHUNK_PER_THREAD;
+  int64_t n = j->x->shape[0], i0 = i * CHUNK_IMAGES;
+  int64_t m = n - i0 < CHUNK_IMAGES ? n - i0 : CHUNK_IMAGES;
   forward_chunk(ctx, j->net, j->x, j->t, j->cond, i0, m, j->out);
 }
 
 dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
                                 const dx_unet_cond *cond, bool training) {
   if (training || dx_grad_enabled(ctx) || !x || !t || x->ndim != 4 || t->ndim != 1 ||
-      x->shape[0] <= CHUNK_PER_THREAD || t->shape[0] != x->shape[0] ||
+      x->shape[0] <= CHUNK_IMAGES || t->shape[0] != x->shape[0] ||
       (cond && cond->x_self && cond->x_self->shape[0] != x->shape[0]) ||
       dx_ctx_device(ctx).kind != DX_DEVICE_CPU)
     return forward_batch(ctx, net, x, t, cond, training);
@@ -475,6 +475,6 @@ dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
   dx_tensor *out = dx_tensor_new(ctx, x->dtype, 4, shape);
   if (!out) return NULL;
   chunk_job job = {net, x, t, out, cond};
-  int64_t chunks = (n + CHUNK_PER_THREAD - 1) / CHUNK_PER_THREAD;
+  int64_t chunks = (n + CHUNK_IMAGES - 1) / CHUNK_IMAGES;
   return dx_run_pieces(ctx, chunks, run_chunk, &job) == DX_OK ? out : NULL;
 }

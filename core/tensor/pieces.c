@@ -1,12 +1,13 @@
 /* dx_run_pieces: pieces of work shared out between the CPU threads, each run
  * start to end by one thread in a context of its own.
  *
- * Every op splits its own work evenly between the threads and waits for the
- * slowest at its end. When the host slows one core (another guest on it or
- * on its hyperthread sibling) a step then goes at that core's speed: two
- * threads ran no faster than one (docs/performance.md, "Slow spells").
- * Whole pieces taken as threads come free need no barrier per op, and a
- * slowed thread simply takes fewer of them. */
+ * Every op splits its own work evenly between the threads, and each waits
+ * for the other at the op's end and reads what the other wrote. In spells
+ * on the build machine's host that sharing made two threads no faster than
+ * one, while a whole chunk per thread ran at full speed in the same spells
+ * (docs/performance.md, "Slow spells"). Pieces taken as threads come free
+ * need no barrier per op and share no data, and a thread that falls behind
+ * takes fewer of them. */
 #include <omp.h>
 #include <stdlib.h>
 

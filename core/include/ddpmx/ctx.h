@@ -126,8 +126,8 @@ DX_API void dx_set_rng_share(dx_ctx *ctx, int64_t first, int64_t n, int64_t tota
  * between the threads as each comes free, and each piece runs start to end
  * on one thread in a context of its own (one thread, no tape, kept with ctx
  * and reset after the call, so nothing a piece makes outlives it: it writes
- * its results into tensors of ctx). A thread slowed by other work on its
- * core then takes fewer pieces instead of holding up every op. Elsewhere the
+ * its results into tensors of ctx). The threads then meet once per call,
+ * not once per op, and a thread that falls behind takes fewer pieces. Elsewhere the
  * pieces run in order in ctx. The first error of a piece becomes ctx's, and
  * no piece starts after it. */
 typedef void (*dx_piece_fn)(dx_ctx *w, int64_t i, void *arg);
