@@ -47,7 +47,10 @@ dx_status dx_run_pieces(dx_ctx *ctx, int64_t n, dx_piece_fn piece, void *arg) {
   int failed = 0;
 #pragma omp parallel num_threads(nt)
   {
-    /* This thread's nested regions (the ops' own loops) run on it alone. */
+    /* This thread's nested regions (the ops' own loops) run on it alone, and
+     * each piece in a team of one: the kernels size their per-thread
+     * workspace by the context's threads and index it by
+     * omp_get_thread_num(), which is 0 in that team. */
     omp_set_num_threads(1);
     dx_ctx *w = ctx->workers[omp_get_thread_num()];
     w->grad_enabled = false;
@@ -55,9 +58,6 @@ dx_status dx_run_pieces(dx_ctx *ctx, int64_t n, dx_piece_fn piece, void *arg) {
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < n; i++) {
       if (__atomic_load_n(&failed, __ATOMIC_RELAXED)) continue;
-        /* A team of one around the piece: the kernels size their per-thread
-         * workspace by the context's threads and index it by
-         * omp_get_thread_num(), which is 0 in it. */
 #pragma omp parallel num_threads(1)
       piece(w, i, arg);
       if (w->status != DX_OK) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
