@@ -71,19 +71,23 @@ static dx_status not_found(dx_store *st, int64_t run_id, int64_t step, const cha
 
 static dx_status copy_row(dx_store *st, sqlite3_stmt *q, dx_store_sample *out) {
   const char *tag = dx_store_col_text(q, 1);
+  const void *png = sqlite3_column_blob(q, 5);
   size_t len = (size_t)sqlite3_column_bytes(q, 5);
+  if (!png || len == 0) /* ddpmx stores a PNG in every row: an empty one is damage */
+    return dx_store_fail(st, DX_ERR_DB, "sample grid '%s' at step %lld holds no image (%s)",
+                         tag ? tag : "", (long long)sqlite3_column_int64(q, 0), st->path);
   out->step = sqlite3_column_int64(q, 0);
   out->width = sqlite3_column_int64(q, 2);
   out->height = sqlite3_column_int64(q, 3);
   out->count = sqlite3_column_int64(q, 4);
   out->tag = strdup(tag ? tag : "");
-  out->png = malloc(len ? len : 1);
+  out->png = malloc(len);
   out->len = len;
   if (!out->tag || !out->png) {
     dx_store_sample_clear(out);
     return dx_store_fail(st, DX_ERR_NOMEM, "out of memory reading a sample grid");
   }
-  memcpy(out->png, sqlite3_column_blob(q, 5), len);
+  memcpy(out->png, png, len);
   return DX_OK;
 }
 

@@ -60,6 +60,7 @@ typedef struct grids {
   dx_store *st;
   int64_t run;
   int n;
+  dx_status status; /* of the first grid that could not be read */
 } grids;
 
 static int on_sample(const dx_sample_row *r, void *user) {
@@ -67,12 +68,12 @@ static int on_sample(const dx_sample_row *r, void *user) {
   if (g->n++ >= 4) return 1;
   dx_store_sample s;
   (void)len_of(r->tag);
-  if (dx_store_get_sample(g->st, g->run, r->step, r->tag, &s) == DX_OK) {
-    dx_image img;
-    char err[256];
-    if (dx_png_decode(s.png, s.len, &img, err, sizeof err) == DX_OK) dx_image_free(&img);
-    dx_store_sample_clear(&s);
-  }
+  g->status = dx_store_get_sample(g->st, g->run, r->step, r->tag, &s);
+  if (g->status != DX_OK) return 1; /* a refusal, as the commands that read grids give */
+  dx_image img;
+  char err[256];
+  if (dx_png_decode(s.png, s.len, &img, err, sizeof err) == DX_OK) dx_image_free(&img);
+  dx_store_sample_clear(&s);
   return 0;
 }
 
@@ -82,9 +83,10 @@ static dx_status use(dx_store *st, char *err, size_t errlen) {
   const dx_run_visitor v = {on_run, on_param, on_metric, on_plugin, on_checkpoint, NULL};
   for (int i = 0; rc == DX_OK && i < s.n; i++) {
     rc = dx_store_show_run(st, s.ids[i], &v, &s);
-    grids g = {st, s.ids[i], 0};
+    grids g = {st, s.ids[i], 0, DX_OK};
     const dx_run_visitor only_samples = {.sample = on_sample};
     if (rc == DX_OK) rc = dx_store_show_run(st, s.ids[i], &only_samples, &g);
+    if (rc == DX_OK) rc = g.status;
   }
   int64_t id = 0;
   const char *keys[] = {"train.lr"}, *values[] = {"0.0002"};
