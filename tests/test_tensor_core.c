@@ -2,9 +2,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dx_test.h"
+#include "tensor/batch_view.h"
 #include "tensor/checkpoint.h"
+#include "tensor/shares.h"
 
 START_TEST(arena_reuses_memory_after_warmup) {
   dx_ctx *ctx = dxt_ctx(1);
@@ -235,6 +238,10 @@ static void probe_piece(dx_ctx *w, int64_t i, void *arg) {
   int64_t shape[1] = {1 << 16};
   dx_tensor_new(w, DX_F32, 1, shape); /* 256 KB that the reset must give back */
   if (i == p->fail_at) dx_set_error(w, DX_ERR_NUMERIC, "piece %lld went wrong", (long long)i);
+  /* The other pieces take a while, so that the other thread cannot have run
+   * them all before the failure is seen, even on a busy machine. */
+  else if (p->fail_at >= 0)
+    nanosleep(&(struct timespec){0, 2000000}, NULL);
 }
 
 START_TEST(pieces_run_once_each_in_their_own_contexts) {
@@ -272,6 +279,76 @@ START_TEST(pieces_run_once_each_in_their_own_contexts) {
 }
 END_TEST
 
+/* dx_run_shares: each share runs in a worker of its own with the tape on;
+ * the shares' dropout masks are slices of the whole batch's, and their
+ * gradients add up to the whole batch's (float64, so up to rounding). */
+typedef struct shares_probe {
+  dx_tensor *x, *w;
+  dx_ctx *seen[8];
+  bool grad[8];
+} shares_probe;
+
+static dx_tensor *dropped_linear(dx_ctx *ctx, dx_tensor *x, dx_tensor *w) {
+  return dx_dropout(ctx, dx_linear(ctx, x, w, NULL), 0.5, true);
+}
+
+static dx_tensor *probe_share(dx_ctx *w, int64_t i0, int64_t n, void *arg) {
+  shares_probe *p = arg;
+  p->seen[i0 / 3] = w, p->grad[i0 / 3] = dx_grad_enabled(w);
+  return dropped_linear(w, dx_batch_view(w, p->x, i0, n), p->w);
+}
+
+/* The output, then the weights' gradient, of sum(r * dropout(x w^T)). */
+static void shares_objective(dx_ctx *ctx, shares_probe *p, bool shared, double *y, double *g) {
+  int64_t ys[2] = {6, 3};
+  dx_step_reset(ctx);
+  dx_zero_grad(ctx, p->w);
+  dx_set_seed(ctx, 42);
+  dx_tensor *out = shared ? dx_run_shares(ctx, dx_tensor_new(ctx, DX_F64, 2, ys), probe_share, p)
+                          : dropped_linear(ctx, p->x, p->w);
+  ck_assert_msg(out != NULL, "%s", dx_error_message(ctx));
+  dx_tensor *r = dx_tensor_new_like(ctx, out);
+  dx_tensor_randn(ctx, r, 5, 0);
+  ck_assert_int_eq(dx_backward(ctx, dx_sum(ctx, dx_mul(ctx, out, r))), DX_OK);
+  double *a = dxt_values(ctx, out), *b = dxt_values(ctx, p->w->grad);
+  memcpy(y, a, 18 * sizeof *y), memcpy(g, b, 12 * sizeof *g);
+  free(a), free(b);
+}
+
+START_TEST(shares_have_the_whole_batchs_masks_and_gradients) {
+  dx_ctx *ctx = dxt_ctx(2);
+  int64_t xs[2] = {6, 4}, ws[2] = {3, 4};
+  shares_probe p = {.x = dx_tensor_new_persistent(ctx, DX_F64, 2, xs),
+                    .w = dx_requires_grad(dx_tensor_new_persistent(ctx, DX_F64, 2, ws))};
+  dx_tensor_randn(ctx, p.x, 1, 0), dx_tensor_randn(ctx, p.w, 2, 0);
+  ck_assert(dx_shares_apply(ctx, 6));
+  double y[2][18], g[2][12];
+  shares_objective(ctx, &p, false, y[0], g[0]);
+  for (int k = 0; k < 2; k++) { /* twice: the workers' buffers start again at zero */
+    shares_objective(ctx, &p, true, y[1], g[1]);
+    ck_assert(p.seen[0] && p.seen[1] && p.seen[0] != p.seen[1]);
+    ck_assert(p.seen[0] != ctx && p.seen[1] != ctx && p.grad[0] && p.grad[1]);
+    int zeros = 0;
+    for (int i = 0; i < 18; i++) {
+      ck_assert_msg(fabs(y[1][i] - y[0][i]) <= 1e-15 * (1 + fabs(y[0][i])),
+                    "output %d: %.17g against %.17g", i, y[1][i], y[0][i]);
+      zeros += y[0][i] == 0;
+    }
+    ck_assert(zeros > 0 && zeros < 18); /* dropout dropped some, not all */
+    for (int i = 0; i < 12; i++)
+      ck_assert_msg(fabs(g[1][i] - g[0][i]) <= 1e-14 * (1 + fabs(g[0][i])),
+                    "gradient %d: %.17g against %.17g", i, g[1][i], g[0][i]);
+  }
+  /* Until ctx's backward the workers keep their tapes: no second split. */
+  int64_t ys[2] = {6, 3};
+  ck_assert_ptr_nonnull(dx_run_shares(ctx, dx_tensor_new(ctx, DX_F64, 2, ys), probe_share, &p));
+  ck_assert(!dx_shares_apply(ctx, 6));
+  dx_step_reset(ctx);
+  ck_assert(dx_shares_apply(ctx, 6));
+  dx_ctx_free(ctx);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("tensor_core");
   TCase *tc = tcase_create("core");
@@ -283,6 +360,7 @@ int main(void) {
   DXT_ADD(tc, parameters_survive_reset_and_free_cleanly);
   DXT_ADD(tc, random_draws_are_counter_based);
   DXT_ADD(tc, pieces_run_once_each_in_their_own_contexts);
+  DXT_ADD(tc, shares_have_the_whole_batchs_masks_and_gradients);
   DXT_ADD(tc, a_checkpointed_segment_has_the_gradients_of_the_plain_one);
   suite_add_tcase(s, tc);
   return dxt_run(s);

@@ -246,8 +246,9 @@ typedef struct step_result {
  * U-Net of `block` with dropout where the block has it, in a context of its
  * own, so that the arena's peak is this network's; the second step's output
  * and gradients in r. scopes false: every activation stays to the end. */
-static void train_twice(const char *block, bool recompute, bool scopes, step_result *r) {
-  dx_ctx *ctx = dxt_ctx(1);
+static void train_twice(const char *block, bool recompute, bool scopes, int threads,
+                        step_result *r) {
+  dx_ctx *ctx = dxt_ctx(threads);
   dx_set_scopes_enabled(ctx, scopes);
   const char *resnet_kv[2] = {"groups=4", "dropout=0.1"};
   bool resnet = strcmp(block, "resnet") == 0;
@@ -297,8 +298,8 @@ static void train_twice(const char *block, bool recompute, bool scopes, step_res
  * the levels' outputs, so the arena's peak is lower. */
 static void recompute_matches(const char *block) {
   step_result a = {0}, b = {0};
-  train_twice(block, false, true, &a);
-  train_twice(block, true, true, &b);
+  train_twice(block, false, true, 1, &a);
+  train_twice(block, true, true, 1, &b);
   ck_assert_int_eq(a.ny, b.ny);
   for (int64_t i = 0; i < a.ny; i++)
     ck_assert_msg(a.y[i] == b.y[i], "output %lld: %.9g against %.9g", (long long)i, a.y[i], b.y[i]);
@@ -322,8 +323,8 @@ static void recompute_matches(const char *block) {
  * for bit, from a lower peak. */
 static void scopes_match(const char *block) {
   step_result a = {0}, b = {0};
-  train_twice(block, false, false, &a);
-  train_twice(block, false, true, &b);
+  train_twice(block, false, false, 1, &a);
+  train_twice(block, false, true, 1, &b);
   ck_assert_int_eq(a.ny, b.ny);
   ck_assert_mem_eq(a.y, b.y, (size_t)a.ny * sizeof *a.y);
   ck_assert_int_eq(a.ngrads, b.ngrads);
@@ -336,6 +337,37 @@ static void scopes_match(const char *block) {
   ck_assert_int_eq(b.warm_allocs, 0);
   free(a.y), free(a.grads), free(b.y), free(b.grads);
 }
+
+/* With two threads each runs its half of the batch forward and back
+ * (dx_run_shares): the dropout masks are the whole batch's, so the output
+ * and gradients are those of one thread up to float32 rounding (the sums
+ * go in another order); with recomputation too, bit for bit, and a warm
+ * step allocates nothing in the workers either. */
+static void shares_match(const char *block) {
+  step_result a = {0}, b = {0}, c = {0};
+  train_twice(block, false, true, 1, &a);
+  train_twice(block, false, true, 2, &b);
+  train_twice(block, true, true, 2, &c);
+  ck_assert_int_eq(a.ny, b.ny);
+  ck_assert_int_eq(a.ngrads, b.ngrads);
+  double ey = dxt_rel_err(b.y, a.y, a.ny, 1e-30),
+         eg = dxt_rel_err(b.grads, a.grads, a.ngrads, 1e-30);
+  fprintf(stderr, "test_unet: %s: two shares against one thread: output %.3g, gradients %.3g\n",
+          block, ey, eg);
+  ck_assert_msg(ey < 1e-6 && eg < 1e-5, "output %.3g, gradients %.3g", ey, eg);
+  for (int64_t i = 0; i < b.ngrads; i++)
+    ck_assert_msg(b.grads[i] == c.grads[i], "recomputing, gradient element %lld: %.9g against %.9g",
+                  (long long)i, c.grads[i], b.grads[i]);
+  ck_assert_int_eq(b.warm_allocs, 0);
+  ck_assert_int_eq(c.warm_allocs, 0);
+  free(a.y), free(a.grads), free(b.y), free(b.grads), free(c.y), free(c.grads);
+}
+
+START_TEST(two_threads_give_one_threads_gradients_resnet) { shares_match("resnet"); }
+END_TEST
+
+START_TEST(two_threads_give_one_threads_gradients_convnext) { shares_match("convnext"); }
+END_TEST
 
 START_TEST(scopes_with_the_tape_give_the_same_gradients_resnet) { scopes_match("resnet"); }
 END_TEST
@@ -361,6 +393,8 @@ int main(void) {
   DXT_ADD(tc, scopes_with_the_tape_give_the_same_gradients_convnext);
   DXT_ADD(tc, recomputation_gives_the_same_gradients_resnet);
   DXT_ADD(tc, recomputation_gives_the_same_gradients_convnext);
+  DXT_ADD(tc, two_threads_give_one_threads_gradients_resnet);
+  DXT_ADD(tc, two_threads_give_one_threads_gradients_convnext);
   suite_add_tcase(s, tc);
   return dxt_run(s);
 }

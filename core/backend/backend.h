@@ -76,6 +76,9 @@ struct dx_backend {
   char device_name[128]; /* what the run records: "cpu", the GPU's name */
   void *impl;            /* backend-private state: handles, streams, pools */
 
+  /* From here to the end only function pointers: a worker context takes
+   * its parent's as they are (tensor/pieces.c). */
+
   /* --- lifetime --- */
   /* Frees the backend and everything it owns, the table included. */
   void (*destroy)(dx_backend *be);

@@ -7,6 +7,7 @@
 
 #include "tensor/batch_view.h"
 #include "tensor/checkpoint.h"
+#include "tensor/shares.h"
 
 typedef struct inst {
   const dx_block_ops *ops; /* NULL: identity */
@@ -464,16 +465,51 @@ static void run_chunk(dx_ctx *ctx, int64_t i, void *arg) {
   forward_chunk(ctx, j->net, j->x, j->t, j->cond, i0, m, j->out);
 }
 
+/* With the tape on, each thread runs the forward pass, and later the
+ * backward pass, of its share of the batch (dx_run_shares). */
+typedef struct share_job {
+  dx_unet *net;
+  dx_tensor *x, *t;
+  const dx_unet_cond *cond;
+  bool training;
+} share_job;
+
+static dx_tensor *forward_share(dx_ctx *w, int64_t i0, int64_t m, void *arg) {
+  share_job *j = arg;
+  const dx_unet_cond *cond = j->cond;
+  dx_unet_cond c = {cond && cond->labels ? cond->labels + i0 : NULL,
+                    cond && cond->x_self ? dx_batch_view(w, cond->x_self, i0, m) : NULL};
+  return forward_batch(w, j->net, dx_batch_view(w, j->x, i0, m), dx_batch_view(w, j->t, i0, m), &c,
+                       j->training);
+}
+
+static bool takes_grad(const dx_tensor *x) { return x && (x->flags & DX_TENSOR_REQUIRES_GRAD); }
+
+/* Whether the batch may be split along its first dim: an image's output
+ * depends on that image alone in every op of the network. */
+static bool splittable(dx_ctx *ctx, const dx_tensor *x, const dx_tensor *t,
+                       const dx_unet_cond *cond) {
+  return x && t && x->ndim == 4 && t->ndim == 1 && t->shape[0] == x->shape[0] &&
+         (!cond || !cond->x_self || cond->x_self->shape[0] == x->shape[0]) &&
+         dx_ctx_device(ctx).kind == DX_DEVICE_CPU;
+}
+
 dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tensor *t,
                                 const dx_unet_cond *cond, bool training) {
-  if (training || dx_grad_enabled(ctx) || !x || !t || x->ndim != 4 || t->ndim != 1 ||
-      x->shape[0] <= CHUNK_IMAGES || t->shape[0] != x->shape[0] ||
-      (cond && cond->x_self && cond->x_self->shape[0] != x->shape[0]) ||
-      dx_ctx_device(ctx).kind != DX_DEVICE_CPU)
-    return forward_batch(ctx, net, x, t, cond, training);
+  if (!splittable(ctx, x, t, cond)) return forward_batch(ctx, net, x, t, cond, training);
   int64_t n = x->shape[0], shape[4] = {n, net->final_conv.w->shape[0], x->shape[2], x->shape[3]};
+  bool taped = dx_grad_enabled(ctx);
+  if (taped && (!dx_shares_apply(ctx, n) || takes_grad(x) || takes_grad(t) ||
+                (cond && takes_grad(cond->x_self))))
+    return forward_batch(ctx, net, x, t, cond, training);
+  if (!taped && (training || n <= CHUNK_IMAGES))
+    return forward_batch(ctx, net, x, t, cond, training);
   dx_tensor *out = dx_tensor_new(ctx, x->dtype, 4, shape);
   if (!out) return NULL;
+  if (taped) {
+    share_job job = {net, x, t, cond, training};
+    return dx_run_shares(ctx, out, forward_share, &job);
+  }
   chunk_job job = {net, x, t, out, cond};
   int64_t chunks = (n + CHUNK_IMAGES - 1) / CHUNK_IMAGES;
   return dx_run_pieces(ctx, chunks, run_chunk, &job) == DX_OK ? out : NULL;

@@ -1,5 +1,6 @@
 /* The tape: recording nodes, gradient buffers, the reverse walk. Also the
  * view ops whose backward is a plain accumulation (reshape, detach). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tensor/internal.h"
@@ -16,16 +17,23 @@ dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *ou
   for (int i = 0; i < n_in; i++)
     any |= dx_wants_grad(in[i]);
   if (!any) return NULL;
+  dx_node *n = dx_record_unlisted(ctx, op, fn, out);
+  if (!n) return NULL;
+  n->n_in = n_in;
+  for (int i = 0; i < n_in; i++)
+    n->in[i] = in[i];
+  return n;
+}
+
+dx_node *dx_record_unlisted(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *out) {
+  if (!ctx->grad_enabled) return NULL;
   dx_node *n = dx_arena_alloc(&ctx->meta, sizeof *n);
   if (!n) return dx_fail(ctx, DX_ERR_NOMEM, "out of memory recording %s on the tape", op);
   memset(n, 0, sizeof *n);
   n->op = op;
   n->backward = fn;
   n->out = out;
-  n->n_in = n_in;
   n->reads = DX_READS_ALL;
-  for (int i = 0; i < n_in; i++)
-    n->in[i] = in[i];
   n->prev = ctx->tape;
   ctx->tape = n;
   out->node = n;
@@ -57,7 +65,38 @@ static dx_tensor *spare_for(dx_ctx *ctx, const dx_tensor *t, bool zero) {
   return g;
 }
 
+/* A worker walking a share's tape: its own buffer for the parent's
+ * persistent tensor t, zeroed (when zero) the first time this walk asks. */
+static dx_tensor *shadow_grad(dx_ctx *ctx, dx_tensor *t, bool zero, bool *fresh) {
+  dx_shadow_grad *s = NULL;
+  for (int i = 0; i < ctx->n_shadows && !s; i++)
+    if (ctx->shadows[i].t == t) s = &ctx->shadows[i];
+  if (s && (s->g->dtype != t->dtype || !dx_same_shape(s->g, t))) { /* another tensor there now */
+    dx_tensor_free(ctx, s->g);
+    *s = ctx->shadows[--ctx->n_shadows];
+    s = NULL;
+  }
+  if (!s) {
+    if (ctx->n_shadows == ctx->cap_shadows) {
+      int cap = ctx->cap_shadows ? 2 * ctx->cap_shadows : 64;
+      dx_shadow_grad *grown = realloc(ctx->shadows, (size_t)cap * sizeof *grown);
+      if (!grown) return dx_fail(ctx, DX_ERR_NOMEM, "out of memory for a worker's gradients");
+      ctx->shadows = grown, ctx->cap_shadows = cap;
+    }
+    dx_tensor *g = dx_tensor_new_persistent(ctx, t->dtype, t->ndim, t->shape);
+    if (!g) return NULL;
+    s = &ctx->shadows[ctx->n_shadows++];
+    *s = (dx_shadow_grad){t, g, ctx->walk - 1};
+  }
+  *fresh = s->walk != ctx->walk;
+  if (*fresh && zero) ctx->be->fill(ctx->be, s->g, 0.0);
+  s->walk = ctx->walk;
+  return s->g;
+}
+
 dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t) {
+  bool fresh;
+  if (ctx->shadowing && (t->flags & DX_TENSOR_PERSISTENT)) return shadow_grad(ctx, t, true, &fresh);
   if (t->grad) return t->grad;
   dx_tensor *g = spare_for(ctx, t, true);
   if (!g) g = dx_tensor_zeros(ctx, t->dtype, t->ndim, t->shape);
@@ -66,6 +105,7 @@ dx_tensor *dx_grad(dx_ctx *ctx, dx_tensor *t) {
 }
 
 dx_tensor *dx_grad_to_write(dx_ctx *ctx, dx_tensor *t, bool *fresh) {
+  if (ctx->shadowing && (t->flags & DX_TENSOR_PERSISTENT)) return shadow_grad(ctx, t, false, fresh);
   *fresh = !t->grad;
   if (t->grad) return t->grad;
   dx_tensor *g = spare_for(ctx, t, false);

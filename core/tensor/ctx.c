@@ -73,6 +73,7 @@ void dx_ctx_free(dx_ctx *ctx) {
   for (int i = 0; i < ctx->n_workers; i++)
     dx_ctx_free(ctx->workers[i]);
   free(ctx->workers);
+  free(ctx->shadows);
   dx_persistent_free_all(ctx);
   if (ctx->scratch) ctx->be->free(ctx->be, ctx->scratch);
   free(ctx->ranges);
@@ -147,6 +148,10 @@ uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count) {
 }
 
 void dx_step_reset(dx_ctx *ctx) {
+  if (ctx->shares_taped) /* the tapes the workers keep end with ctx's */
+    for (int i = 0; i < ctx->n_workers; i++)
+      dx_step_reset(ctx->workers[i]);
+  ctx->shares_taped = false;
   ctx->tape = NULL;
   ctx->n_scopes = 0;
   ctx->spare_grads = NULL;
@@ -245,6 +250,10 @@ dx_arena_stats dx_arena_stats_of(const dx_ctx *ctx) {
   s.peak = ctx->meta.peak + ctx->data.peak;
   s.capacity = ctx->meta.capacity + ctx->data.capacity;
   s.sys_allocs = ctx->meta.sys_allocs + ctx->data.sys_allocs;
+  for (int i = 0; i < ctx->n_workers; i++) { /* their memory is ctx's work too */
+    dx_arena_stats w = dx_arena_stats_of(ctx->workers[i]);
+    s.used += w.used, s.peak += w.peak, s.capacity += w.capacity, s.sys_allocs += w.sys_allocs;
+  }
   return s;
 }
 

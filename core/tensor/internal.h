@@ -115,6 +115,13 @@ typedef struct dx_spare_grad {
 
 #define DX_SCOPE_MAX 32
 
+/* A worker's own gradient for a tensor of its parent's (a parameter), while
+ * it walks a share's tape (shares.c): threads must not add into one buffer. */
+typedef struct dx_shadow_grad {
+  dx_tensor *t, *g; /* the parent's tensor, and this worker's buffer for it */
+  unsigned walk;    /* the walk that last zeroed g */
+} dx_shadow_grad;
+
 struct dx_ctx {
   dx_backend *be;
   dx_device device;
@@ -141,6 +148,12 @@ struct dx_ctx {
   dx_persistent *persistent;
   struct dx_ctx **workers; /* dx_run_pieces' contexts, one a thread; n_workers of them */
   int n_workers;
+  bool shares_taped; /* the workers hold shares' tapes, waiting for ctx's backward */
+  /* A worker's gradients of persistent tensors go here while `shadowing`. */
+  dx_shadow_grad *shadows;
+  int n_shadows, cap_shadows;
+  unsigned walk;
+  bool shadowing;
   dx_status status;
   char errmsg[DX_ERRMSG_MAX];
 };
@@ -182,6 +195,12 @@ dx_tensor *dx_tensor_view(dx_ctx *ctx, const dx_tensor *base, int ndim, const in
  * recorded, so that the op skips saving what backward would need. */
 dx_node *dx_record(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *out, int n_in,
                    dx_tensor *const *in);
+/* The same for a node whose gradients flow to tensors it does not list
+ * (shares.c): recorded whenever grad mode is on. */
+dx_node *dx_record_unlisted(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_tensor *out);
+
+/* pieces.c: ctx->workers holds at least n single-threaded contexts. */
+dx_status dx_make_workers(dx_ctx *ctx, int n);
 
 static inline bool dx_wants_grad(const dx_tensor *t) {
   return t && (t->flags & DX_TENSOR_REQUIRES_GRAD);

@@ -9,14 +9,26 @@
  * need no barrier per op and share no data, and a thread that falls behind
  * takes fewer of them. */
 #include <omp.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tensor/internal.h"
 
 /* One single-threaded context per thread, made on the calling thread: a
  * context's creation sets the OpenMP and OpenBLAS thread counts, so ctx's
  * are set again afterwards. */
-static dx_status make_workers(dx_ctx *ctx, int n) {
+/* A worker computes with its parent's kernels, as the parent's table has
+ * them now (a test may wrap one): the table's entries from `destroy` on are
+ * all kernels, and the rest (names, state) stays the worker's own. */
+static void take_kernels(dx_ctx *ctx) {
+  size_t at = offsetof(dx_backend, destroy);
+  for (int i = 0; i < ctx->n_workers; i++)
+    memcpy((char *)ctx->workers[i]->be + at, (const char *)ctx->be + at, sizeof(dx_backend) - at);
+}
+
+dx_status dx_make_workers(dx_ctx *ctx, int n) {
+  take_kernels(ctx);
   if (ctx->n_workers >= n) return DX_OK;
   dx_ctx **w = realloc(ctx->workers, (size_t)n * sizeof *w);
   if (!w) return dx_set_error(ctx, DX_ERR_NOMEM, "out of memory for %d worker contexts", n);
@@ -28,6 +40,7 @@ static dx_status make_workers(dx_ctx *ctx, int n) {
     if (!w[ctx->n_workers]) break;
   }
   if (ctx->be->set_threads) ctx->be->set_threads(ctx->be, ctx->threads);
+  take_kernels(ctx);
   return ctx->n_workers < n ? dx_set_error(ctx, DX_ERR_NOMEM, "worker context: %s", err) : DX_OK;
 }
 
@@ -41,9 +54,9 @@ dx_status dx_run_pieces(dx_ctx *ctx, int64_t n, dx_piece_fn piece, void *arg) {
   int nt = ctx->threads;
   if (ctx->status != DX_OK) return ctx->status;
   if (ctx->device.kind != DX_DEVICE_CPU || nt < 2 || n < 2 || ctx->grad_enabled ||
-      omp_in_parallel())
+      ctx->shares_taped || omp_in_parallel())
     return run_in_order(ctx, n, piece, arg);
-  if (make_workers(ctx, nt) != DX_OK) return ctx->status;
+  if (dx_make_workers(ctx, nt) != DX_OK) return ctx->status;
   int failed = 0;
 #pragma omp parallel num_threads(nt)
   {
