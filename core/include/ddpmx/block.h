@@ -48,9 +48,11 @@ typedef struct dx_block_ops {
   dx_status (*create)(dx_module *m, const dx_params *p, const dx_block_shape *shape, void **state);
   /* x (N,in_ch,H,W), temb (N,time_dim) or NULL -> (N,out_ch,H,W). `training`
    * switches dropout on. Returns NULL with the error recorded in ctx.
-   * Without the tape the host may run it on several threads at once, each
-   * with its own ctx and images (dx_run_pieces): it must make everything in
-   * the ctx it is given and not write its state. */
+   * On the CPU the host may run it on several threads at once, each with
+   * its own ctx and images: chunks without the tape (dx_run_pieces), each
+   * thread's share of the batch with it (training). It must make everything
+   * in the ctx it is given, not write its state, and treat each image apart
+   * (nothing across the batch, such as batch statistics). */
   dx_tensor *(*forward)(dx_ctx *ctx, void *state, dx_tensor *x, dx_tensor *temb, bool training);
   void (*destroy)(void *state);
 } dx_block_ops;
