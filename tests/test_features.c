@@ -232,6 +232,22 @@ START_TEST(cli_trains_shows_and_scores) {
     dxt_out_free(&o);
   }
   ck_assert_msg(fid[1] > 20 * fid[0], "FID real %g, noise %g", fid[0], fid[1]);
+  /* real test images: part of the reference, said so */
+  const char *test_argv[] = {"features", "fid",    "--dataset", "fashion-mnist", "--data-path",
+                             data,       "--real", "200",       "--split",       "test",
+                             "--dir",    netdir,   NULL};
+  o = dxt_cli(test_argv);
+  ck_assert_msg(o.code == 0, "%s", o.err);
+  ck_assert_ptr_nonnull(strstr(o.out, "real test images (part of the reference)"));
+  const char *p = strstr(o.out, "FID ");
+  ck_assert_ptr_nonnull(p);
+  ck_assert_msg(fid[1] > 20 * strtod(p + 4, NULL), "FID test %s", p);
+  dxt_out_free(&o);
+  test_argv[9] = "val";
+  o = dxt_cli(test_argv);
+  ck_assert_int_eq(o.code, 2);
+  ck_assert_ptr_nonnull(strstr(o.err, "--split val: train or test"));
+  dxt_out_free(&o);
   /* a tiny diffusion run on the same data, scored: printed and stored */
   char data_arg[PATH_MAX + 16];
   snprintf(data_arg, sizeof data_arg, "data.path=%s", data);

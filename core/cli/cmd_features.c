@@ -16,8 +16,8 @@ const dx_cli_command dx_cli_features = {
     "usage: ddpmx features train --dataset NAME [--data-path DIR] [--seed S] [--epochs N]\n"
     "                            [--width N] [--batch N] [--lr LR] [--train-images N] [--dir DIR]\n"
     "       ddpmx features show [--dataset NAME] [--dir DIR]\n"
-    "       ddpmx features fid --dataset NAME (--real N | --noise N) [--seed S]\n"
-    "                          [--data-path DIR] [--dir DIR]\n"
+    "       ddpmx features fid --dataset NAME (--real N [--split train|test] | --noise N)\n"
+    "                          [--seed S] [--data-path DIR] [--dir DIR]\n"
     "\n"
     "train: trains the small CNN classifier whose penultimate layer gives the\n"
     "features of ddpmx's FID and KID, on the dataset's training split, with\n"
@@ -27,7 +27,8 @@ const dx_cli_command dx_cli_features = {
     "by its dataset and the first 8 digits of that SHA-256.\n"
     "show: what is stored for NAME (or for every dataset).\n"
     "fid: the scores of reference inputs against the test split: N real images\n"
-    "from the training split (--real, chosen by the seed), or N images of\n"
+    "(--real, chosen by the seed) from the training split, or with --split test\n"
+    "from the test split itself (part of the reference), or N images of\n"
     "Gaussian noise N(0, 1) clipped to [-1, 1] (--noise). Not comparable with\n"
     "Inception FID.\n"
     "\n"
@@ -39,11 +40,12 @@ const dx_cli_command dx_cli_features = {
     "  --batch N          images per step (default 128)\n"
     "  --lr LR            Adam's peak learning rate, cosine decay (default 0.002)\n"
     "  --train-images N   use the first N training images only (default all)\n"
+    "  --split S          fid --real: train (default) or test\n"
     "  --dir DIR          where networks are kept (default " DX_CLI_DEFAULT_FEATURES ")\n",
     main_features};
 
 typedef struct feat_args {
-  const char *action, *dataset, *data_path, *dir, *lr;
+  const char *action, *dataset, *data_path, *dir, *lr, *split;
   int64_t seed, epochs, width, batch, train_images, real, noise;
 } feat_args;
 
@@ -54,6 +56,7 @@ static int option(int argc, char **argv, int *i, feat_args *a) {
   if ((r = dx_cli_option(c, argc, argv, i, "--data-path", &a->data_path)) != 0) return r;
   if ((r = dx_cli_option(c, argc, argv, i, "--dir", &a->dir)) != 0) return r;
   if ((r = dx_cli_option(c, argc, argv, i, "--lr", &a->lr)) != 0) return r;
+  if ((r = dx_cli_option(c, argc, argv, i, "--split", &a->split)) != 0) return r;
   if ((r = dx_cli_count_option(c, argc, argv, i, "--seed", false, &a->seed)) != 0) return r;
   if ((r = dx_cli_count_option(c, argc, argv, i, "--epochs", true, &a->epochs)) != 0) return r;
   if ((r = dx_cli_count_option(c, argc, argv, i, "--width", true, &a->width)) != 0) return r;
@@ -82,6 +85,10 @@ static int parse(int argc, char **argv, feat_args *a) {
     return dx_cli_usage(c, "which dataset? (--dataset fashion-mnist, mnist or cifar10)");
   if (!strcmp(a->action, "fid") && (a->real > 0) == (a->noise > 0))
     return dx_cli_usage(c, "score what? (--real N or --noise N)");
+  if (a->split && (strcmp(a->action, "fid") || !a->real))
+    return dx_cli_usage(c, "--split chooses where --real takes its images; it goes with --real");
+  if (a->split && strcmp(a->split, "train") && strcmp(a->split, "test"))
+    return dx_cli_usage(c, "--split %s: train or test", a->split);
   return DX_EXIT_OK;
 }
 
@@ -158,7 +165,9 @@ static uint64_t splitmix(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-/* n real training images (the seed's first epoch order) or n noise images. */
+static bool test_split(const feat_args *a) { return a->split && !strcmp(a->split, "test"); }
+
+/* n real images of the split (the seed's first epoch order) or n noise images. */
 static int reference_images(const feat_args *a, dx_data_kind kind, const dx_features_info *in,
                             float **x, int64_t shape[4]) {
   const dx_cli_command *c = &dx_cli_features;
@@ -179,11 +188,12 @@ static int reference_images(const feat_args *a, dx_data_kind kind, const dx_feat
   char err[DX_ERRMSG_MAX];
   dx_dataset *ds = NULL;
   int64_t *perm = NULL;
-  dx_status st = dx_dataset_open(kind, a->data_path, DX_SPLIT_TRAIN, err, sizeof err, &ds);
+  dx_status st = dx_dataset_open(kind, a->data_path, test_split(a) ? DX_SPLIT_TEST : DX_SPLIT_TRAIN,
+                                 err, sizeof err, &ds);
   if (st == DX_OK && n > dx_dataset_count(ds))
     st = DX_ERR_INVALID,
-    snprintf(err, sizeof err, "--real %" PRId64 ": the training split has %" PRId64 " images", n,
-             dx_dataset_count(ds));
+    snprintf(err, sizeof err, "--real %" PRId64 ": the %s split has %" PRId64 " images", n,
+             test_split(a) ? "test" : "training", dx_dataset_count(ds));
   if (st == DX_OK && !(perm = malloc((size_t)dx_dataset_count(ds) * sizeof *perm)))
     st = DX_ERR_NOMEM, snprintf(err, sizeof err, "out of memory");
   if (st == DX_OK) {
@@ -210,7 +220,11 @@ static int fid(const feat_args *a) {
   dx_fid_score s;
   if (rc == DX_EXIT_OK) rc = dx_cli_fid_score(c, &x, images, shape[0], shape, NULL, &s);
   if (rc == DX_EXIT_OK)
-    dx_cli_fid_print(&x, a->real > 0 ? "real training images" : "Gaussian noise", &s);
+    dx_cli_fid_print(&x,
+                     a->real == 0    ? "Gaussian noise"
+                     : test_split(a) ? "real test images (part of the reference)"
+                                     : "real training images",
+                     &s);
   free(images);
   dx_cli_fid_close(&x);
   return rc;
