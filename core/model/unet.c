@@ -499,14 +499,13 @@ dx_tensor *dx_unet_forward_cond(dx_ctx *ctx, dx_unet *net, dx_tensor *x, dx_tens
   if (!splittable(ctx, x, t, cond)) return forward_batch(ctx, net, x, t, cond, training);
   int64_t n = x->shape[0], shape[4] = {n, net->final_conv.w->shape[0], x->shape[2], x->shape[3]};
   bool taped = dx_grad_enabled(ctx);
-  if (taped && (!dx_shares_apply(ctx, n) || takes_grad(x) || takes_grad(t) ||
-                (cond && takes_grad(cond->x_self))))
-    return forward_batch(ctx, net, x, t, cond, training);
-  if (!taped && (training || n <= CHUNK_IMAGES))
-    return forward_batch(ctx, net, x, t, cond, training);
+  bool shares = taped && dx_shares_apply(ctx, n) && !takes_grad(x) && !takes_grad(t) &&
+                !(cond && takes_grad(cond->x_self));
+  bool pieces = !taped && !training && n > CHUNK_IMAGES;
+  if (!shares && !pieces) return forward_batch(ctx, net, x, t, cond, training);
   dx_tensor *out = dx_tensor_new(ctx, x->dtype, 4, shape);
   if (!out) return NULL;
-  if (taped) {
+  if (shares) {
     share_job job = {net, x, t, cond, training};
     return dx_run_shares(ctx, out, forward_share, &job);
   }

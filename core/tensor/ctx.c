@@ -147,11 +147,14 @@ uint64_t dx_next_rng_offset(dx_ctx *ctx, uint64_t count) {
   return off;
 }
 
-void dx_step_reset(dx_ctx *ctx) {
-  if (ctx->shares_taped) /* the tapes the workers keep end with ctx's */
-    for (int i = 0; i < ctx->n_workers; i++)
-      dx_step_reset(ctx->workers[i]);
+void dx_drop_shares(dx_ctx *ctx) {
+  for (int i = 0; i < ctx->n_workers; i++)
+    dx_step_reset(ctx->workers[i]);
   ctx->shares_taped = false;
+}
+
+void dx_step_reset(dx_ctx *ctx) {
+  if (ctx->shares_taped) dx_drop_shares(ctx); /* the tapes the workers keep end with ctx's */
   ctx->tape = NULL;
   ctx->n_scopes = 0;
   ctx->spare_grads = NULL;

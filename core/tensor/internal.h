@@ -201,6 +201,8 @@ dx_node *dx_record_unlisted(dx_ctx *ctx, const char *op, dx_backward_fn fn, dx_t
 
 /* pieces.c: ctx->workers holds at least n single-threaded contexts. */
 dx_status dx_make_workers(dx_ctx *ctx, int n);
+/* ctx.c: the shares' tapes the workers hold are dropped (dx_step_reset of each). */
+void dx_drop_shares(dx_ctx *ctx);
 
 static inline bool dx_wants_grad(const dx_tensor *t) {
   return t && (t->flags & DX_TENSOR_REQUIRES_GRAD);

@@ -80,9 +80,7 @@ static void gather_grads(dx_ctx *ctx, const shares *s) {
 static void shares_backward(dx_ctx *ctx, dx_node *n) {
   const shares *s = (const shares *)(intptr_t)n->iarg[0];
   if (each_share(ctx, s, share_backward, n->out->grad) == DX_OK) gather_grads(ctx, s);
-  for (int i = 0; i < s->n; i++)
-    dx_step_reset(ctx->workers[i]);
-  ctx->shares_taped = false;
+  dx_drop_shares(ctx);
 }
 
 /* --- forward --------------------------------------------------------------- */
@@ -155,12 +153,8 @@ dx_tensor *dx_run_shares(dx_ctx *ctx, dx_tensor *out, dx_share_fn fn, void *arg)
   bool grads = false;
   for (int i = 0; i < s->n; i++)
     grads |= dx_wants_grad(s->y[i]);
-  if (!grads) { /* nothing to walk back: out holds all there is */
-    for (int i = 0; i < s->n; i++)
-      dx_step_reset(ctx->workers[i]);
-    ctx->shares_taped = false;
-    return out;
-  }
+  if (!grads) /* nothing to walk back: out holds all there is */
+    return dx_drop_shares(ctx), out;
   dx_node *node = dx_record_unlisted(ctx, "shares", shares_backward, out);
   if (!node) return NULL;
   node->iarg[0] = (int64_t)(intptr_t)s;
